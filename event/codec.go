@@ -1,0 +1,228 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Marshal encodes e as nested JSON with sorted keys: "source.ip" becomes
+// {"source":{"ip":...}}. A path that is both a value and a parent of other
+// paths ("a" and "a.b") keeps the value under its dotted key, which
+// Elasticsearch reads the same way.
+func Marshal(e Event) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(256 + 32*len(e))
+	if err := writeNested(&buf, e); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// MarshalJSON makes Event encode nested wherever it is embedded.
+func (e Event) MarshalJSON() ([]byte, error) { return Marshal(e) }
+
+// UnmarshalJSON makes Event decode (and flatten) wherever it is embedded.
+func (e *Event) UnmarshalJSON(data []byte) error {
+	ev, err := Unmarshal(data)
+	if err != nil {
+		return err
+	}
+	*e = ev
+	return nil
+}
+
+type node struct {
+	value    any
+	hasValue bool
+	children map[string]*node
+}
+
+func writeNested(buf *bytes.Buffer, e Event) error {
+	root := &node{}
+	for path, v := range e {
+		n := root
+		for _, part := range strings.Split(path, ".") {
+			n = n.child(part)
+		}
+		n.value, n.hasValue = v, true
+	}
+	return root.write(buf)
+}
+
+func (n *node) child(name string) *node {
+	if n.children == nil {
+		n.children = make(map[string]*node, 4)
+	}
+	c := n.children[name]
+	if c == nil {
+		c = &node{}
+		n.children[name] = c
+	}
+	return c
+}
+
+// write renders the children of n as one JSON object. A child that is both
+// a value and a parent is written flat: its value under its own name, and
+// its descendants under dotted names.
+func (n *node) write(buf *bytes.Buffer) error {
+	names := make([]string, 0, len(n.children))
+	for name := range n.children {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	buf.WriteByte('{')
+	first := true
+	for _, name := range names {
+		c := n.children[name]
+		if c.hasValue {
+			if err := writeMember(buf, &first, name, c.value); err != nil {
+				return err
+			}
+			if c.children != nil {
+				if err := c.writeFlat(buf, &first, name); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		writeKey(buf, &first, name)
+		if err := c.write(buf); err != nil {
+			return err
+		}
+	}
+	buf.WriteByte('}')
+	return nil
+}
+
+func (n *node) writeFlat(buf *bytes.Buffer, first *bool, prefix string) error {
+	names := make([]string, 0, len(n.children))
+	for name := range n.children {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		c := n.children[name]
+		path := prefix + "." + name
+		if c.hasValue {
+			if err := writeMember(buf, first, path, c.value); err != nil {
+				return err
+			}
+		}
+		if c.children != nil {
+			if err := c.writeFlat(buf, first, path); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func writeKey(buf *bytes.Buffer, first *bool, name string) {
+	if !*first {
+		buf.WriteByte(',')
+	}
+	*first = false
+	writeString(buf, name)
+	buf.WriteByte(':')
+}
+
+func writeMember(buf *bytes.Buffer, first *bool, name string, v any) error {
+	writeKey(buf, first, name)
+	switch t := v.(type) {
+	case string:
+		writeString(buf, t)
+		return nil
+	case Event:
+		return writeNested(buf, t)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("field %s: %w", name, err)
+	}
+	buf.Write(b)
+	return nil
+}
+
+// writeString writes s as a JSON string. Invalid UTF-8 is replaced by
+// U+FFFD, as encoding/json does.
+func writeString(buf *bytes.Buffer, s string) {
+	simple := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 || c == '<' || c == '>' || c == '&' {
+			simple = false
+			break
+		}
+	}
+	if simple {
+		buf.WriteByte('"')
+		buf.WriteString(s)
+		buf.WriteByte('"')
+		return
+	}
+	b, _ := json.Marshal(s) // a string always marshals
+	buf.Write(b)
+}
+
+// Unmarshal decodes one JSON object into a flat Event. Nested objects are
+// flattened into dotted paths; arrays are kept as values. Integers that fit
+// int64 decode as int64, other numbers as float64.
+func Unmarshal(data []byte) (Event, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("decode event: trailing data after the JSON object")
+	}
+	e := make(Event, len(obj)+16)
+	flatten(e, "", obj)
+	return e, nil
+}
+
+func flatten(e Event, prefix string, obj map[string]any) {
+	for k, v := range obj {
+		path := k
+		if prefix != "" {
+			path = prefix + "." + k
+		}
+		switch t := v.(type) {
+		case map[string]any:
+			if len(t) == 0 {
+				continue
+			}
+			flatten(e, path, t)
+		default:
+			e[path] = normalize(v)
+		}
+	}
+}
+
+// normalize turns json.Number into int64 or float64 and does the same
+// inside arrays and objects held as values.
+func normalize(v any) any {
+	switch t := v.(type) {
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
+	case []any:
+		for i := range t {
+			t[i] = normalize(t[i])
+		}
+		return t
+	case map[string]any:
+		for k := range t {
+			t[k] = normalize(t[k])
+		}
+		return t
+	}
+	return v
+}

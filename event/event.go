@@ -1,0 +1,104 @@
+package event
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"time"
+)
+
+// Field names Vigil sets on every event it reads.
+const (
+	FieldTimestamp  = "@timestamp"
+	FieldID         = "vigil.event_id"
+	FieldCollector  = "vigil.collector"
+	FieldReceivedAt = "vigil.received_at"
+	FieldOriginal   = "event.original"
+	// FieldRepeat is the number of occurrences one event stands for, set
+	// when syslog folded identical lines ("message repeated 5 times").
+	FieldRepeat = "vigil.repeat_count"
+	// FieldParseError says why a line could not be parsed; such an event is
+	// still delivered, with event.kind pipeline_error and the raw line.
+	FieldParseError = "vigil.parse_error"
+)
+
+// Event is one ECS event, keyed by dotted field path. Values are strings,
+// numbers, booleans, []any, or map[string]any for values that are objects
+// by nature (matched events inside an alert).
+type Event map[string]any
+
+// New returns an empty event with room for a typical parsed log line.
+func New() Event { return make(Event, 24) }
+
+// Get returns the value at a dotted path, or nil when it is absent.
+func (e Event) Get(path string) any { return e[path] }
+
+// String returns the value at path as a string, or "" when it is absent or
+// not a string.
+func (e Event) String(path string) string {
+	s, _ := e[path].(string)
+	return s
+}
+
+// Set stores a value at a dotted path. A nil value removes the field.
+func (e Event) Set(path string, v any) {
+	if v == nil {
+		delete(e, path)
+		return
+	}
+	e[path] = v
+}
+
+// SetString stores s at path unless s is empty: ECS leaves unknown fields
+// out rather than storing empty strings.
+func (e Event) SetString(path, s string) {
+	if s != "" {
+		e[path] = s
+	}
+}
+
+// Time returns @timestamp as event time, and false when it is missing or
+// not RFC 3339.
+func (e Event) Time() (time.Time, bool) {
+	switch v := e[FieldTimestamp].(type) {
+	case time.Time:
+		return v, true
+	case string:
+		t, err := time.Parse(time.RFC3339Nano, v)
+		return t, err == nil
+	}
+	return time.Time{}, false
+}
+
+// SetTime stores t as @timestamp in RFC 3339 with milliseconds, in UTC.
+func (e Event) SetTime(t time.Time) { e[FieldTimestamp] = FormatTime(t) }
+
+// ID returns the event's vigil.event_id.
+func (e Event) ID() string { return e.String(FieldID) }
+
+// Clone returns a shallow copy: top-level values are shared, the map is not.
+func (e Event) Clone() Event {
+	c := make(Event, len(e))
+	for k, v := range e {
+		c[k] = v
+	}
+	return c
+}
+
+// FormatTime renders a timestamp the way Vigil writes every date field.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// MakeID derives a deterministic event id from where a record was read:
+// the source (for a file, its path), the position in it, and the raw bytes.
+// Reading the same line at the same place again yields the same id.
+func MakeID(source string, offset int64, raw []byte) string {
+	h := sha256.New()
+	h.Write([]byte(source))
+	h.Write([]byte{0})
+	h.Write(strconv.AppendInt(nil, offset, 10))
+	h.Write([]byte{0})
+	h.Write(raw)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}

@@ -1,0 +1,165 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vigil-siem/vigil/event"
+)
+
+// Alert is what a rule raises: ECS event.kind "alert" with the rule, the
+// ATT&CK mapping, the group keys and every matched event in order. Its id
+// is derived from the rule id and the matched event ids, so the same
+// detection replayed after a crash has the same id.
+type Alert struct {
+	Timestamp time.Time   `json:"@timestamp"`
+	Event     AlertEvent  `json:"event"`
+	Rule      AlertRule   `json:"rule"`
+	Threat    []Threat    `json:"threat,omitempty"`
+	Vigil     AlertVigil  `json:"vigil"`
+	Fields    event.Event `json:"-"` // entity fields copied from the matched events (host.name, source.ip, ...)
+}
+
+// AlertEvent is the alert's ECS event.* object.
+type AlertEvent struct {
+	Kind      string    `json:"kind"`
+	Category  []string  `json:"category,omitempty"`
+	Created   time.Time `json:"created"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Severity  int       `json:"severity"`
+	RiskScore int       `json:"risk_score"`
+}
+
+// AlertRule is ECS rule.*.
+type AlertRule struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Version     string   `json:"version,omitempty"`
+	Ruleset     string   `json:"ruleset,omitempty"`
+	Reference   []string `json:"reference,omitempty"`
+}
+
+// Threat is one ECS threat object (MITRE ATT&CK tactic and techniques).
+type Threat struct {
+	Framework string      `json:"framework"`
+	Tactic    ThreatRef   `json:"tactic"`
+	Technique []Technique `json:"technique,omitempty"`
+}
+
+// ThreatRef names one ATT&CK tactic or sub-technique.
+type ThreatRef struct {
+	ID        string `json:"id"`
+	Name      string `json:"name,omitempty"`
+	Reference string `json:"reference,omitempty"`
+}
+
+// Technique is an ATT&CK technique with its sub-techniques.
+type Technique struct {
+	ID           string      `json:"id"`
+	Name         string      `json:"name,omitempty"`
+	Reference    string      `json:"reference,omitempty"`
+	Subtechnique []ThreatRef `json:"subtechnique,omitempty"`
+}
+
+// AlertVigil is the Vigil-specific part of an alert (vigil.alert.*).
+type AlertVigil struct {
+	Alert AlertDetail `json:"alert"`
+}
+
+// AlertDetail holds what ECS has no field for.
+type AlertDetail struct {
+	ID        string            `json:"id"`
+	Kind      string            `json:"kind"` // match | sequence
+	Severity  string            `json:"severity"`
+	RiskScore int               `json:"risk_score"`
+	GroupKeys map[string]string `json:"group_keys,omitempty"`
+	// Entity is the first group key: what the alert is about, and what
+	// triage groups incidents by.
+	Entity     Entity        `json:"entity"`
+	FirstSeen  time.Time     `json:"first_seen"`
+	LastSeen   time.Time     `json:"last_seen"`
+	EventCount int           `json:"event_count"`
+	Events     []event.Event `json:"events"`
+}
+
+// Entity is one field and value that an alert or incident is about.
+type Entity struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
+}
+
+// String renders the entity as field=value, the Kafka key of its alerts.
+func (e Entity) String() string { return e.Field + "=" + e.Value }
+
+// AlertID derives the deterministic alert id from the rule id and the ids
+// of the matched events, in order.
+func AlertID(ruleID string, events []event.Event) string {
+	h := sha256.New()
+	h.Write([]byte(ruleID))
+	for _, e := range events {
+		h.Write([]byte{0})
+		h.Write([]byte(e.ID()))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// alertJSON is Alert without its methods, to encode the struct part.
+type alertJSON Alert
+
+// MarshalJSON writes the alert as one ECS document: the struct fields plus
+// the entity fields copied from the matched events at the top level, so
+// Kibana shows source.ip and user.name on the alert itself.
+func (a Alert) MarshalJSON() ([]byte, error) {
+	base, err := json.Marshal(alertJSON(a))
+	if err != nil {
+		return nil, err
+	}
+	if len(a.Fields) == 0 {
+		return base, nil
+	}
+	doc, err := event.Unmarshal(base)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range a.Fields {
+		if _, taken := doc[k]; !taken {
+			doc[k] = v
+		}
+	}
+	return event.Marshal(doc)
+}
+
+// UnmarshalJSON reads an alert written by MarshalJSON.
+func (a *Alert) UnmarshalJSON(data []byte) error {
+	var s alertJSON
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("decode alert: %w", err)
+	}
+	doc, err := event.Unmarshal(data)
+	if err != nil {
+		return err
+	}
+	s.Fields = event.New()
+	for k, v := range doc {
+		if !isAlertStructField(k) {
+			s.Fields[k] = v
+		}
+	}
+	*a = Alert(s)
+	return nil
+}
+
+func isAlertStructField(path string) bool {
+	for _, p := range []string{"@timestamp", "event.", "rule.", "threat", "vigil."} {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,119 @@
+package triage
+
+import (
+	"context"
+	"time"
+
+	"github.com/vigil-siem/vigil/rules"
+)
+
+// Verdict values (triage.verdict).
+const (
+	Malicious     = "malicious"
+	Suspicious    = "suspicious"
+	Benign        = "benign"
+	FalsePositive = "false_positive"
+	Inconclusive  = "inconclusive"
+)
+
+// Verdicts lists every allowed triage.verdict value.
+var Verdicts = []string{Malicious, Suspicious, Benign, FalsePositive, Inconclusive}
+
+// Severities lists every allowed triage.severity value, lowest first.
+var Severities = []string{"low", "medium", "high", "critical"}
+
+// Incident is a group of alerts about one entity within a window. Its id
+// is derived from the entity and its first alert, so a replay rebuilds the
+// same incident with the same id.
+type Incident struct {
+	ID        string       `json:"id"`
+	Entity    rules.Entity `json:"entity"`
+	FirstSeen time.Time    `json:"first_seen"`
+	LastSeen  time.Time    `json:"last_seen"`
+	// Severity is the highest alert severity in the incident.
+	Severity   string        `json:"severity"`
+	RiskScore  int           `json:"risk_score"`
+	AlertCount int           `json:"alert_count"`
+	AlertIDs   []string      `json:"alert_ids"`
+	Rules      []RuleSummary `json:"rules"`
+	// Related entities seen in the alerts' events.
+	Users []string `json:"users,omitempty"`
+	Hosts []string `json:"hosts,omitempty"`
+	IPs   []string `json:"ips,omitempty"`
+	// Alerts holds the alerts themselves (deduplicated by id) for context
+	// building; it is not indexed with the verdict.
+	Alerts []rules.Alert `json:"-"`
+}
+
+// RuleSummary counts the alerts one rule raised in an incident.
+type RuleSummary struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Severity string `json:"severity"`
+	Count    int    `json:"count"`
+	Kind     string `json:"kind"`
+}
+
+// Triage is the triage.* object of a verdict.
+type Triage struct {
+	Verdict            string   `json:"verdict"`
+	Confidence         float64  `json:"confidence"`
+	Severity           string   `json:"severity"`
+	Summary            string   `json:"summary"`
+	Notes              string   `json:"notes"`
+	Attack             []string `json:"attack"`
+	RecommendedActions []string `json:"recommended_actions"`
+	Engine             string   `json:"engine"`
+	Cached             bool     `json:"cached"`
+	Tokens             Tokens   `json:"tokens"`
+	LatencyMS          int64    `json:"latency_ms"`
+	Flags              []string `json:"flags,omitempty"`
+}
+
+// Tokens counts the LLM tokens one triage used.
+type Tokens struct {
+	Prompt     int `json:"prompt"`
+	Completion int `json:"completion"`
+	Total      int `json:"total"`
+}
+
+// Verdict is the document indexed for an incident: the incident plus the
+// triage. Its id is the incident id, so a re-triage overwrites it.
+type Verdict struct {
+	Timestamp time.Time    `json:"@timestamp"`
+	Event     VerdictEvent `json:"event"`
+	Vigil     VerdictVigil `json:"vigil"`
+	Triage    Triage       `json:"triage"`
+}
+
+// VerdictEvent is the verdict's ECS event.* object.
+type VerdictEvent struct {
+	Kind    string    `json:"kind"`
+	Created time.Time `json:"created"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+}
+
+// VerdictVigil is vigil.* on a verdict.
+type VerdictVigil struct {
+	Incident Incident `json:"incident"`
+}
+
+// ID is the verdict's document id: its incident's id.
+func (v Verdict) ID() string { return v.Vigil.Incident.ID }
+
+// Engine judges one incident. Implementations must not modify the incident.
+type Engine interface {
+	// Name is what triage.engine records ("fallback", "openai:gpt-4o-mini").
+	Name() string
+	Triage(ctx context.Context, inc *Incident) (Triage, error)
+}
+
+// Flags set on triage.flags.
+const (
+	// FlagLLMFailed: the LLM answer was missing, invalid or refused after
+	// retries, and the fallback engine answered instead.
+	FlagLLMFailed = "llm_failed_fallback_used"
+	// FlagPromptInjection: instruction-like text was found in log fields.
+	FlagPromptInjection = "possible_prompt_injection"
+)
