@@ -1,0 +1,78 @@
+package bus
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// BrokerConfig configures the embedded Kafka-protocol broker.
+type BrokerConfig struct {
+	// Listen is host:port; port 0 picks a free port. Default 127.0.0.1:0.
+	Listen string
+	// DataDir, when set, persists topics, offsets and groups across
+	// restarts of the broker.
+	DataDir string
+	// Partitions of topics created without an explicit count (default 6).
+	Partitions int
+}
+
+// Broker is an embedded single-node Kafka-protocol broker.
+type Broker struct {
+	cluster *kfake.Cluster
+	addr    string
+}
+
+// StartBroker starts the embedded broker and returns once it listens.
+func StartBroker(cfg BrokerConfig) (*Broker, error) {
+	listen := cfg.Listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	host, portText, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("broker listen address %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("broker listen address %q: bad port", listen)
+	}
+	if host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+		return nil, fmt.Errorf("broker listen address %q: name a host clients can reach (e.g. 127.0.0.1), the broker advertises it", listen)
+	}
+	partitions := cfg.Partitions
+	if partitions <= 0 {
+		partitions = 6
+	}
+	opts := []kfake.Opt{
+		kfake.Ports(port),
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+		}),
+		kfake.DefaultNumPartitions(partitions),
+		kfake.AllowAutoTopicCreation(),
+		kfake.GroupMinSessionTimeout(time.Second),
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.DataDir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded broker on %s: %w", listen, err)
+	}
+	addrs := c.ListenAddrs()
+	if len(addrs) == 0 {
+		c.Close()
+		return nil, fmt.Errorf("start embedded broker on %s: no listener", listen)
+	}
+	return &Broker{cluster: c, addr: addrs[0]}, nil
+}
+
+// Addr is the broker's host:port, for bootstrap.servers.
+func (b *Broker) Addr() string { return b.addr }
+
+// Close stops the broker.
+func (b *Broker) Close() { b.cluster.Close() }
