@@ -21,9 +21,9 @@ type Message struct {
 // Producer sends records to Kafka and waits for their acknowledgement.
 // It is safe for concurrent use.
 type Producer struct {
-	p        *kafka.Producer
-	fatal    atomic.Pointer[error]
-	done     chan struct{}
+	p     *kafka.Producer
+	fatal atomic.Pointer[error]
+	done  chan struct{}
 }
 
 // NewProducer connects an idempotent producer (acks=all).
