@@ -3,6 +3,7 @@ package event
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"strconv"
 	"time"
 )
@@ -101,4 +102,27 @@ func MakeID(source string, offset int64, raw []byte) string {
 	h.Write([]byte{0})
 	h.Write(raw)
 	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Stringify renders a scalar field value as text, for keys and messages.
+func Stringify(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	case int64:
+		return strconv.FormatInt(t, 10)
+	case int:
+		return strconv.Itoa(t)
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(t)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }

@@ -78,7 +78,7 @@ type AlertDetail struct {
 	Kind      string            `json:"kind"` // match | sequence
 	Severity  string            `json:"severity"`
 	RiskScore int               `json:"risk_score"`
-	GroupKeys map[string]string `json:"group_keys,omitempty"`
+	GroupKeys []Entity `json:"group_keys,omitempty"` // the rule's by fields and their values, in order
 	// Entity is the first group key: what the alert is about, and what
 	// triage groups incidents by.
 	Entity     Entity        `json:"entity"`

@@ -1,0 +1,147 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// LoadError is one problem in a rule file, located as file:line.
+type LoadError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *LoadError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+
+// LoadFS reads every *.yaml and *.yml file below root in fsys. It returns
+// the rules that are valid and compiled, and one error per problem in the
+// others: a bad rule never stops the good ones from loading.
+func LoadFS(fsys fs.FS, root string) ([]*Compiled, []error) {
+	var files []string
+	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, []error{fmt.Errorf("read rules from %s: %w", root, err)}
+	}
+	sort.Strings(files)
+	var out []*Compiled
+	var errs []error
+	seen := map[string]string{}
+	for _, f := range files {
+		data, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read %s: %w", f, err))
+			continue
+		}
+		rules, ferrs := Parse(f, data)
+		errs = append(errs, ferrs...)
+		for _, c := range rules {
+			r := c.Rule
+			if first, dup := seen[r.ID]; dup {
+				errs = append(errs, &LoadError{File: r.File, Line: r.Line, Msg: fmt.Sprintf("id %q is already used at %s", r.ID, first)})
+				continue
+			}
+			seen[r.ID] = fmt.Sprintf("%s:%d", r.File, r.Line)
+			out = append(out, c)
+		}
+	}
+	return out, errs
+}
+
+// Parse reads the rules of one file (one YAML document per rule) and
+// compiles them.
+func Parse(file string, data []byte) ([]*Compiled, []error) {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, []error{yamlError(file, err)}
+	}
+	var out []*Compiled
+	var errs []error
+	for _, doc := range f.Docs {
+		if doc == nil || doc.Body == nil {
+			continue
+		}
+		line := doc.Body.GetToken().Position.Line
+		var r Rule
+		if err := yaml.NodeToValue(doc.Body, &r, yaml.Strict()); err != nil {
+			errs = append(errs, yamlError(file, err))
+			continue
+		}
+		r.File, r.Line = path.Clean(file), line
+		problems := r.validate()
+		for _, p := range problems {
+			key, _, _ := strings.Cut(p, ":")
+			errs = append(errs, &LoadError{File: r.File, Line: keyLine(doc.Body, key, line), Msg: ruleLabel(&r) + p})
+		}
+		if len(problems) > 0 {
+			continue
+		}
+		c, cerrs := compile(&r)
+		for _, ce := range cerrs {
+			errs = append(errs, &LoadError{File: r.File, Line: keyLine(doc.Body, ce.key, line), Msg: ruleLabel(&r) + ce.key + ": " + ce.err.Error()})
+		}
+		if len(cerrs) == 0 {
+			out = append(out, c)
+		}
+	}
+	return out, errs
+}
+
+func ruleLabel(r *Rule) string {
+	if r.ID == "" {
+		return ""
+	}
+	return "rule " + r.ID + ": "
+}
+
+// keyLine finds the line of a key such as "steps[1].condition" in a rule
+// document, or returns def.
+func keyLine(body ast.Node, key string, def int) int {
+	if key == "" || strings.ContainsAny(key, " \"") {
+		return def
+	}
+	p, err := yaml.PathString("$." + key)
+	if err != nil {
+		return def
+	}
+	n, err := p.FilterNode(body)
+	if err != nil || n == nil {
+		return def
+	}
+	return n.GetToken().Position.Line
+}
+
+func yamlError(file string, err error) error {
+	line := 0
+	msg := err.Error()
+	var yerr yaml.Error
+	if errors.As(err, &yerr) {
+		msg = yerr.FormatError(false, false)
+		if tk := yerr.GetToken(); tk != nil {
+			line = tk.Position.Line
+		}
+	}
+	// The library prefixes "[line:col] "; the position is ours to render.
+	if strings.HasPrefix(msg, "[") {
+		if _, rest, ok := strings.Cut(msg, "] "); ok {
+			msg = rest
+		}
+	}
+	return &LoadError{File: path.Clean(file), Line: line, Msg: firstLine(strings.TrimSpace(msg))}
+}
