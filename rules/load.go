@@ -50,16 +50,17 @@ func LoadFS(fsys fs.FS, root string) ([]*Compiled, []error) {
 			continue
 		}
 		rules, ferrs := Parse(f, data)
-		errs = append(errs, ferrs...)
 		for _, c := range rules {
 			r := c.Rule
 			if first, dup := seen[r.ID]; dup {
-				errs = append(errs, &LoadError{File: r.File, Line: r.Line, Msg: fmt.Sprintf("id %q is already used at %s", r.ID, first)})
+				ferrs = append(ferrs, &LoadError{File: r.File, Line: r.Line, Msg: fmt.Sprintf("id %q is already used at %s", r.ID, first)})
 				continue
 			}
 			seen[r.ID] = fmt.Sprintf("%s:%d", r.File, r.Line)
 			out = append(out, c)
 		}
+		sort.SliceStable(ferrs, func(i, j int) bool { return errLine(ferrs[i]) < errLine(ferrs[j]) })
+		errs = append(errs, ferrs...)
 	}
 	return out, errs
 }
@@ -144,4 +145,12 @@ func yamlError(file string, err error) error {
 		}
 	}
 	return &LoadError{File: path.Clean(file), Line: line, Msg: firstLine(strings.TrimSpace(msg))}
+}
+
+func errLine(err error) int {
+	var le *LoadError
+	if errors.As(err, &le) {
+		return le.Line
+	}
+	return 0
 }
