@@ -1,0 +1,204 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/vigil-siem/vigil/bus"
+)
+
+// Config is the whole of Vigil's configuration.
+type Config struct {
+	Kafka   bus.Config `yaml:"kafka"`
+	Broker  Broker     `yaml:"broker"`
+	Collect Collect    `yaml:"collect"`
+	Detect  Detect     `yaml:"detect"`
+	Triage  Triage     `yaml:"triage"`
+	Index   Index      `yaml:"index"`
+	Log     Log        `yaml:"log"`
+}
+
+// Broker configures the embedded broker started when kafka.bootstrap_servers is empty.
+type Broker struct {
+	Listen  string `yaml:"listen"`
+	DataDir string `yaml:"data_dir"`
+}
+
+// Collect configures the collect stage.
+type Collect struct {
+	Inputs []Input `yaml:"inputs"`
+	// KeyField is the event field whose value keys records on vigil.events
+	// (default host.name): all events of one entity go to one partition.
+	KeyField string `yaml:"key_field"`
+}
+
+// Input is one log source.
+type Input struct {
+	Type   string   `yaml:"type"` // file
+	Paths  []string `yaml:"paths"`
+	Format string   `yaml:"format"` // sshd
+	Follow bool     `yaml:"follow"`
+	// Timezone of timestamps that carry none (BSD syslog), e.g. Europe/Berlin. Default UTC.
+	Timezone string `yaml:"timezone"`
+}
+
+// Detect configures the detect stage.
+type Detect struct {
+	// Rules are directories of rule files; empty means the built-in pack.
+	Rules []string `yaml:"rules"`
+}
+
+// Triage configures the triage stage.
+type Triage struct {
+	// Window: an incident stays open while its entity keeps raising alerts
+	// within this time (default 30m).
+	Window Duration `yaml:"window"`
+	// Engine is auto (OpenAI when OPENAI_API_KEY is set, else fallback),
+	// openai or fallback.
+	Engine    string   `yaml:"engine"`
+	CacheSize int      `yaml:"cache_size"`
+	CacheTTL  Duration `yaml:"cache_ttl"`
+	OpenAI    OpenAI   `yaml:"openai"`
+}
+
+// OpenAI configures the LLM engine. The key comes from OPENAI_API_KEY.
+type OpenAI struct {
+	BaseURL    string   `yaml:"base_url"`
+	Model      string   `yaml:"model"`
+	Timeout    Duration `yaml:"timeout"`
+	MaxRetries int      `yaml:"max_retries"`
+	APIKey     string   `yaml:"-"`
+}
+
+// Index configures the index stage.
+type Index struct {
+	// OutputDir receives alerts.ndjson and verdicts.ndjson when no
+	// Elasticsearch is configured (default ./vigil-out).
+	OutputDir     string        `yaml:"output_dir"`
+	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
+}
+
+// Elasticsearch says how to reach the cluster; empty addresses and cloud_id mean "not configured".
+type Elasticsearch struct {
+	Addresses     []string `yaml:"addresses"`
+	CloudID       string   `yaml:"cloud_id"`
+	APIKey        string   `yaml:"api_key"`
+	Username      string   `yaml:"username"`
+	Password      string   `yaml:"password"`
+	CACert        string   `yaml:"ca_cert"`
+	AlertsIndex   string   `yaml:"alerts_index"`
+	VerdictsIndex string   `yaml:"verdicts_index"`
+	FlushBytes    int      `yaml:"flush_bytes"`
+	Workers       int      `yaml:"workers"`
+	MaxRetries    int      `yaml:"max_retries"`
+	Compress      bool     `yaml:"compress"`
+}
+
+// Enabled says whether an Elasticsearch cluster is configured.
+func (e Elasticsearch) Enabled() bool { return len(e.Addresses) > 0 || e.CloudID != "" }
+
+// Log configures Vigil's own logs.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Duration is a time.Duration written as "30m" in YAML and env.
+type Duration time.Duration
+
+// UnmarshalText parses "30s", "10m", "1h".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("bad duration %q (write e.g. 30s, 10m, 1h)", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Default returns the configuration used when no file is given.
+func Default() Config {
+	return Config{
+		Kafka:   bus.Config{Partitions: 6, ReplicationFactor: 1},
+		Broker:  Broker{Listen: "127.0.0.1:0"},
+		Collect: Collect{KeyField: "host.name"},
+		Triage: Triage{
+			Window:    Duration(30 * time.Minute),
+			Engine:    "auto",
+			CacheSize: 4096,
+			CacheTTL:  Duration(24 * time.Hour),
+			OpenAI:    OpenAI{Model: "gpt-4o-mini", Timeout: Duration(60 * time.Second), MaxRetries: 3},
+		},
+		Index: Index{
+			OutputDir:     "vigil-out",
+			Elasticsearch: Elasticsearch{AlertsIndex: "vigil-alerts", VerdictsIndex: "vigil-verdicts", MaxRetries: 5},
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads the file at path (none when path is ""), applies the
+// environment and validates the result. Errors name the file and the key.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.Strict()); err != nil {
+			return cfg, fmt.Errorf("config %s: %s", path, yaml.FormatError(err, false, true))
+		}
+	}
+	if err := applyEnv(&cfg, os.LookupEnv); err != nil {
+		return cfg, fmt.Errorf("config from environment: %w", err)
+	}
+	cfg.Triage.OpenAI.APIKey = os.Getenv("OPENAI_API_KEY")
+	if err := cfg.Validate(); err != nil {
+		where := "config"
+		if path != "" {
+			where = "config " + path
+		}
+		return cfg, fmt.Errorf("%s: %w", where, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks values that parse but make no sense.
+func (c Config) Validate() error {
+	for i, in := range c.Collect.Inputs {
+		key := fmt.Sprintf("collect.inputs[%d]", i)
+		if in.Type != "file" {
+			return fmt.Errorf("%s.type: %q is not a known input (file)", key, in.Type)
+		}
+		if len(in.Paths) == 0 {
+			return fmt.Errorf("%s.paths: at least one path is needed", key)
+		}
+		if in.Format == "" {
+			return fmt.Errorf("%s.format: missing (e.g. sshd)", key)
+		}
+		if in.Timezone != "" {
+			if _, err := time.LoadLocation(in.Timezone); err != nil {
+				return fmt.Errorf("%s.timezone: %w", key, err)
+			}
+		}
+	}
+	switch c.Triage.Engine {
+	case "auto", "openai", "fallback":
+	default:
+		return fmt.Errorf("triage.engine: %q is not auto, openai or fallback", c.Triage.Engine)
+	}
+	if c.Triage.Engine == "openai" && c.Triage.OpenAI.APIKey == "" {
+		return fmt.Errorf("triage.engine is openai but OPENAI_API_KEY is not set")
+	}
+	if c.Triage.Window <= 0 {
+		return fmt.Errorf("triage.window: must be positive")
+	}
+	if c.Kafka.Partitions < 1 {
+		return fmt.Errorf("kafka.partitions: must be at least 1")
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "vigil.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Collect.Inputs) != 1 || cfg.Collect.Inputs[0].Format != "sshd" || cfg.Collect.Inputs[0].Paths[0] != "/var/log/auth.log" {
+		t.Fatalf("inputs: %+v", cfg.Collect.Inputs)
+	}
+	if time.Duration(cfg.Triage.Window) != 30*time.Minute || cfg.Triage.OpenAI.Model != "gpt-4o-mini" {
+		t.Fatalf("triage: %+v", cfg.Triage)
+	}
+}
+
+func TestEnvironmentOverridesEveryKind(t *testing.T) {
+	t.Setenv("VIGIL_KAFKA_BOOTSTRAP_SERVERS", "k1:9092,k2:9092")
+	t.Setenv("VIGIL_KAFKA_PARTITIONS", "12")
+	t.Setenv("VIGIL_KAFKA_SETTINGS", "security.protocol=SASL_SSL, sasl.mechanism=PLAIN")
+	t.Setenv("VIGIL_TRIAGE_WINDOW", "45m")
+	t.Setenv("VIGIL_INDEX_ELASTICSEARCH_ADDRESSES", "https://es1:9200, https://es2:9200")
+	t.Setenv("VIGIL_INDEX_ELASTICSEARCH_COMPRESS", "true")
+	t.Setenv("VIGIL_DETECT_RULES", "/etc/vigil/rules")
+	t.Setenv("OPENAI_API_KEY", "test-key-not-real")
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Kafka.BootstrapServers != "k1:9092,k2:9092" || cfg.Kafka.Partitions != 12 {
+		t.Errorf("kafka: %+v", cfg.Kafka)
+	}
+	if cfg.Kafka.Settings["security.protocol"] != "SASL_SSL" || cfg.Kafka.Settings["sasl.mechanism"] != "PLAIN" {
+		t.Errorf("kafka settings: %v", cfg.Kafka.Settings)
+	}
+	if time.Duration(cfg.Triage.Window) != 45*time.Minute {
+		t.Errorf("window: %v", time.Duration(cfg.Triage.Window))
+	}
+	if es := cfg.Index.Elasticsearch; len(es.Addresses) != 2 || es.Addresses[1] != "https://es2:9200" || !es.Compress || !es.Enabled() {
+		t.Errorf("elasticsearch: %+v", es)
+	}
+	if len(cfg.Detect.Rules) != 1 || cfg.Triage.OpenAI.APIKey != "test-key-not-real" {
+		t.Errorf("detect %v / key set %v", cfg.Detect.Rules, cfg.Triage.OpenAI.APIKey != "")
+	}
+}
+
+func TestErrorsNameTheKeyAndTheFile(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		yaml string
+		env  map[string]string
+		want []string
+	}{
+		{"triage:\n  window: soon\n", nil, []string{"bad.yaml", "bad duration"}},
+		{"kafka:\n  bootstrap_server: x\n", nil, []string{"bad.yaml", "bootstrap_server"}},
+		{"triage:\n  engine: magic\n", nil, []string{"bad.yaml", "triage.engine", "magic"}},
+		{"collect:\n  inputs:\n    - type: file\n      format: sshd\n", nil, []string{"collect.inputs[0].paths"}},
+		{"collect:\n  inputs:\n    - type: tcp\n      paths: [x]\n      format: sshd\n", nil, []string{"collect.inputs[0].type"}},
+		{"", map[string]string{"VIGIL_KAFKA_PARTITIONS": "many"}, []string{"VIGIL_KAFKA_PARTITIONS", "whole number"}},
+		{"triage:\n  engine: openai\n", map[string]string{"OPENAI_API_KEY": ""}, []string{"OPENAI_API_KEY"}},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, "bad.yaml")
+		if err := os.WriteFile(path, []byte(c.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range c.env {
+			t.Setenv(k, v)
+		}
+		_, err := Load(path)
+		if err == nil {
+			t.Errorf("%q loaded, want an error", c.yaml)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q does not mention %q", c.yaml, err, w)
+			}
+		}
+		for k := range c.env {
+			os.Unsetenv(k)
+		}
+	}
+}
