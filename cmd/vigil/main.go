@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigil-siem/vigil/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRoot().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "vigil:", err)
+		os.Exit(1)
+	}
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	configPath string
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "vigil",
+		Short:         "Streaming security detection for Elastic SIEM: collect, detect, triage, index",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "configuration file (see vigil.example.yaml); VIGIL_* environment variables override it")
+	root.AddCommand(
+		newDemoCmd(g),
+		newRunCmd(g),
+		newStageCmd(g, "collect", "Read the configured inputs and produce ECS events to vigil.events"),
+		newStageCmd(g, "detect", "Run the rules on vigil.events and produce alerts to vigil.alerts"),
+		newStageCmd(g, "triage", "Group alerts into incidents, triage them, produce verdicts to vigil.verdicts"),
+		newStageCmd(g, "index", "Index alerts and verdicts into Elasticsearch (or NDJSON files)"),
+		newBrokerCmd(),
+		newVersionCmd(),
+	)
+	return root
+}
+
+func (g *globals) load() (config.Config, *slog.Logger, error) {
+	cfg, err := config.Load(g.configPath)
+	if err != nil {
+		return cfg, nil, err
+	}
+	return cfg, newLogger(cfg.Log), nil
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// ignoreCanceled treats the end of a command by signal as success.
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}

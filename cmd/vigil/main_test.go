@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// buildVigil builds the real binary once per test run.
+func buildVigil(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vigil")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildVigil(t)
+
+	t.Run("version", func(t *testing.T) {
+		out, err := exec.Command(bin, "version").CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), "vigil ") || !strings.Contains(string(out), "librdkafka 2.") {
+			t.Fatalf("vigil version: %v: %s", err, out)
+		}
+	})
+
+	t.Run("a single stage without Kafka says what to do", func(t *testing.T) {
+		cmd := exec.Command(bin, "detect")
+		cmd.Env = append(os.Environ(), "VIGIL_KAFKA_BOOTSTRAP_SERVERS=")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "kafka.bootstrap_servers") || !strings.Contains(string(out), "vigil broker") {
+			t.Fatalf("vigil detect without Kafka: %v: %s", err, out)
+		}
+	})
+
+	t.Run("bad config names the file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "vigil.yaml")
+		os.WriteFile(path, []byte("triage:\n  engine: magic\n"), 0o600)
+		out, err := exec.Command(bin, "run", "-c", path).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), path) || !strings.Contains(string(out), "triage.engine") {
+			t.Fatalf("vigil run with a bad config: %v: %s", err, out)
+		}
+	})
+
+	t.Run("kcat talks to vigil broker", func(t *testing.T) {
+		kcat, err := exec.LookPath("kcat")
+		if err != nil {
+			t.Skip("kcat is not installed (Debian package kcat; .ci/run installs it)")
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		broker := exec.CommandContext(ctx, bin, "broker", "--listen", addr, "--partitions", "2")
+		stdout, _ := broker.StdoutPipe()
+		if err := broker.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { broker.Process.Kill(); broker.Wait() }()
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil || !strings.Contains(line, "listening on "+addr) {
+			t.Fatalf("broker did not start: %q %v", line, err)
+		}
+		produce := exec.CommandContext(ctx, kcat, "-b", addr, "-t", "vigil.events", "-P", "-K", ":")
+		produce.Stdin = strings.NewReader("web-01:{\"message\":\"one\"}\nweb-02:{\"message\":\"two\"}\n")
+		if out, err := produce.CombinedOutput(); err != nil {
+			t.Fatalf("kcat -P: %v: %s", err, out)
+		}
+		consume := exec.CommandContext(ctx, kcat, "-b", addr, "-t", "vigil.events", "-C", "-e", "-q", "-f", "%k=%s\n")
+		out, err := consume.Output()
+		if err != nil {
+			t.Fatalf("kcat -C: %v", err)
+		}
+		got := strings.Split(strings.TrimSpace(string(out)), "\n")
+		want := map[string]bool{`web-01={"message":"one"}`: true, `web-02={"message":"two"}`: true}
+		if len(got) != 2 || !want[got[0]] || !want[got[1]] {
+			t.Fatalf("kcat read back %q", out)
+		}
+		meta, _ := exec.CommandContext(ctx, kcat, "-b", addr, "-L").Output()
+		for _, topic := range []string{"vigil.events", "vigil.alerts", "vigil.verdicts", "vigil.dlq"} {
+			if !bytes.Contains(meta, []byte(`topic "`+topic+`"`)) {
+				t.Errorf("kcat -L does not list %s:\n%s", topic, meta)
+			}
+		}
+	})
+}

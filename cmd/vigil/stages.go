@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigil-siem/vigil/bus"
+	"github.com/vigil-siem/vigil/pipeline"
+)
+
+func newRunCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run every stage in one process (embedded broker when kafka.bootstrap_servers is empty)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := g.load()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			sys, err := pipeline.Start(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			defer sys.Close()
+			runs := map[string]func(context.Context) error{
+				"detect": sys.RunDetect, "triage": sys.RunTriage, "index": sys.RunIndex,
+			}
+			if len(cfg.Collect.Inputs) > 0 {
+				runs["collect"] = sys.RunCollect
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, len(runs))
+			for name, run := range runs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					err := run(ctx)
+					if err != nil && ctx.Err() == nil {
+						errs <- fmt.Errorf("%s stage: %w", name, err)
+						cancel() // one stage failing stops the process; its input is not committed
+						return
+					}
+					if name == "collect" && ctx.Err() == nil {
+						log.Info("collect: all inputs read to the end; the other stages keep running until SIGINT/SIGTERM")
+					}
+				}()
+			}
+			log.Info("vigil running", "kafka", sys.Bus.BootstrapServers)
+			<-ctx.Done()
+			log.Info("shutting down: draining stages")
+			wg.Wait()
+			close(errs)
+			return <-errs
+		},
+	}
+}
+
+func newStageCmd(g *globals, name, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   name,
+		Short: short,
+		Long: short + ".\n\nRun as many copies as you like: they share the stage's consumer group and " +
+			"split its partitions. Needs kafka.bootstrap_servers (a cluster, or `vigil broker`).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := g.load()
+			if err != nil {
+				return err
+			}
+			if cfg.Kafka.BootstrapServers == "" {
+				return fmt.Errorf("%s: kafka.bootstrap_servers is not set; a single stage needs a shared broker "+
+					"(start one with `vigil broker --listen 127.0.0.1:9092`, then VIGIL_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092)", name)
+			}
+			sys, err := pipeline.Start(cmd.Context(), cfg, log)
+			if err != nil {
+				return err
+			}
+			defer sys.Close()
+			run := map[string]func(context.Context) error{
+				"collect": sys.RunCollect, "detect": sys.RunDetect, "triage": sys.RunTriage, "index": sys.RunIndex,
+			}[name]
+			log.Info(name+" stage running", "kafka", sys.Bus.BootstrapServers)
+			return ignoreCanceled(run(cmd.Context()))
+		},
+	}
+}
+
+func newBrokerCmd() *cobra.Command {
+	var listen, dataDir string
+	var partitions int
+	cmd := &cobra.Command{
+		Use:   "broker",
+		Short: "Run the embedded Kafka-protocol broker standalone (for stages in separate processes, kcat, tests)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := bus.StartBroker(bus.BrokerConfig{Listen: listen, DataDir: dataDir, Partitions: partitions})
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			if err := bus.EnsureTopics(cmd.Context(), bus.Config{BootstrapServers: b.Addr(), Partitions: partitions}, bus.Topics...); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stdout, "vigil broker listening on %s (topics: %v)\n", b.Addr(), bus.Topics)
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9092", "host:port to listen on (port 0 picks one)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep topics, offsets and groups in this directory across restarts")
+	cmd.Flags().IntVar(&partitions, "partitions", 6, "partitions of the topics it creates")
+	return cmd
+}

@@ -1,0 +1,174 @@
+package sshd
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/vigil-siem/vigil/event"
+)
+
+// Values of event.action this parser sets.
+const (
+	ActionLogin            = "ssh_login"
+	ActionInvalidUser      = "ssh_invalid_user"
+	ActionDisconnect       = "ssh_disconnect"
+	ActionTooManyFailures  = "ssh_too_many_auth_failures"
+	ActionNoIdentification = "ssh_no_identification"
+	ActionReverseMapping   = "ssh_reverse_mapping_failed"
+	ActionPAMAuthFailure   = "pam_authentication_failure"
+	ActionPAMUserUnknown   = "pam_user_unknown"
+	ActionSessionOpened    = "session_opened"
+	ActionSessionClosed    = "session_closed"
+	ActionPasswordChanged  = "password_changed"
+	ActionSudo             = "sudo"
+	ActionSu               = "su"
+	ActionUserCreated      = "user_created"
+	ActionUserDeleted      = "user_deleted"
+	ActionGroupCreated     = "group_created"
+	ActionUserAddedToGroup = "user_added_to_group"
+)
+
+// FieldMethod holds the SSH authentication method of a login attempt
+// (password, publickey, none, keyboard-interactive/pam, ...).
+const FieldMethod = "vigil.ssh.method"
+
+const (
+	outcomeSuccess = "success"
+	outcomeFailure = "failure"
+)
+
+// classify sets the ECS categorization fields; empty values are left out.
+func classify(e event.Event, category, typ, action, outcome string) {
+	// One backing array for both one-element arrays; the capacity limits
+	// keep an append to one from writing into the other.
+	both := [...]any{category, typ}
+	if category != "" {
+		e["event.category"] = both[0:1:1]
+	}
+	if typ != "" {
+		e["event.type"] = both[1:2:2]
+	}
+	e["event.action"] = action
+	if outcome != "" {
+		e["event.outcome"] = outcome
+	}
+}
+
+// setAddr stores a peer as source.ip when it is an IP address, else as
+// source.domain (sshd with UseDNS, PAM's rhost).
+func setAddr(e event.Event, addr string) {
+	if addr == "" {
+		return
+	}
+	if a, err := netip.ParseAddr(addr); err == nil {
+		// netip accepts only canonical dotted IPv4, so the text can be kept;
+		// IPv6 is rewritten in its canonical form, without zone.
+		if a.Is6() {
+			addr = a.WithZone("").String()
+		}
+		e["source.ip"] = addr
+		return
+	}
+	e["source.domain"] = addr
+}
+
+func setPort(e event.Event, port string) {
+	if !isDigits(port) {
+		return
+	}
+	if n, err := strconv.ParseInt(port, 10, 64); err == nil && n >= 0 && n <= 65535 {
+		e["source.port"] = n
+	}
+}
+
+// setUser stores the account name. Surrounding spaces are dropped: sshd
+// logs a tried name verbatim ("invalid user  0101") while PAM trims it, and
+// one attempt should carry one name in every event it produces.
+func setUser(e event.Event, user string) {
+	e["user.name"] = strings.TrimSpace(user)
+}
+
+// addRelated appends v to the array at key unless it is there already.
+func addRelated(e event.Event, key, v string) {
+	if v == "" {
+		return
+	}
+	list, _ := e[key].([]any)
+	for _, x := range list {
+		if x == v {
+			return
+		}
+	}
+	e[key] = append(list, v)
+}
+
+// related fills related.user and related.ip from the fields set.
+func related(e event.Event) {
+	u, _ := e["user.name"].(string)
+	eff, _ := e["user.effective.name"].(string)
+	switch {
+	case u != "" && eff != "" && u != eff:
+		if _, ok := e["related.user"]; ok {
+			addRelated(e, "related.user", u)
+			addRelated(e, "related.user", eff)
+		} else {
+			e["related.user"] = []any{u, eff}
+		}
+	case u != "":
+		addRelated(e, "related.user", u)
+	case eff != "":
+		addRelated(e, "related.user", eff)
+	}
+	if ip, ok := e["source.ip"].(string); ok {
+		e["related.ip"] = []any{ip}
+	}
+}
+
+// cutPrefix is strings.CutPrefix, named for reading.
+func cutPrefix(s, prefix string) (string, bool) { return strings.CutPrefix(s, prefix) }
+
+// trimPreauth drops sshd's " [preauth]" marker.
+func trimPreauth(s string) string {
+	s, _ = strings.CutSuffix(s, " [preauth]")
+	return s
+}
+
+// peer parses "[user U |invalid user U |authenticating user U ]ADDR[ port P]"
+// from the right, so a user name holding spaces cannot shift the address.
+func peer(s string) (user, addr, port string, ok bool) {
+	s = trimPreauth(strings.TrimSpace(s))
+	if i := strings.LastIndex(s, " port "); i >= 0 {
+		p := s[i+len(" port "):]
+		if p != "" && isDigits(p) {
+			port, s = p, s[:i]
+		}
+	}
+	i := strings.LastIndexByte(s, ' ')
+	addr = s[i+1:]
+	if addr == "" {
+		return "", "", "", false
+	}
+	if i < 0 {
+		return "", addr, port, true
+	}
+	head := s[:i]
+	for _, kw := range [...]string{"authenticating user ", "invalid user ", "user "} {
+		if u, found := strings.CutPrefix(head, kw); found {
+			return u, addr, port, true
+		}
+	}
+	return "", "", "", false
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,217 @@
+package sshd
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/vigil-siem/vigil/collectors/parsers"
+	"github.com/vigil-siem/vigil/event"
+)
+
+// Values of event.dataset and event.module, as Elastic's system
+// integration names them for auth.log.
+const (
+	Dataset = "system.auth"
+	Module  = "system"
+)
+
+// Config says how to place timestamps that carry no year and no zone.
+type Config struct {
+	// Reference gives the year of the first line: a timestamp that would
+	// lie more than two days after Reference belongs to the year before.
+	// Default: the time the parser is created. A file input passes the
+	// file's modification time.
+	Reference time.Time
+	// Location is the zone of timestamps without an offset. Default UTC.
+	Location *time.Location
+}
+
+// Parser turns auth.log / secure lines into ECS events. It keeps per-stream
+// state (the inferred year, the previous timestamp), so use one Parser per
+// stream (per file); it is not safe for concurrent use.
+type Parser struct {
+	ref time.Time
+	loc *time.Location
+
+	started bool
+	year    int
+	last    time.Time
+
+	// The previous header timestamp, its time and its formatted form:
+	// lines of one burst share a second, and this skips the work.
+	lastStamp string
+	lastText  string
+}
+
+// New returns a parser for one stream.
+func New(cfg Config) *Parser {
+	p := &Parser{ref: cfg.Reference, loc: cfg.Location}
+	if p.loc == nil {
+		p.loc = time.UTC
+	}
+	if p.ref.IsZero() {
+		p.ref = time.Now()
+	}
+	p.ref = p.ref.In(p.loc)
+	return p
+}
+
+// Parse turns one line into one event. It never fails: a line that is not
+// BSD syslog comes back flagged (event.kind pipeline_error) with the line
+// in event.original.
+func (p *Parser) Parse(src parsers.Source, line []byte) event.Event {
+	s := trimEOL(string(line))
+	e := parsers.Start(src, line, s)
+	h, reason := p.header(s)
+	if reason != "" {
+		return parsers.Flag(e, reason)
+	}
+	e[event.FieldTimestamp] = h.stamp
+	e["event.kind"] = "event"
+	e["event.dataset"] = Dataset
+	e["event.module"] = Module
+	if h.host != "" {
+		e["host.name"] = h.host
+	}
+	if h.prog != "" {
+		e["process.name"] = h.prog
+	}
+	if h.pid != "" {
+		if pid, err := strconv.ParseInt(h.pid, 10, 64); err == nil {
+			e["process.pid"] = pid
+		}
+	}
+	if h.msg != "" {
+		e["message"] = h.msg
+	}
+	interpret(e, h.prog, h.module, h.msg)
+	return e
+}
+
+func trimEOL(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// header is a syslog line taken apart.
+type header struct {
+	stamp  string // @timestamp, formatted
+	host   string
+	prog   string // "sshd" of "sshd(pam_unix)[12]:"
+	module string // "pam_unix" of "sshd(pam_unix)[12]:"
+	pid    string
+	msg    string
+}
+
+// header splits "Mmm dd hh:mm:ss host prog[pid]: msg" (or an RFC 3339
+// timestamp in place of the BSD one, as rsyslog writes on newer Ubuntu).
+// It returns a reason when the line is not syslog at all.
+func (p *Parser) header(s string) (h header, reason string) {
+	if s == "" {
+		return h, "not a BSD syslog line: empty line"
+	}
+	s = skipPRI(s)
+	var rest string
+	var ok bool
+	switch {
+	case len(s) > 0 && s[0] >= '0' && s[0] <= '9':
+		h.stamp, rest, ok = p.rfc3339(s)
+	default:
+		if len(s) < 3 || monthOf(s) == 0 {
+			return h, "not a BSD syslog line: missing timestamp"
+		}
+		h.stamp, rest, ok = p.bsd(s)
+	}
+	if !ok {
+		return h, "not a BSD syslog line: invalid timestamp"
+	}
+	rest = skipSpaces(rest)
+	if rest == "" {
+		return h, "not a BSD syslog line: missing host"
+	}
+	// The host, unless the first word already is the tag ("sshd[1]: ...",
+	// as a local /dev/log forwarder writes without a host).
+	word, after := cutSpace(rest)
+	if !isTag(word) {
+		h.host = word
+		rest = skipSpaces(after)
+	}
+	h.prog, h.module, h.pid, h.msg = splitTag(rest)
+	return h, ""
+}
+
+// skipPRI drops a leading "<13>" priority, as a forwarded line may carry.
+func skipPRI(s string) string {
+	if len(s) < 3 || s[0] != '<' {
+		return s
+	}
+	for i := 1; i < len(s) && i <= 4; i++ {
+		if s[i] == '>' && i > 1 {
+			return s[i+1:]
+		}
+		if s[i] < '0' || s[i] > '9' {
+			return s
+		}
+	}
+	return s
+}
+
+func skipSpaces(s string) string {
+	for len(s) > 0 && s[0] == ' ' {
+		s = s[1:]
+	}
+	return s
+}
+
+// cutSpace splits s at its first space.
+func cutSpace(s string) (word, rest string) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, ""
+}
+
+// isTag reports whether a word is a program tag ("sshd:", "sshd[12]:")
+// rather than a host name.
+func isTag(w string) bool {
+	return len(w) > 1 && w[len(w)-1] == ':'
+}
+
+// splitTag splits "prog(module)[pid]: msg". A tag without colon is
+// followed by the message after a space ("syslogd 1.4.1: restart." has tag
+// "syslogd"), as RFC 3164 reads it.
+func splitTag(s string) (prog, module, pid, msg string) {
+	i := 0
+	for i < len(s) && s[i] != ' ' && s[i] != ':' && s[i] != '[' {
+		i++
+	}
+	prog, s = s[:i], s[i:]
+	if len(s) > 0 && s[0] == '[' {
+		if j := indexByte(s, ']'); j > 0 {
+			pid, s = s[1:j], s[j+1:]
+		}
+	}
+	if len(s) > 0 && s[0] == ':' {
+		s = s[1:]
+	}
+	s = skipSpaces(s)
+	if n := len(prog); n > 2 && prog[n-1] == ')' {
+		if j := indexByte(prog, '('); j > 0 {
+			prog, module = prog[:j], prog[j+1:n-1]
+		}
+	}
+	return prog, module, pid, s
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}

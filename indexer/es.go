@@ -1,0 +1,382 @@
+package indexer
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esutil"
+)
+
+// ESConfig configures an ESSink. Exactly one of Addresses and CloudID is
+// required. Credentials (APIKey, or Username and Password) belong in the
+// environment or a file, never in a config that is committed or logged.
+type ESConfig struct {
+	Addresses []string // node URLs, e.g. https://es1:9200
+	CloudID   string   // Elastic Cloud deployment id, instead of Addresses
+	APIKey    string   // base64 "id:api_key"; takes precedence over Username/Password
+	Username  string
+	Password  string
+	// CACertFile is a PEM file of the CA that signed the cluster's certificate.
+	CACertFile string
+
+	AlertsIndex   string // default "vigil-alerts"
+	VerdictsIndex string // default "vigil-verdicts"
+
+	FlushBytes int // bulk request size threshold; default 5 MB
+	Workers    int // concurrent bulk requests per Write; default runtime.NumCPU()
+	// MaxRetries bounds the client's retries of a whole request (429, 502,
+	// 503, 504, network errors) and Write's re-submissions of items that
+	// were answered 429 or 5xx. Default 5; negative disables retries.
+	MaxRetries int
+	// RetryBackoff is the wait before retry attempt n (1-based); default
+	// exponential from 100ms, capped at 5s.
+	RetryBackoff        func(attempt int) time.Duration
+	CompressRequestBody bool // gzip request bodies
+	// Timeout is how long one request waits for the cluster's answer;
+	// default 60s.
+	Timeout time.Duration
+}
+
+// Index names used when ESConfig leaves them empty.
+const (
+	DefaultAlertsIndex   = "vigil-alerts"
+	DefaultVerdictsIndex = "vigil-verdicts"
+)
+
+// ESSink indexes documents into Elasticsearch through the official
+// client's BulkIndexer, with action "index" and _id = Doc.ID, so a replay
+// overwrites instead of duplicating. It is safe for concurrent use.
+type ESSink struct {
+	client     *elasticsearch.Client
+	indices    map[string]string // by kind
+	flushBytes int
+	workers    int
+	maxRetries int
+	backoff    func(int) time.Duration
+	where      string // addresses without credentials, for errors
+}
+
+// defaultBackoff doubles from 100ms up to 5s.
+func defaultBackoff(attempt int) time.Duration {
+	d := 100 * time.Millisecond
+	for i := 1; i < attempt && d < 5*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Second)
+}
+
+// NewESSink builds the client; it does not contact the cluster (see Ping).
+func NewESSink(cfg ESConfig) (*ESSink, error) {
+	if len(cfg.Addresses) == 0 && cfg.CloudID == "" {
+		return nil, errors.New("indexer: elasticsearch: addresses or cloud_id is required")
+	}
+	s := &ESSink{
+		indices: map[string]string{
+			KindAlert:   orDefault(cfg.AlertsIndex, DefaultAlertsIndex),
+			KindVerdict: orDefault(cfg.VerdictsIndex, DefaultVerdictsIndex),
+		},
+		flushBytes: cfg.FlushBytes,
+		workers:    cfg.Workers,
+		maxRetries: cfg.MaxRetries,
+		backoff:    cfg.RetryBackoff,
+		where:      describe(cfg),
+	}
+	if s.flushBytes <= 0 {
+		s.flushBytes = 5 << 20
+	}
+	if s.workers <= 0 {
+		s.workers = runtime.NumCPU()
+	}
+	switch {
+	case s.maxRetries == 0:
+		s.maxRetries = 5
+	case s.maxRetries < 0:
+		s.maxRetries = 0
+	}
+	if s.backoff == nil {
+		s.backoff = defaultBackoff
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = timeout
+	tr.MaxIdleConnsPerHost = max(s.workers, 2)
+	tr.DialContext = (&net.Dialer{Timeout: min(timeout, 30*time.Second), KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CACertFile != "" {
+		pem, err := os.ReadFile(cfg.CACertFile)
+		if err != nil {
+			return nil, fmt.Errorf("indexer: elasticsearch: read ca_cert: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("indexer: elasticsearch: ca_cert %s holds no PEM certificate", cfg.CACertFile)
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+
+	client, err := elasticsearch.NewClient(elasticsearch.Config{
+		Addresses:           cfg.Addresses,
+		CloudID:             cfg.CloudID,
+		APIKey:              cfg.APIKey,
+		Username:            cfg.Username,
+		Password:            cfg.Password,
+		Transport:           tr,
+		RetryOnStatus:       []int{http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
+		MaxRetries:          s.maxRetries,
+		DisableRetry:        s.maxRetries == 0,
+		RetryBackoff:        s.backoff,
+		CompressRequestBody: cfg.CompressRequestBody,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("indexer: elasticsearch %s: %w", s.where, err)
+	}
+	s.client = client
+	return s, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// describe names the cluster for error messages, without credentials.
+func describe(cfg ESConfig) string {
+	if cfg.CloudID != "" {
+		name, _, _ := strings.Cut(cfg.CloudID, ":")
+		return "cloud deployment " + name
+	}
+	out := make([]string, len(cfg.Addresses))
+	for i, a := range cfg.Addresses {
+		if u, err := url.Parse(a); err == nil {
+			out[i] = u.Redacted()
+		} else {
+			out[i] = "(unparsable address)"
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// Ping asks the cluster for its info (GET /), so startup fails with a
+// clear message when the cluster is unreachable, refuses the credentials
+// or is not Elasticsearch.
+func (s *ESSink) Ping(ctx context.Context) error {
+	res, err := s.client.Info(s.client.Info.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("indexer: elasticsearch at %s: %w", s.where, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("indexer: elasticsearch at %s answered %s", s.where, res.Status())
+	}
+	return nil
+}
+
+// Close releases the client's connections. Write holds no buffered
+// documents between calls, so there is nothing to flush.
+func (s *ESSink) Close() error {
+	if err := s.client.Close(context.Background()); err != nil && !errors.Is(err, elasticsearch.ErrAlreadyClosed) {
+		return fmt.Errorf("indexer: elasticsearch: close: %w", err)
+	}
+	return nil
+}
+
+// Write indexes docs and blocks until each has an outcome. Items answered
+// 429 or 5xx inside a successful bulk response are re-submitted with
+// backoff, up to MaxRetries times; items rejected for good (mapping
+// conflict, bad document: any other 4xx) come back in failed. A request
+// that fails as a whole after the client's retries, items still refused
+// after MaxRetries, or ctx ending give an error: then nothing may be
+// assumed stored and the whole batch should be retried later.
+func (s *ESSink) Write(ctx context.Context, docs []Doc) ([]Failed, error) {
+	var failed []Failed
+	pending := make([]item, 0, len(docs))
+	for _, d := range docs {
+		switch {
+		case s.indices[d.Kind] == "":
+			failed = append(failed, Failed{Doc: d, Reason: fmt.Sprintf("unknown document kind %q (want %q or %q)", d.Kind, KindAlert, KindVerdict)})
+		case d.ID == "":
+			failed = append(failed, Failed{Doc: d, Reason: "document has no id; without one a replay would duplicate it"})
+		default:
+			// The bulk body is NDJSON: a document must be valid JSON on one
+			// line, or it would corrupt the whole request.
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, d.Body); err != nil {
+				failed = append(failed, Failed{Doc: d, Reason: fmt.Sprintf("document %q is not valid JSON: %v", d.ID, err)})
+				continue
+			}
+			pending = append(pending, item{doc: d, body: buf.Bytes()})
+		}
+	}
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(s.backoff(attempt))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, fmt.Errorf("indexer: elasticsearch %s: %w", s.where, ctx.Err())
+			case <-t.C:
+			}
+		}
+		round, err := s.bulk(ctx, pending)
+		if err != nil {
+			return nil, err
+		}
+		failed = append(failed, round.failed...)
+		if len(round.retry) > 0 && attempt >= s.maxRetries {
+			return nil, fmt.Errorf("indexer: elasticsearch %s: %d documents still refused after %d retries; last: %s",
+				s.where, len(round.retry), s.maxRetries, round.lastRetryReason)
+		}
+		pending = round.retry
+	}
+	return failed, nil
+}
+
+// item is a document to send, with its body compacted to one line.
+type item struct {
+	doc  Doc
+	body []byte
+}
+
+// roundResult is the outcome of one bulk round.
+type roundResult struct {
+	failed          []Failed
+	retry           []item
+	lastRetryReason string
+}
+
+// outcome of one item in a round.
+type outcome struct {
+	done   bool
+	retry  bool
+	reason string
+}
+
+// bulk sends docs once through a BulkIndexer that lives for this round,
+// so closing it flushes and waits for every item's callback.
+func (s *ESSink) bulk(ctx context.Context, items []item) (roundResult, error) {
+	var (
+		mu       sync.Mutex
+		outcomes = make([]outcome, len(items))
+		reqErr   error
+	)
+	setErr := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if reqErr == nil {
+			reqErr = err
+		}
+	}
+	// One round never needs more than one request per worker: cap the
+	// buffer (which the indexer allocates up front) at the round's size.
+	size := 0
+	for _, it := range items {
+		size += len(it.body) + len(it.doc.ID) + len(s.indices[it.doc.Kind]) + 64
+	}
+	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
+		Client:     s.client,
+		NumWorkers: s.workers,
+		FlushBytes: min(s.flushBytes, size+1),
+		// The indexer runs its requests on a background context; hand it
+		// the caller's so cancelling Write cancels requests in flight.
+		OnFlushStart: func(context.Context) context.Context { return ctx },
+		OnError:      func(_ context.Context, err error) { setErr(err) },
+	})
+	if err != nil {
+		return roundResult{}, fmt.Errorf("indexer: elasticsearch %s: bulk indexer: %w", s.where, err)
+	}
+	for i, it := range items {
+		err := bi.Add(ctx, esutil.BulkIndexerItem{
+			Action:     "index",
+			Index:      s.indices[it.doc.Kind],
+			DocumentID: it.doc.ID,
+			Body:       bytes.NewReader(it.body),
+			OnSuccess: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem) {
+				mu.Lock()
+				defer mu.Unlock()
+				if res.Status < 200 || res.Status > 299 {
+					// The indexer counts any status up to 201 without an
+					// error type as success; a real answer always has one.
+					outcomes[i] = outcome{done: true, retry: true, reason: fmt.Sprintf("bulk item answered with status %d", res.Status)}
+					return
+				}
+				outcomes[i] = outcome{done: true}
+			},
+			OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
+				if err != nil {
+					setErr(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				outcomes[i] = outcome{done: true, retry: retryable(res.Status), reason: itemReason(res)}
+			},
+		})
+		if err != nil {
+			_ = bi.Close(ctx)
+			return roundResult{}, fmt.Errorf("indexer: elasticsearch %s: %w", s.where, err)
+		}
+	}
+	if err := bi.Close(ctx); err != nil {
+		return roundResult{}, fmt.Errorf("indexer: elasticsearch %s: %w", s.where, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if reqErr != nil {
+		if ctx.Err() != nil {
+			reqErr = fmt.Errorf("%w (%v)", ctx.Err(), reqErr)
+		}
+		return roundResult{}, fmt.Errorf("indexer: elasticsearch %s: bulk request failed: %w", s.where, reqErr)
+	}
+	var r roundResult
+	for i, o := range outcomes {
+		switch {
+		case !o.done:
+			return roundResult{}, fmt.Errorf("indexer: elasticsearch %s: bulk response has no result for document %q", s.where, items[i].doc.ID)
+		case o.retry:
+			r.retry = append(r.retry, items[i])
+			r.lastRetryReason = o.reason
+		case o.reason != "":
+			r.failed = append(r.failed, Failed{Doc: items[i].doc, Reason: o.reason})
+		}
+	}
+	return r, nil
+}
+
+// retryable reports whether an item status is transient: the cluster was
+// overloaded (429) or a shard unavailable (5xx).
+func retryable(status int) bool {
+	return status == http.StatusTooManyRequests || status >= 500
+}
+
+// itemReason builds the DLQ reason from an item's error.
+func itemReason(res esutil.BulkIndexerResponseItem) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "elasticsearch rejected document (index %s, status %d)", res.Index, res.Status)
+	if res.Error.Type != "" {
+		fmt.Fprintf(&b, ": %s: %s", res.Error.Type, res.Error.Reason)
+	}
+	if res.Error.Cause.Type != "" {
+		fmt.Fprintf(&b, " (caused by %s: %s)", res.Error.Cause.Type, res.Error.Cause.Reason)
+	}
+	return b.String()
+}

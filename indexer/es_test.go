@@ -1,0 +1,565 @@
+package indexer_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-siem/vigil/indexer"
+	"github.com/vigil-siem/vigil/indexer/estest"
+	"github.com/vigil-siem/vigil/triage"
+)
+
+// fastRetry keeps retries quick in tests.
+func fastRetry(int) time.Duration { return time.Millisecond }
+
+func newESSink(t testing.TB, url string, mod func(*indexer.ESConfig)) *indexer.ESSink {
+	t.Helper()
+	cfg := indexer.ESConfig{Addresses: []string{url}, Workers: 2, RetryBackoff: fastRetry}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := indexer.NewESSink(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// mixedDocs returns n alerts and n verdicts built from the real SSH log.
+func mixedDocs(t testing.TB, n int) []indexer.Doc {
+	t.Helper()
+	att := sshAttempts(t)
+	var docs []indexer.Doc
+	for i := range n {
+		a := att[i%len(att)]
+		v := verdictDoc(t, a, triage.Suspicious)
+		v.ID, v.Body = uniqueVerdict(t, v, i)
+		docs = append(docs, alertDoc(t, a), v)
+	}
+	return dedupe(docs)
+}
+
+// dedupe drops repeated alert ids (the log repeats some lines verbatim).
+func dedupe(docs []indexer.Doc) []indexer.Doc {
+	seen := map[string]bool{}
+	out := docs[:0]
+	for _, d := range docs {
+		if !seen[d.Kind+"/"+d.ID] {
+			seen[d.Kind+"/"+d.ID] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func indexFor(d indexer.Doc) string {
+	if d.Kind == indexer.KindAlert {
+		return indexer.DefaultAlertsIndex
+	}
+	return indexer.DefaultVerdictsIndex
+}
+
+// assertIndexedOnce checks every doc is stored under its id, in its
+// index, with its body, written exactly once.
+func assertIndexedOnce(t *testing.T, srv *estest.Server, docs []indexer.Doc) {
+	t.Helper()
+	for _, d := range docs {
+		stored, ok := srv.Docs(indexFor(d))[d.ID]
+		if !ok {
+			t.Fatalf("%s %s not indexed in %s", d.Kind, d.ID, indexFor(d))
+		}
+		if !sameJSON(t, stored, d.Body) {
+			t.Fatalf("%s %s stored with a different body", d.Kind, d.ID)
+		}
+		if v := srv.Version(indexFor(d), d.ID); v != 1 {
+			t.Fatalf("%s %s has _version %d, want 1 (written once)", d.Kind, d.ID, v)
+		}
+	}
+	alerts, verdicts := 0, 0
+	for _, d := range docs {
+		if d.Kind == indexer.KindAlert {
+			alerts++
+		} else {
+			verdicts++
+		}
+	}
+	if got := srv.Count(indexer.DefaultAlertsIndex); got != alerts {
+		t.Errorf("alerts index holds %d docs, want %d", got, alerts)
+	}
+	if got := srv.Count(indexer.DefaultVerdictsIndex); got != verdicts {
+		t.Errorf("verdicts index holds %d docs, want %d", got, verdicts)
+	}
+}
+
+func TestESSinkIndexesEveryDocUnderItsID(t *testing.T) {
+	srv := estest.NewServer()
+	defer srv.Close()
+	s := newESSink(t, srv.URL(), nil)
+	docs := mixedDocs(t, 60)
+	failed, err := s.Write(context.Background(), docs)
+	if err != nil || len(failed) != 0 {
+		t.Fatalf("Write: failed=%v err=%v", failed, err)
+	}
+	assertIndexedOnce(t, srv, docs)
+}
+
+func TestESSinkUsesConfiguredIndices(t *testing.T) {
+	srv := estest.NewServer()
+	defer srv.Close()
+	s := newESSink(t, srv.URL(), func(c *indexer.ESConfig) {
+		c.AlertsIndex, c.VerdictsIndex = "soc-alerts", "soc-verdicts"
+	})
+	docs := mixedDocs(t, 5)
+	if _, err := s.Write(context.Background(), docs); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Indices(); strings.Join(got, ",") != "soc-alerts,soc-verdicts" {
+		t.Fatalf("indices = %v", got)
+	}
+}
+
+func TestESSinkReplayOverwrites(t *testing.T) {
+	srv := estest.NewServer()
+	defer srv.Close()
+	s := newESSink(t, srv.URL(), nil)
+	docs := mixedDocs(t, 40)
+	for range 2 {
+		if failed, err := s.Write(context.Background(), docs); err != nil || len(failed) != 0 {
+			t.Fatalf("Write: failed=%v err=%v", failed, err)
+		}
+	}
+	total := srv.Count(indexer.DefaultAlertsIndex) + srv.Count(indexer.DefaultVerdictsIndex)
+	if total != len(docs) {
+		t.Fatalf("after a replay: %d documents, want %d", total, len(docs))
+	}
+	for _, d := range docs {
+		if v := srv.Version(indexFor(d), d.ID); v != 2 {
+			t.Fatalf("%s: _version %d, want 2 (overwritten by the replay)", d.ID, v)
+		}
+	}
+}
+
+func TestESSinkResubmitsItemsRejectedInsideBulk(t *testing.T) {
+	tests := []struct {
+		name   string
+		inject func(*estest.Server)
+	}{
+		{"30% of items answered 429", func(s *estest.Server) { s.SetItemFaultRate(0.3, http.StatusTooManyRequests, 7) }},
+		{"every item 503 twice", func(s *estest.Server) {
+			var mu sync.Mutex
+			seen := map[string]int{}
+			s.SetItemStatus(func(_ int, index, id string) int {
+				mu.Lock()
+				defer mu.Unlock()
+				seen[index+"/"+id]++
+				if seen[index+"/"+id] <= 2 {
+					return http.StatusServiceUnavailable
+				}
+				return 0
+			})
+		}},
+		{"first item of the first five requests 500", func(s *estest.Server) {
+			requests := 0
+			s.SetItemStatus(func(item int, _, _ string) int {
+				if item == 0 {
+					requests++
+				}
+				if item == 0 && requests <= 5 {
+					return http.StatusInternalServerError
+				}
+				return 0
+			})
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := estest.NewServer()
+			defer srv.Close()
+			tc.inject(srv)
+			// 0.3^21 per document: no document runs out of retries.
+			s := newESSink(t, srv.URL(), func(c *indexer.ESConfig) { c.MaxRetries = 20 })
+			docs := mixedDocs(t, 150)
+			failed, err := s.Write(context.Background(), docs)
+			if err != nil || len(failed) != 0 {
+				t.Fatalf("Write: failed=%v err=%v", failed, err)
+			}
+			c := srv.Requests()
+			if c.ItemFaults == 0 {
+				t.Fatal("no item fault was injected; the test proves nothing")
+			}
+			if c.Indexed != int64(len(docs)) {
+				t.Fatalf("server applied %d writes for %d documents", c.Indexed, len(docs))
+			}
+			assertIndexedOnce(t, srv, docs)
+		})
+	}
+}
+
+func TestESSinkSurvivesRequestLevelFailures(t *testing.T) {
+	for _, status := range []int{http.StatusServiceUnavailable, http.StatusTooManyRequests, http.StatusBadGateway} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			srv := estest.NewServer()
+			defer srv.Close()
+			srv.FailRequests(3, status)
+			s := newESSink(t, srv.URL(), func(c *indexer.ESConfig) { c.Workers = 1 })
+			docs := mixedDocs(t, 20)
+			failed, err := s.Write(context.Background(), docs)
+			if err != nil || len(failed) != 0 {
+				t.Fatalf("Write: failed=%v err=%v", failed, err)
+			}
+			if c := srv.Requests(); c.RequestFaults != 3 {
+				t.Fatalf("%d requests failed by injection, want 3", c.RequestFaults)
+			}
+			assertIndexedOnce(t, srv, docs)
+		})
+	}
+}
+
+func TestESSinkReturnsMappingConflictsAsFailed(t *testing.T) {
+	srv := estest.NewServer()
+	defer srv.Close()
+	s := newESSink(t, srv.URL(), nil)
+	att := sshAttempts(t)
+	ctx := context.Background()
+	// The first verdict fixes triage.confidence as a number.
+	if failed, err := s.Write(ctx, []indexer.Doc{verdictDoc(t, att[0], triage.Benign)}); err != nil || len(failed) != 0 {
+		t.Fatalf("Write: failed=%v err=%v", failed, err)
+	}
+	bad := verdictDoc(t, att[1], triage.Benign)
+	bad.Body = []byte(strings.Replace(string(bad.Body), `"confidence":0.72`, `"confidence":"very high"`, 1))
+	good := verdictDoc(t, att[2], triage.Malicious)
+	failed, err := s.Write(ctx, []indexer.Doc{bad, good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != 1 || failed[0].Doc.ID != bad.ID {
+		t.Fatalf("failed = %+v, want only the conflicting document", failed)
+	}
+	for _, want := range []string{"triage.confidence", "document_parsing_exception", "400"} {
+		if !strings.Contains(failed[0].Reason, want) {
+			t.Errorf("reason %q does not mention %q", failed[0].Reason, want)
+		}
+	}
+	if string(failed[0].Doc.Body) != string(bad.Body) {
+		t.Error("failed document is not the one given to Write")
+	}
+	docs := srv.Docs(indexer.DefaultVerdictsIndex)
+	if _, ok := docs[bad.ID]; ok {
+		t.Error("conflicting document was stored")
+	}
+	if _, ok := docs[good.ID]; !ok {
+		t.Error("the good document in the same batch was not stored")
+	}
+}
+
+func TestESSinkFailsLocallyInvalidDocs(t *testing.T) {
+	srv := estest.NewServer()
+	defer srv.Close()
+	s := newESSink(t, srv.URL(), nil)
+	good := verdictDoc(t, sshAttempts(t)[0], triage.Benign)
+	tests := []struct {
+		doc    indexer.Doc
+		reason string
+	}{
+		{indexer.Doc{Kind: "incident", ID: "x", Body: good.Body}, "unknown document kind"},
+		{indexer.Doc{Kind: indexer.KindVerdict, Body: good.Body}, "no id"},
+		{indexer.Doc{Kind: indexer.KindAlert, ID: "x", Body: []byte("{\"a\":\n")}, "not valid JSON"},
+	}
+	docs := []indexer.Doc{good}
+	for _, tc := range tests {
+		docs = append(docs, tc.doc)
+	}
+	failed, err := s.Write(context.Background(), docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) != len(tests) {
+		t.Fatalf("failed = %+v, want %d", failed, len(tests))
+	}
+	for i, tc := range tests {
+		if !strings.Contains(failed[i].Reason, tc.reason) {
+			t.Errorf("failed[%d].Reason = %q, want %q", i, failed[i].Reason, tc.reason)
+		}
+	}
+	if c := srv.Requests(); c.BulkItems != 1 || srv.Count(indexer.DefaultVerdictsIndex) != 1 {
+		t.Fatalf("sent %d items, want only the valid one", c.BulkItems)
+	}
+}
+
+func TestESSinkPrettyPrintedBodyIsIndexed(t *testing.T) {
+	srv := estest.NewServer()
+	defer srv.Close()
+	s := newESSink(t, srv.URL(), nil)
+	d := verdictDoc(t, sshAttempts(t)[0], triage.Benign)
+	pretty := indexer.Doc{Kind: d.Kind, ID: d.ID, Body: []byte(strings.ReplaceAll(string(d.Body), `,"`, ",\n  \""))}
+	if failed, err := s.Write(context.Background(), []indexer.Doc{pretty}); err != nil || len(failed) != 0 {
+		t.Fatalf("Write: failed=%v err=%v", failed, err)
+	}
+	if !sameJSON(t, srv.Docs(indexer.DefaultVerdictsIndex)[d.ID], d.Body) {
+		t.Fatal("stored body differs")
+	}
+}
+
+func TestESSinkErrorsWhenClusterStaysDown(t *testing.T) {
+	tests := []struct {
+		name   string
+		inject func(*estest.Server)
+	}{
+		{"connections refused", func(s *estest.Server) { s.SetOutage(estest.OutageRefuse) }},
+		{"every request 503", func(s *estest.Server) { s.SetOutage(estest.OutageUnavailable) }},
+		{"items 429 beyond the retries", func(s *estest.Server) {
+			s.SetItemStatus(func(int, string, string) int { return http.StatusTooManyRequests })
+		}},
+		{"credentials refused", func(s *estest.Server) { s.RequireAPIKey(randomKey(t)) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := estest.NewServer()
+			defer srv.Close()
+			tc.inject(srv)
+			s := newESSink(t, srv.URL(), func(c *indexer.ESConfig) { c.MaxRetries = 2 })
+			docs := mixedDocs(t, 10)
+			failed, err := s.Write(context.Background(), docs)
+			if err == nil {
+				t.Fatal("Write succeeded against a cluster that is down")
+			}
+			if failed != nil {
+				t.Errorf("failed = %v alongside an error; nothing may be reported", failed)
+			}
+			if !strings.Contains(err.Error(), srv.URL()) {
+				t.Errorf("error %q does not name the cluster %s", err, srv.URL())
+			}
+			if n := srv.Count(indexer.DefaultAlertsIndex) + srv.Count(indexer.DefaultVerdictsIndex); n != 0 {
+				t.Errorf("%d documents stored during the outage", n)
+			}
+			// The cluster comes back: the same batch goes through.
+			srv.SetOutage(estest.OutageNone)
+			srv.SetItemStatus(nil)
+			srv.RequireAPIKey("")
+			if failed, err := s.Write(context.Background(), docs); err != nil || len(failed) != 0 {
+				t.Fatalf("after recovery: failed=%v err=%v", failed, err)
+			}
+			assertIndexedOnce(t, srv, docs)
+		})
+	}
+}
+
+func TestESSinkReturnsWhenContextEnds(t *testing.T) {
+	tests := []struct {
+		name   string
+		inject func(*estest.Server)
+		mod    func(*indexer.ESConfig)
+	}{
+		{"request in flight", func(s *estest.Server) { s.SetDelay(time.Hour) }, nil},
+		{"waiting to resubmit", func(s *estest.Server) {
+			s.SetItemStatus(func(int, string, string) int { return http.StatusTooManyRequests })
+		}, func(c *indexer.ESConfig) { c.RetryBackoff = func(int) time.Duration { return time.Hour } }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := estest.NewServer()
+			defer srv.Close()
+			tc.inject(srv)
+			s := newESSink(t, srv.URL(), tc.mod)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				// Cancel once the server has the request.
+				for srv.Requests().Total == 0 {
+					time.Sleep(time.Millisecond)
+				}
+				cancel()
+			}()
+			failed, err := s.Write(ctx, mixedDocs(t, 10))
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			if failed != nil {
+				t.Errorf("failed = %v alongside an error", failed)
+			}
+		})
+	}
+}
+
+func TestESSinkCompressesRequests(t *testing.T) {
+	srv := estest.NewServer()
+	defer srv.Close()
+	s := newESSink(t, srv.URL(), func(c *indexer.ESConfig) { c.CompressRequestBody = true })
+	docs := mixedDocs(t, 20)
+	if failed, err := s.Write(context.Background(), docs); err != nil || len(failed) != 0 {
+		t.Fatalf("Write: failed=%v err=%v", failed, err)
+	}
+	if c := srv.Requests(); c.Gzip == 0 || c.Gzip != c.Bulk {
+		t.Fatalf("%d of %d bulk requests were gzip-encoded", c.Gzip, c.Bulk)
+	}
+	assertIndexedOnce(t, srv, docs)
+}
+
+func randomKey(t testing.TB) string {
+	b := make([]byte, 18)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "test-" + hex.EncodeToString(b)
+}
+
+func TestESSinkTLSAndCredentials(t *testing.T) {
+	srv := estest.NewTLSServer()
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, srv.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	user, pass, key := "vigil", randomKey(t), randomKey(t)
+	tests := []struct {
+		name    string
+		server  func()
+		cfg     func(*indexer.ESConfig)
+		wantErr string
+	}{
+		{"api key", func() { srv.RequireAPIKey(key) }, func(c *indexer.ESConfig) { c.CACertFile, c.APIKey = caFile, key }, ""},
+		{"basic auth", func() { srv.RequireBasicAuth(user, pass) }, func(c *indexer.ESConfig) {
+			c.CACertFile, c.Username, c.Password = caFile, user, pass
+		}, ""},
+		{"wrong password", func() { srv.RequireBasicAuth(user, pass) }, func(c *indexer.ESConfig) {
+			c.CACertFile, c.Username, c.Password = caFile, user, "wrong"
+		}, "401"},
+		{"untrusted certificate", func() { srv.RequireAPIKey(key) }, func(c *indexer.ESConfig) { c.APIKey = key }, "certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv.RequireAPIKey("")
+			srv.RequireBasicAuth("", "")
+			tc.server()
+			s := newESSink(t, srv.URL(), func(c *indexer.ESConfig) { c.MaxRetries = 1; tc.cfg(c) })
+			err := s.Ping(context.Background())
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Ping: %v", err)
+				}
+				docs := mixedDocs(t, 3)
+				if failed, err := s.Write(context.Background(), docs); err != nil || len(failed) != 0 {
+					t.Fatalf("Write: failed=%v err=%v", failed, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Ping error = %v, want one containing %q", err, tc.wantErr)
+			}
+			for _, secret := range []string{pass, key} {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("error leaks a credential: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestESSinkPing(t *testing.T) {
+	srv := estest.NewServer()
+	defer srv.Close()
+	notES := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"version":{"number":"8.15.0"},"tagline":"You Know, for Search"}`)
+	}))
+	defer notES.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+
+	secret := randomKey(t)
+	tests := []struct {
+		name    string
+		url     string
+		wantErr string
+	}{
+		{"estest", srv.URL(), ""},
+		{"not Elasticsearch", notES.URL, "not Elasticsearch"},
+		{"nothing listening", closedURL, strings.TrimPrefix(closedURL, "http://")},
+		{"credentials in the URL are not shown", strings.Replace(closedURL, "http://", "http://vigil:"+secret+"@", 1), "xxxxx"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newESSink(t, tc.url, func(c *indexer.ESConfig) { c.MaxRetries = 1 })
+			err := s.Ping(context.Background())
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Ping error = %v, want one containing %q", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("error leaks the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestNewESSinkConfigErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.pem")
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		cfg     indexer.ESConfig
+		wantErr string
+	}{
+		{"no address", indexer.ESConfig{}, "addresses or cloud_id"},
+		{"missing CA file", indexer.ESConfig{Addresses: []string{"https://127.0.0.1:9200"}, CACertFile: missing}, "ca_cert"},
+		{"CA file without certificate", indexer.ESConfig{Addresses: []string{"https://127.0.0.1:9200"}, CACertFile: notPEM}, "no PEM certificate"},
+		{"addresses and cloud id", indexer.ESConfig{Addresses: []string{"http://127.0.0.1:9200"}, CloudID: "x:eA=="}, "both"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := indexer.NewESSink(tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func BenchmarkESSink(b *testing.B) {
+	srv := estest.NewServer()
+	defer srv.Close()
+	att := sshAttempts(b)
+	const batch = 500
+	docs := make([]indexer.Doc, 0, batch)
+	size := 0
+	for i := range batch {
+		d := verdictDoc(b, att[i%len(att)], triage.Suspicious)
+		d.ID, d.Body = uniqueVerdict(b, d, i)
+		docs = append(docs, d)
+		size += len(d.Body)
+	}
+	s := newESSink(b, srv.URL(), nil)
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		failed, err := s.Write(context.Background(), docs)
+		if err != nil || len(failed) != 0 {
+			b.Fatalf("Write: failed=%v err=%v", failed, err)
+		}
+		n += len(docs)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "docs/s")
+	b.ReportMetric(float64(size)/batch, "bytes/doc")
+}

@@ -1,0 +1,36 @@
+// Package estest is an Elasticsearch 8.x protocol test server for tests
+// that cannot reach a real cluster.
+//
+// NewServer starts an httptest server on 127.0.0.1 that the official
+// go-elasticsearch client (or any HTTP client) talks to unmodified: every
+// answer carries "X-Elastic-Product: Elasticsearch", bodies and errors
+// have Elasticsearch's JSON shapes and statuses, and gzip request bodies
+// are accepted.
+//
+// Data enters through the REST API: _bulk (index, create, update, delete;
+// per-item results and errors), the document APIs (_doc, _create,
+// _update), PUT /{index}, and index and component templates. A small
+// mapping model makes mapping conflicts real: the first document fixes
+// each field's type by dynamic mapping (strings that look like dates
+// become date fields, other strings text with a .keyword sub-field),
+// explicit mappings from templates or PUT /{index} take precedence, and a
+// later value the type cannot take gets a 400 document_parsing_exception,
+// with Elasticsearch's default coercions (a number into a text field is
+// fine, "abc" into a long field is not).
+//
+// Data leaves through GET /{index}/_doc/{id}, _search and _count (query
+// DSL subset: match_all, term, terms, match, prefix, range with date math,
+// exists, ids, bool; size, from, sort; index patterns such as
+// "vigil-verdicts*"), GET mappings and templates, and, for test
+// assertions, the Docs, Count, Version and Requests accessors.
+//
+// Faults are injected at any time and from any goroutine: SetItemStatus
+// and SetItemFaultRate answer chosen bulk items with 429/503/...,
+// FailRequests fails the next N requests, SetOutage refuses connections or
+// answers 503, and SetDelay slows every request.
+//
+// Simplifications: one node, one shard per index, documents are searchable
+// as soon as they are written (as with refresh=true), every hit scores
+// 1.0, aggregations, scripts, aliases and data streams are not supported,
+// and the text analyzer only approximates the standard analyzer.
+package estest

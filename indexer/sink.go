@@ -1,0 +1,90 @@
+package indexer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Document kinds; the kind decides the index or file a document goes to.
+const (
+	KindAlert   = "alert"
+	KindVerdict = "verdict"
+)
+
+// Doc is one document to index. Kind is KindAlert or KindVerdict, ID is
+// the Elasticsearch _id (the alert id or the incident id), Body is the
+// JSON document.
+type Doc struct {
+	Kind string
+	ID   string
+	Body []byte
+}
+
+// Failed is a document rejected permanently (mapping conflict, bad
+// document); the caller sends it to the DLQ with Reason.
+type Failed struct {
+	Doc    Doc
+	Reason string
+}
+
+// Sink stores documents.
+type Sink interface {
+	// Write returns only when every doc is durably stored or permanently
+	// rejected (returned in failed). A non-nil error means the batch must
+	// be retried later and nothing may be assumed stored.
+	Write(ctx context.Context, docs []Doc) (failed []Failed, err error)
+	// Close flushes and releases the sink.
+	Close() error
+}
+
+// idPaths are where a document carries its own id: verdicts under
+// vigil.incident.id, alerts under vigil.alert.id.
+var idPaths = [][]string{{"vigil", "incident", "id"}, {"vigil", "alert", "id"}}
+
+// errNoID is returned by docID for a JSON object without an id.
+var errNoID = errors.New("document has no vigil.incident.id or vigil.alert.id")
+
+// docID returns the id a document carries, looking under both nested
+// objects and dotted keys ({"vigil.incident.id": ...}). It fails when body
+// is not a JSON object.
+func docID(body []byte) (string, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return "", fmt.Errorf("not a JSON object: %w", err)
+	}
+	for _, p := range idPaths {
+		if id, ok := lookupString(obj, p); ok {
+			return id, nil
+		}
+	}
+	return "", errNoID
+}
+
+// lookupString finds a non-empty string at path, trying every way of
+// splitting the path between nested objects and dotted keys.
+func lookupString(obj map[string]json.RawMessage, path []string) (string, bool) {
+	for i := len(path); i >= 1; i-- {
+		v, ok := obj[strings.Join(path[:i], ".")]
+		if !ok {
+			continue
+		}
+		if i == len(path) {
+			var s string
+			if json.Unmarshal(v, &s) == nil && s != "" {
+				return s, true
+			}
+			continue
+		}
+		var sub map[string]json.RawMessage
+		if json.Unmarshal(v, &sub) != nil {
+			continue
+		}
+		if s, ok := lookupString(sub, path[i:]); ok {
+			return s, true
+		}
+	}
+	return "", false
+}

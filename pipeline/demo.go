@@ -1,0 +1,243 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigil-siem/vigil/config"
+	"github.com/vigil-siem/vigil/indexer"
+	"github.com/vigil-siem/vigil/rules"
+	"github.com/vigil-siem/vigil/triage"
+)
+
+// DemoOptions configures RunDemo.
+type DemoOptions struct {
+	// Scenario is the folder of one scenario (its *.log files are replayed).
+	Scenario fs.FS
+	// Format of the scenario's logs (default sshd).
+	Format string
+	// OutputDir receives alerts.ndjson and verdicts.ndjson.
+	OutputDir string
+	// Config is the base configuration (kafka, triage); inputs and output
+	// are set by the demo.
+	Config config.Config
+	// Timeout bounds the whole run (default 2 minutes).
+	Timeout time.Duration
+	Log     *slog.Logger
+}
+
+// DemoResult is what a demo run produced.
+type DemoResult struct {
+	Events      int64
+	Alerts      int64
+	Verdicts    []triage.Verdict // the latest verdict of each incident, as indexed
+	DeadLetters int64
+	Elapsed     time.Duration
+}
+
+// RunDemo replays a scenario through every stage on Kafka (the embedded
+// broker unless kafka.bootstrap_servers is set) and returns once every
+// replayed event has gone through detect, every alert through triage and
+// every alert and verdict through the index stage.
+func RunDemo(ctx context.Context, opts DemoOptions) (*DemoResult, error) {
+	start := time.Now()
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	if opts.Format == "" {
+		opts.Format = "sshd"
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+
+	// The replayed logs live in the output folder, at a stable path: event
+	// ids derive from the file path, so a second run over the same output
+	// yields the same ids and overwrites instead of duplicating.
+	work := filepath.Join(opts.OutputDir, "input")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, err
+	}
+	logs, err := copyLogs(opts.Scenario, work)
+	if err != nil {
+		return nil, err
+	}
+	cfg := opts.Config
+	cfg.Collect.Inputs = []config.Input{{Type: "file", Paths: logs, Format: opts.Format}}
+	cfg.Index.OutputDir = opts.OutputDir
+	cfg.Index.Elasticsearch = config.Elasticsearch{} // the demo writes files
+	for _, f := range []string{"alerts.ndjson", "verdicts.ndjson"} {
+		if err := os.Remove(filepath.Join(opts.OutputDir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+
+	sys, err := Start(ctx, cfg, opts.Log)
+	if err != nil {
+		return nil, err
+	}
+	defer sys.Close()
+
+	stages, stopStages := context.WithCancel(ctx)
+	defer stopStages()
+	var wg sync.WaitGroup
+	stageErr := make(chan error, 3)
+	for _, run := range []func(context.Context) error{sys.RunDetect, sys.RunTriage, sys.RunIndex} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(stages); err != nil {
+				stageErr <- err
+			}
+		}()
+	}
+	fail := func(err error) (*DemoResult, error) {
+		stopStages()
+		wg.Wait()
+		return nil, err
+	}
+	if err := sys.RunCollect(ctx); err != nil {
+		return fail(err)
+	}
+	if err := sys.waitDrained(ctx, stageErr); err != nil {
+		return fail(err)
+	}
+	stopStages()
+	wg.Wait() // the index stage closes (and compacts) its files on the way out
+	select {
+	case err := <-stageErr:
+		return nil, err
+	default:
+	}
+
+	res := &DemoResult{
+		Events:      sys.Progress.Collected.Load(),
+		Alerts:      sys.Progress.Alerts.Load(),
+		DeadLetters: sys.Progress.DeadLetters.Load(),
+	}
+	res.Verdicts, err = ReadVerdicts(filepath.Join(opts.OutputDir, "verdicts.ndjson"))
+	if err != nil {
+		return nil, err
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// waitDrained returns once every collected event passed detect, every
+// alert passed triage, and every alert and verdict passed the index stage.
+func (s *System) waitDrained(ctx context.Context, stageErr <-chan error) error {
+	p := s.Progress
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		events, alerts, verdicts := p.Collected.Load(), p.Alerts.Load(), p.Verdicts.Load()
+		if p.DetectIn.Load() >= events && p.TriageIn.Load() >= alerts && p.IndexIn.Load() >= alerts+verdicts &&
+			// Re-read: a stage may have produced more while we looked.
+			p.Alerts.Load() == alerts && p.Verdicts.Load() == verdicts {
+			return nil
+		}
+		select {
+		case err := <-stageErr:
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("pipeline did not drain: %d/%d events detected, %d/%d alerts triaged, %d/%d documents indexed: %w",
+				p.DetectIn.Load(), events, p.TriageIn.Load(), alerts, p.IndexIn.Load(), alerts+verdicts, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func copyLogs(scenario fs.FS, dir string) ([]string, error) {
+	names, err := fs.Glob(scenario, "*.log")
+	if err != nil || len(names) == 0 {
+		return nil, fmt.Errorf("demo scenario has no *.log file")
+	}
+	var paths []string
+	for _, n := range names {
+		data, err := fs.ReadFile(scenario, n)
+		if err != nil {
+			return nil, err
+		}
+		p := filepath.Join(dir, n)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// ReadVerdicts reads the latest verdict of each incident from an NDJSON
+// file written by the index stage.
+func ReadVerdicts(path string) ([]triage.Verdict, error) {
+	docs, err := indexer.ReadLatest(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]triage.Verdict, 0, len(docs))
+	for i, d := range docs {
+		var v triage.Verdict
+		if err := json.Unmarshal(d, &v); err != nil {
+			return nil, fmt.Errorf("%s: verdict %d: %w", path, i+1, err)
+		}
+		out = append(out, v)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		ri, rj := rules.SeverityRank(out[i].Triage.Severity), rules.SeverityRank(out[j].Triage.Severity)
+		if ri != rj {
+			return ri > rj
+		}
+		return out[i].Vigil.Incident.FirstSeen.Before(out[j].Vigil.Incident.FirstSeen)
+	})
+	return out, nil
+}
+
+// PrintIncidents writes each verdict the way a responder reads it.
+func PrintIncidents(w io.Writer, verdicts []triage.Verdict) {
+	for _, v := range verdicts {
+		inc, t := v.Vigil.Incident, v.Triage
+		fmt.Fprintf(w, "\n══ Incident %s ══\n", inc.ID)
+		fmt.Fprintf(w, "entity     %s\n", inc.Entity)
+		if len(inc.Users)+len(inc.Hosts) > 0 {
+			fmt.Fprintf(w, "involves   users %s · hosts %s\n", orNone(inc.Users), orNone(inc.Hosts))
+		}
+		fmt.Fprintf(w, "when       %s → %s\n", inc.FirstSeen.UTC().Format(time.RFC3339), inc.LastSeen.UTC().Format(time.RFC3339))
+		var rs []string
+		for _, r := range inc.Rules {
+			rs = append(rs, fmt.Sprintf("%s ×%d (%s)", r.Name, r.Count, r.Severity))
+		}
+		fmt.Fprintf(w, "rules      %s\n", strings.Join(rs, "; "))
+		cached := ""
+		if t.Cached {
+			cached = ", cached"
+		}
+		fmt.Fprintf(w, "verdict    %s · confidence %.2f · severity %s · engine %s%s\n", strings.ToUpper(t.Verdict), t.Confidence, t.Severity, t.Engine, cached)
+		if len(t.Flags) > 0 {
+			fmt.Fprintf(w, "flags      %s\n", strings.Join(t.Flags, ", "))
+		}
+		fmt.Fprintf(w, "summary    %s\n\n", t.Summary)
+		for _, line := range strings.Split(strings.TrimRight(t.Notes, "\n"), "\n") {
+			fmt.Fprintf(w, "  │ %s\n", line)
+		}
+	}
+}
+
+func orNone(ss []string) string {
+	if len(ss) == 0 {
+		return "-"
+	}
+	return strings.Join(ss, ", ")
+}

@@ -1,0 +1,102 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/vigil-siem/vigil/bus"
+	"github.com/vigil-siem/vigil/config"
+	"github.com/vigil-siem/vigil/indexer"
+)
+
+// NewSink returns the Elasticsearch sink when index.elasticsearch is
+// configured, the NDJSON file sink otherwise.
+func NewSink(ctx context.Context, cfg config.Index) (indexer.Sink, error) {
+	es := cfg.Elasticsearch
+	if !es.Enabled() {
+		return indexer.NewFileSink(indexer.FileConfig{Dir: cfg.OutputDir})
+	}
+	sink, err := indexer.NewESSink(indexer.ESConfig{
+		Addresses:           es.Addresses,
+		CloudID:             es.CloudID,
+		APIKey:              es.APIKey,
+		Username:            es.Username,
+		Password:            es.Password,
+		CACertFile:          es.CACert,
+		AlertsIndex:         es.AlertsIndex,
+		VerdictsIndex:       es.VerdictsIndex,
+		FlushBytes:          es.FlushBytes,
+		Workers:             es.Workers,
+		MaxRetries:          es.MaxRetries,
+		CompressRequestBody: es.Compress,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("index.elasticsearch: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sink.Ping(pingCtx); err != nil {
+		sink.Close()
+		return nil, fmt.Errorf("index.elasticsearch: %w", err)
+	}
+	return sink, nil
+}
+
+// docID reads the id an alert or verdict document is indexed under.
+type docID struct {
+	Vigil struct {
+		Alert    struct{ ID string } `json:"alert"`
+		Incident struct{ ID string } `json:"incident"`
+	} `json:"vigil"`
+}
+
+// RunIndex consumes vigil.alerts and vigil.verdicts and stores them in the
+// sink under their deterministic ids. The batch's offsets are committed
+// only after every document is stored or dead-lettered with its reason.
+func (s *System) RunIndex(ctx context.Context) error {
+	sink, err := NewSink(ctx, s.Config.Index)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := sink.Close(); err != nil {
+			s.Log.Error("closing the index sink", "err", err)
+		}
+	}()
+	return s.consume(ctx, GroupIndex, []string{bus.TopicAlerts, bus.TopicVerdicts}, func(ctx context.Context, batch []bus.Record) error {
+		var dead []bus.Message
+		docs := make([]indexer.Doc, 0, len(batch))
+		origin := make(map[string]bus.Record, len(batch))
+		for _, r := range batch {
+			var id docID
+			if err := json.Unmarshal(r.Value, &id); err != nil {
+				dead = append(dead, bus.DeadLetter("index", r, "not a JSON document: "+err.Error()))
+				continue
+			}
+			d := indexer.Doc{Kind: indexer.KindAlert, ID: id.Vigil.Alert.ID, Body: r.Value}
+			if r.Topic == bus.TopicVerdicts {
+				d.Kind, d.ID = indexer.KindVerdict, id.Vigil.Incident.ID
+			}
+			if d.ID == "" {
+				dead = append(dead, bus.DeadLetter("index", r, "document has no id ("+d.Kind+")"))
+				continue
+			}
+			docs = append(docs, d)
+			origin[d.Kind+"/"+d.ID] = r
+		}
+		failed, err := sink.Write(ctx, docs)
+		if err != nil {
+			return err
+		}
+		for _, f := range failed {
+			dead = append(dead, bus.DeadLetter("index", origin[f.Doc.Kind+"/"+f.Doc.ID], f.Reason))
+		}
+		if err := s.send(ctx, dead); err != nil {
+			return err
+		}
+		s.Progress.IndexIn.Add(int64(len(batch)))
+		return nil
+	})
+}

@@ -1,0 +1,144 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/vigil-siem/vigil/bus"
+	"github.com/vigil-siem/vigil/config"
+	"github.com/vigil-siem/vigil/rules"
+	"github.com/vigil-siem/vigil/triage"
+)
+
+// triageConcurrency bounds the incidents judged at once within a batch.
+const triageConcurrency = 4
+
+// NewTriageEngine builds the engine that triage.engine asks for: OpenAI
+// (with the fallback engine answering when it fails) when a key is set,
+// the fallback engine otherwise; both behind the response cache.
+func NewTriageEngine(cfg config.Triage) (triage.Engine, error) {
+	var engine triage.Engine = triage.NewFallback()
+	useOpenAI := cfg.Engine == "openai" || cfg.Engine == "auto" && cfg.OpenAI.APIKey != ""
+	if useOpenAI {
+		llm, err := triage.NewOpenAI(triage.OpenAIConfig{
+			APIKey:     cfg.OpenAI.APIKey,
+			BaseURL:    cfg.OpenAI.BaseURL,
+			Model:      cfg.OpenAI.Model,
+			Timeout:    time.Duration(cfg.OpenAI.Timeout),
+			MaxRetries: cfg.OpenAI.MaxRetries,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("triage.openai: %w", err)
+		}
+		engine = triage.WithFallback(llm, engine)
+	}
+	if cfg.CacheSize > 0 {
+		engine = triage.NewCached(engine, cfg.CacheSize, time.Duration(cfg.CacheTTL))
+	}
+	return engine, nil
+}
+
+// RunTriage consumes vigil.alerts, groups them into incidents, judges each
+// incident that is new or changed materially, and produces its verdict on
+// vigil.verdicts keyed by incident id. An alert that cannot be decoded
+// goes to the DLQ.
+func (s *System) RunTriage(ctx context.Context) error {
+	engine, err := NewTriageEngine(s.Config.Triage)
+	if err != nil {
+		return err
+	}
+	grouper := triage.NewGrouper(triage.GrouperConfig{Window: time.Duration(s.Config.Triage.Window)})
+	s.Log.Info("triage stage started", "engine", engine.Name())
+	return s.consume(ctx, GroupTriage, []string{bus.TopicAlerts}, func(ctx context.Context, batch []bus.Record) error {
+		var out []bus.Message
+		var changed []*triage.Incident
+		index := map[string]int{}
+		for _, r := range batch {
+			var a rules.Alert
+			if err := json.Unmarshal(r.Value, &a); err != nil {
+				out = append(out, bus.DeadLetter("triage", r, err.Error()))
+				continue
+			}
+			if a.Vigil.Alert.ID == "" {
+				out = append(out, bus.DeadLetter("triage", r, "alert has no vigil.alert.id"))
+				continue
+			}
+			inc, material := grouper.Add(a)
+			if !material {
+				continue
+			}
+			// Judge each changed incident once per batch, in its latest state.
+			if i, ok := index[inc.ID]; ok {
+				changed[i] = inc
+			} else {
+				index[inc.ID] = len(changed)
+				changed = append(changed, inc)
+			}
+		}
+		verdicts, err := judge(ctx, engine, changed)
+		if err != nil {
+			return err
+		}
+		for _, v := range verdicts {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return fmt.Errorf("encode verdict of incident %s: %w", v.ID(), err)
+			}
+			out = append(out, bus.Message{Topic: bus.TopicVerdicts, Key: []byte(v.ID()), Value: b})
+		}
+		if err := s.send(ctx, out); err != nil {
+			return err
+		}
+		s.Progress.Verdicts.Add(int64(len(verdicts)))
+		s.Progress.TriageIn.Add(int64(len(batch)))
+		return nil
+	})
+}
+
+// judge triages incidents concurrently (bounded) and returns their
+// verdicts in the incidents' order.
+func judge(ctx context.Context, engine triage.Engine, incs []*triage.Incident) ([]triage.Verdict, error) {
+	verdicts := make([]triage.Verdict, len(incs))
+	errs := make([]error, len(incs))
+	sem := make(chan struct{}, triageConcurrency)
+	var wg sync.WaitGroup
+	for i, inc := range incs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			t, err := engine.Triage(ctx, inc)
+			if err != nil {
+				errs[i] = fmt.Errorf("triage incident %s: %w", inc.ID, err)
+				return
+			}
+			verdicts[i] = NewVerdict(inc, t, time.Now())
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return verdicts, nil
+}
+
+// NewVerdict assembles the verdict document of an incident.
+func NewVerdict(inc *triage.Incident, t triage.Triage, now time.Time) triage.Verdict {
+	return triage.Verdict{
+		Timestamp: inc.LastSeen,
+		Event: triage.VerdictEvent{
+			Kind:    "enrichment",
+			Created: now.UTC(),
+			Start:   inc.FirstSeen,
+			End:     inc.LastSeen,
+		},
+		Vigil:  triage.VerdictVigil{Incident: *inc},
+		Triage: t,
+	}
+}
