@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/vigil-siem/vigil/internal/corpus"
+
 	vigil "github.com/vigil-siem/vigil"
 	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/pipeline"
@@ -148,18 +150,8 @@ func TestDemoFindsTheSuccessfulBruteForceAsOneIncident(t *testing.T) {
 	}
 }
 
-// corpusFile finds a file of ../shared/corpus, or skips the test.
-func corpusFile(t *testing.T, rel string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "shared", "corpus", rel))
-	if err != nil {
-		t.Skipf("corpus file %s not available: %v", rel, err)
-	}
-	return data
-}
-
 func TestOpenSSHCorpusThroughThePipeline(t *testing.T) {
-	data := corpusFile(t, "loghub/OpenSSH_2k.log")
+	data := corpus.Read(t, "loghub/OpenSSH_2k.log")
 	out := t.TempDir()
 	res := runDemo(t, fstest.MapFS{"OpenSSH_2k.log": {Data: data}}, out)
 	if res.Events != 2000 {

@@ -74,10 +74,10 @@ type AlertVigil struct {
 
 // AlertDetail holds what ECS has no field for.
 type AlertDetail struct {
-	ID        string            `json:"id"`
-	Kind      string            `json:"kind"` // match | sequence
-	Severity  string            `json:"severity"`
-	RiskScore int               `json:"risk_score"`
+	ID        string   `json:"id"`
+	Kind      string   `json:"kind"` // match | sequence
+	Severity  string   `json:"severity"`
+	RiskScore int      `json:"risk_score"`
 	GroupKeys []Entity `json:"group_keys,omitempty"` // the rule's by fields and their values, in order
 	// Entity is the first group key: what the alert is about, and what
 	// triage groups incidents by.

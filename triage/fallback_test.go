@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-siem/vigil/internal/corpus"
+
 	"github.com/vigil-siem/vigil/event"
 	"github.com/vigil-siem/vigil/rules"
 )
@@ -422,26 +424,6 @@ func TestFallbackErrors(t *testing.T) {
 	}
 }
 
-// findCorpus walks up from the test's directory to shared/corpus.
-func findCorpus(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Skip("no working directory")
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/corpus not found")
-		}
-		dir = parent
-	}
-}
-
 var sshdLine = regexp.MustCompile(`^(\w{3} +\d+ \d\d:\d\d:\d\d) (\S+) sshd\[\d+\]: (?:message repeated (\d+) times: \[ )?(Failed|Accepted) password for (?:invalid user )?(\S+) from (\S+) port`)
 
 // TestFallbackOpenSSHCorpus runs the real LabSZ sshd log through the
@@ -450,7 +432,7 @@ var sshdLine = regexp.MustCompile(`^(\w{3} +\d+ \d\d:\d\d:\d\d) (\S+) sshd\[\d+\
 // 286 failures between 10:54:29 and 11:04:43, and no failure in the file
 // is followed by a success from the same source, so nothing is malicious.
 func TestFallbackOpenSSHCorpus(t *testing.T) {
-	path := filepath.Join(findCorpus(t), "loghub", "OpenSSH_2k.log")
+	path := filepath.Join(corpus.Dir(t), "loghub", "OpenSSH_2k.log")
 	f, err := os.Open(path)
 	if err != nil {
 		t.Skipf("corpus file: %v", err)

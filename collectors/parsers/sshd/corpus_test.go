@@ -11,40 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-siem/vigil/internal/corpus"
+
 	"github.com/vigil-siem/vigil/collectors/parsers"
 	"github.com/vigil-siem/vigil/event"
 )
-
-// corpusRoot finds shared/corpus by walking up from the test's directory;
-// "" when there is none.
-func corpusRoot() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
-// corpusDir is corpusRoot for tests that need the corpus: they are skipped
-// when it is absent.
-func corpusDir(tb testing.TB) string {
-	tb.Helper()
-	dir := corpusRoot()
-	if dir == "" {
-		tb.Skip("shared/corpus not found above the test directory")
-	}
-	return dir
-}
 
 // readLines returns the lines of a file without their line endings (the
 // loghub files use CRLF and have no final newline).
@@ -136,7 +107,7 @@ func templateRegexp(tmpl string) *regexp.Regexp {
 // OpenSSH_2k.log against loghub's own parse of it (the template and its
 // parameters): action, user.name and the source address must agree.
 func TestOpenSSHAgainstLoghubGroundTruth(t *testing.T) {
-	dir := filepath.Join(corpusDir(t), "loghub")
+	dir := filepath.Join(corpus.Dir(t), "loghub")
 	events := parseFile(t, filepath.Join(dir, "OpenSSH_2k.log"), time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC))
 	if len(events) != 2000 {
 		t.Fatalf("got %d events from OpenSSH_2k.log, want 2000 (one per line)", len(events))
@@ -219,7 +190,7 @@ func TestOpenSSHAgainstLoghubGroundTruth(t *testing.T) {
 // SOURCES.md gives for OpenSSH_2k.log ("Failed password" lines with
 // "message repeated N times" expanded) and its single successful login.
 func TestOpenSSHBruteForceCounts(t *testing.T) {
-	events := parseFile(t, filepath.Join(corpusDir(t), "loghub", "OpenSSH_2k.log"), time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC))
+	events := parseFile(t, filepath.Join(corpus.Dir(t), "loghub", "OpenSSH_2k.log"), time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC))
 	failures := map[string]int64{}
 	var successes []string
 	for _, e := range events {
@@ -264,7 +235,7 @@ func TestOpenSSHBruteForceCounts(t *testing.T) {
 // su(pam_unix) lines are understood, and the brute-force counts per rhost
 // are those of SOURCES.md.
 func TestLinuxSyslogParses(t *testing.T) {
-	events := parseFile(t, filepath.Join(corpusDir(t), "loghub", "Linux_2k.log"), time.Date(2005, 12, 31, 0, 0, 0, 0, time.UTC))
+	events := parseFile(t, filepath.Join(corpus.Dir(t), "loghub", "Linux_2k.log"), time.Date(2005, 12, 31, 0, 0, 0, 0, time.UTC))
 	if len(events) != 2000 {
 		t.Fatalf("got %d events, want 2000", len(events))
 	}
@@ -315,7 +286,7 @@ func TestLinuxSyslogParses(t *testing.T) {
 // TestElasticAuthSamples checks the auth.log / secure samples of Elastic's
 // system integration: nothing flagged, and the interesting lines mapped.
 func TestElasticAuthSamples(t *testing.T) {
-	dir := filepath.Join(corpusDir(t), "elastic-integrations-auth")
+	dir := filepath.Join(corpus.Dir(t), "elastic-integrations-auth")
 	actions := map[string]int{}
 	for _, name := range []string{"test-auth.log", "test-secure-rhel7.log"} {
 		for i, e := range parseFile(t, filepath.Join(dir, name), time.Date(2019, 12, 31, 0, 0, 0, 0, time.UTC)) {

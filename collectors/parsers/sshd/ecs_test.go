@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-siem/vigil/internal/corpus"
+
 	"github.com/vigil-siem/vigil/event"
 )
 
@@ -82,7 +84,7 @@ func loadECS(t *testing.T, path string) ecsSchema {
 // its value fits the field's type, and the categorization values are
 // allowed, with event.type expected for the event.category.
 func TestEventsAreValidECS(t *testing.T) {
-	dir := corpusDir(t)
+	dir := corpus.Dir(t)
 	schema := loadECS(t, filepath.Join(dir, "ecs", "ecs_flat.yml"))
 	ref := time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
 	var events []event.Event

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-siem/vigil/internal/corpus"
+
 	"github.com/vigil-siem/vigil/collectors/parsers"
 	"github.com/vigil-siem/vigil/event"
 )
@@ -16,7 +18,7 @@ import (
 func seedLines(tb testing.TB) [][]byte {
 	tb.Helper()
 	lines := readLines(tb, filepath.Join("testdata", "loghub_seed.log"))
-	dir := corpusRoot()
+	dir := corpus.Root()
 	if dir == "" {
 		return lines
 	}
@@ -84,7 +86,7 @@ func FuzzParse(f *testing.F) {
 
 func BenchmarkParse(b *testing.B) {
 	var lines [][]byte
-	if dir := corpusRoot(); dir != "" {
+	if dir := corpus.Root(); dir != "" {
 		lines = readLines(b, filepath.Join(dir, "loghub", "OpenSSH_2k.log"))
 	} else {
 		lines = readLines(b, filepath.Join("testdata", "loghub_seed.log"))
