@@ -131,6 +131,22 @@ func TestDemoFindsTheSuccessfulBruteForceAsOneIncident(t *testing.T) {
 	if failedBF == 0 || failedSeq != 0 {
 		t.Fatalf("203.0.113.45: %d brute-force alerts (want ≥1), %d brute-force-then-success (want 0)", failedBF, failedSeq)
 	}
+	// Every verdict shows its incident's current state, not the state when
+	// it was first judged.
+	perEntity := map[rules.Entity]int{}
+	for _, a := range alerts {
+		perEntity[a.Vigil.Alert.Entity]++
+	}
+	for _, v := range res.Verdicts {
+		inc := v.Vigil.Incident
+		if inc.AlertCount != perEntity[inc.Entity] {
+			t.Errorf("incident %s shows %d alerts, %d were indexed for it", inc.Entity, inc.AlertCount, perEntity[inc.Entity])
+		}
+	}
+	// The compromised account's sudo download belongs to the attacker's incident.
+	if !hasRule(inc, "vigil.sudo.download") {
+		t.Errorf("the sudo download by deploy after the break-in is not in the incident: rules %v", inc.Rules)
+	}
 	if int64(len(alerts)) != res.Alerts {
 		t.Fatalf("%d alerts detected but %d indexed", res.Alerts, len(alerts))
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/rules"
@@ -51,11 +53,19 @@ func (s *System) RunTriage(ctx context.Context) error {
 		return err
 	}
 	grouper := triage.NewGrouper(triage.GrouperConfig{Window: time.Duration(s.Config.Triage.Window)})
+	// The last triage of each incident: an incident that grows without a
+	// material change (one more alert of a rule it has) is re-indexed with
+	// its current counts and its last triage, without a new LLM call.
+	judged, err := lru.New[string, triage.Triage](triage.DefaultMaxIncidents)
+	if err != nil {
+		return err
+	}
 	s.Log.Info("triage stage started", "engine", engine.Name())
 	return s.consume(ctx, GroupTriage, []string{bus.TopicAlerts}, func(ctx context.Context, batch []bus.Record) error {
 		var out []bus.Message
 		var changed []*triage.Incident
 		index := map[string]int{}
+		rejudge := map[string]bool{}
 		for _, r := range batch {
 			var a rules.Alert
 			if err := json.Unmarshal(r.Value, &a); err != nil {
@@ -67,10 +77,13 @@ func (s *System) RunTriage(ctx context.Context) error {
 				continue
 			}
 			inc, material := grouper.Add(a)
-			if !material {
-				continue
+			if inc == nil {
+				continue // a replayed alert of an incident that is gone
 			}
-			// Judge each changed incident once per batch, in its latest state.
+			if material {
+				rejudge[inc.ID] = true
+			}
+			// Each changed incident once per batch, in its latest state.
 			if i, ok := index[inc.ID]; ok {
 				changed[i] = inc
 			} else {
@@ -78,10 +91,23 @@ func (s *System) RunTriage(ctx context.Context) error {
 				changed = append(changed, inc)
 			}
 		}
-		verdicts, err := judge(ctx, engine, changed)
+		var toJudge []*triage.Incident
+		var verdicts []triage.Verdict
+		for _, inc := range changed {
+			if t, ok := judged.Get(inc.ID); ok && !rejudge[inc.ID] {
+				verdicts = append(verdicts, NewVerdict(inc, t, time.Now()))
+				continue
+			}
+			toJudge = append(toJudge, inc)
+		}
+		fresh, err := judge(ctx, engine, toJudge)
 		if err != nil {
 			return err
 		}
+		for _, v := range fresh {
+			judged.Add(v.ID(), v.Triage)
+		}
+		verdicts = append(verdicts, fresh...)
 		for _, v := range verdicts {
 			b, err := json.Marshal(v)
 			if err != nil {

@@ -79,9 +79,13 @@ type AlertDetail struct {
 	Severity  string   `json:"severity"`
 	RiskScore int      `json:"risk_score"`
 	GroupKeys []Entity `json:"group_keys,omitempty"` // the rule's by fields and their values, in order
-	// Entity is the first group key: what the alert is about, and what
-	// triage groups incidents by.
-	Entity     Entity        `json:"entity"`
+	// Entity is what the alert is about, and what triage groups incidents
+	// by: the first group key, except that an alert about a user on a host
+	// where the user logged in from a known address is about that address
+	// (see Session).
+	Entity Entity `json:"entity"`
+	// Session is the login the alert was attributed to, if any.
+	Session    *AlertSession `json:"session,omitempty"`
 	FirstSeen  time.Time     `json:"first_seen"`
 	LastSeen   time.Time     `json:"last_seen"`
 	EventCount int           `json:"event_count"`

@@ -17,6 +17,11 @@ type EngineConfig struct {
 	// DefaultEntities are tried in order for the entity of an alert whose
 	// rule has no group keys (default source.ip, user.name, host.name).
 	DefaultEntities []string
+	// SessionTTL is how long after a login a user's actions on that host
+	// are attributed to the login's source address (default 8h).
+	SessionTTL time.Duration
+	// MaxSessions bounds the remembered logins (default 100000).
+	MaxSessions int
 }
 
 // Stats counts what an Engine did.
@@ -32,11 +37,12 @@ type Stats struct {
 // for concurrent use: one Engine owns the state of the keys it sees, and
 // must see every event of a key.
 type Engine struct {
-	rules   []*Compiled
-	seq     map[*Compiled]*sequenceState
-	machine vm.VM
-	cfg     EngineConfig
-	stats   Stats
+	rules    []*Compiled
+	seq      map[*Compiled]*sequenceState
+	machine  vm.VM
+	cfg      EngineConfig
+	stats    Stats
+	sessions *sessions
 }
 
 // NewEngine returns an engine running the enabled rules.
@@ -47,7 +53,13 @@ func NewEngine(rules []*Compiled, cfg EngineConfig) *Engine {
 	if len(cfg.DefaultEntities) == 0 {
 		cfg.DefaultEntities = []string{"source.ip", "user.name", "host.name"}
 	}
-	e := &Engine{seq: map[*Compiled]*sequenceState{}, cfg: cfg}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 8 * time.Hour
+	}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = 100000
+	}
+	e := &Engine{seq: map[*Compiled]*sequenceState{}, cfg: cfg, sessions: newSessions(cfg.MaxSessions, cfg.SessionTTL)}
 	for _, r := range rules {
 		if !r.Rule.IsEnabled() {
 			continue
@@ -71,6 +83,9 @@ func (e *Engine) Stats() Stats { return e.stats }
 func (e *Engine) Process(ev event.Event) []Alert {
 	e.stats.Events++
 	t, hasTime := ev.Time()
+	if hasTime {
+		e.sessions.observe(ev, t)
+	}
 	var alerts []Alert
 	for _, r := range e.rules {
 		if r.where != nil && !e.eval(r.where, ev) {
@@ -213,6 +228,16 @@ func (e *Engine) newAlert(c *Compiled, evs []event.Event, occurrences int) Alert
 		}
 	}
 	d.Entity = e.entity(r, evs[len(evs)-1])
+	if d.Entity.Field == "user.name" {
+		lastEv := evs[len(evs)-1]
+		if s, ok := e.sessions.lookup(lastEv.String("host.name"), d.Entity.Value, last); ok {
+			d.Session = &AlertSession{SourceIP: s.sourceIP, LoginEventID: s.eventID, LoginTime: s.at}
+			d.Entity = Entity{Field: "source.ip", Value: s.sourceIP}
+			if _, has := a.Fields["source.ip"]; !has {
+				a.Fields["source.ip"] = s.sourceIP
+			}
+		}
+	}
 	return a
 }
 

