@@ -107,3 +107,12 @@ func TestBinary(t *testing.T) {
 		}
 	})
 }
+
+func portOpen(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
