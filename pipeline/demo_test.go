@@ -20,6 +20,7 @@ import (
 	"github.com/vigil-siem/vigil/pipeline"
 	"github.com/vigil-siem/vigil/rules"
 	"github.com/vigil-siem/vigil/triage"
+	"github.com/vigil-siem/vigil/triage/openaitest"
 )
 
 func demoConfig(t *testing.T) config.Config {
@@ -191,6 +192,39 @@ func TestOpenSSHCorpusThroughThePipeline(t *testing.T) {
 	for ip := range flagged {
 		if strings.HasPrefix(ip, "119.137.62.142") {
 			t.Errorf("%s logged in once without failures and must not be flagged", ip)
+		}
+	}
+}
+
+func TestDemoTriagesWithOpenAIWhenAKeyIsSet(t *testing.T) {
+	llm := openaitest.NewServer(t, openaitest.Config{})
+	defer llm.Close()
+	scenario, err := fs.Sub(vigil.Scenarios(), "ssh-bruteforce")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := demoConfig(t)
+	cfg.Triage.Engine = "auto"
+	cfg.Triage.OpenAI.APIKey = llm.APIKey()
+	cfg.Triage.OpenAI.BaseURL = llm.URL()
+	res, err := pipeline.RunDemo(context.Background(), pipeline.DemoOptions{Scenario: scenario, OutputDir: t.TempDir(), Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if llm.Calls() == 0 || len(res.Verdicts) == 0 {
+		t.Fatalf("%d LLM calls for %d incidents", llm.Calls(), len(res.Verdicts))
+	}
+	for _, v := range res.Verdicts {
+		if v.Triage.Engine != "openai:gpt-4o-mini" {
+			t.Errorf("incident %s triaged by %q, want openai:gpt-4o-mini", v.Vigil.Incident.Entity, v.Triage.Engine)
+		}
+		if v.Triage.Tokens.Total == 0 && !v.Triage.Cached {
+			t.Errorf("incident %s: no token usage recorded", v.Vigil.Incident.Entity)
+		}
+	}
+	for _, r := range llm.Requests() {
+		if bytes.Contains(r.Raw, []byte(llm.APIKey())) {
+			t.Fatal("the API key was sent in a request body")
 		}
 	}
 }
