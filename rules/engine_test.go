@@ -291,7 +291,7 @@ func TestActionsAfterALoginAreAttributedToItsSource(t *testing.T) {
 		{"after a login on the host", []event.Event{login, wget(3, t0.Add(time.Minute))}, Entity{"source.ip", "198.51.100.23"}},
 		{"without a login", []event.Event{wget(3, t0)}, Entity{"user.name", "deploy"}},
 		{"login on another host only", []event.Event{otherHostLogin, wget(3, t0.Add(time.Minute))}, Entity{"user.name", "deploy"}},
-		{"long after the login", []event.Event{login, wget(3, t0.Add(9 * time.Hour))}, Entity{"user.name", "deploy"}},
+		{"long after the login", []event.Event{login, wget(3, t0.Add(9*time.Hour))}, Entity{"user.name", "deploy"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
