@@ -48,6 +48,25 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("demo works from any directory", func(t *testing.T) {
+		dir := t.TempDir()
+		cmd := exec.Command(bin, "demo")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "OPENAI_API_KEY=") // the fallback engine: no network here
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("vigil demo: %v", err)
+		}
+		for _, want := range []string{"318 events", "source.ip=198.51.100.23", "MALICIOUS", "## What to do next", "dead letters: 0"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("demo output lacks %q", want)
+			}
+		}
+		if st, err := os.Stat(filepath.Join(dir, "vigil-out", "verdicts.ndjson")); err != nil || st.Size() == 0 {
+			t.Fatalf("demo did not write ./vigil-out/verdicts.ndjson: %v", err)
+		}
+	})
+
 	t.Run("a single stage without Kafka says what to do", func(t *testing.T) {
 		cmd := exec.Command(bin, "detect")
 		cmd.Env = append(os.Environ(), "VIGIL_KAFKA_BOOTSTRAP_SERVERS=")
