@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 )
 
@@ -120,16 +122,17 @@ func NewESSink(cfg ESConfig) (*ESSink, error) {
 	tr.MaxIdleConnsPerHost = max(s.workers, 2)
 	tr.DialContext = (&net.Dialer{Timeout: min(timeout, 30*time.Second), KeepAlive: 30 * time.Second}).DialContext
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	var caCert []byte
 	if cfg.CACertFile != "" {
 		pem, err := os.ReadFile(cfg.CACertFile)
 		if err != nil {
 			return nil, fmt.Errorf("indexer: elasticsearch: read ca_cert: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
+		// Checked here for a clear message; the client installs it.
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("indexer: elasticsearch: ca_cert %s holds no PEM certificate", cfg.CACertFile)
 		}
-		tr.TLSClientConfig.RootCAs = pool
+		caCert = pem
 	}
 
 	client, err := elasticsearch.NewClient(elasticsearch.Config{
@@ -139,6 +142,7 @@ func NewESSink(cfg ESConfig) (*ESSink, error) {
 		Username:            cfg.Username,
 		Password:            cfg.Password,
 		Transport:           tr,
+		CACert:              caCert,
 		RetryOnStatus:       []int{http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
 		MaxRetries:          s.maxRetries,
 		DisableRetry:        s.maxRetries == 0,
@@ -293,7 +297,8 @@ func (s *ESSink) bulk(ctx context.Context, items []item) (roundResult, error) {
 		size += len(it.body) + len(it.doc.ID) + len(s.indices[it.doc.Kind]) + 64
 	}
 	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
-		Client:     s.client,
+		Client:     countingTransport{s.client},
+		Decoder:    checkedDecoder{},
 		NumWorkers: s.workers,
 		FlushBytes: min(s.flushBytes, size+1),
 		// The indexer runs its requests on a background context; hand it
@@ -379,4 +384,65 @@ func itemReason(res esutil.BulkIndexerResponseItem) string {
 		fmt.Fprintf(&b, " (caused by %s: %s)", res.Error.Cause.Type, res.Error.Cause.Reason)
 	}
 	return b.String()
+}
+
+// countingTransport tags each bulk answer with the number of items its
+// request carried, for checkedDecoder.
+type countingTransport struct{ esapi.Transport }
+
+// Perform counts the request's items (an action line and a one-line
+// document each) before sending it.
+func (t countingTransport) Perform(req *http.Request) (*http.Response, error) {
+	sent := -1
+	if req.GetBody != nil {
+		if body, err := req.GetBody(); err == nil {
+			if n, err := countNewlines(body); err == nil {
+				sent = n / 2
+			}
+			_ = body.Close()
+		}
+	}
+	res, err := t.Transport.Perform(req)
+	if err == nil && res != nil && res.Body != nil && sent >= 0 {
+		res.Body = &sentItems{ReadCloser: res.Body, sent: sent}
+	}
+	return res, err
+}
+
+func countNewlines(r io.Reader) (int, error) {
+	buf := make([]byte, 32<<10)
+	n := 0
+	for {
+		m, err := r.Read(buf)
+		n += bytes.Count(buf[:m], []byte{'\n'})
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// sentItems is a bulk answer's body that knows how many items were sent.
+type sentItems struct {
+	io.ReadCloser
+	sent int
+}
+
+// checkedDecoder refuses a bulk answer with more items than were sent: the
+// BulkIndexer would index past its items and panic. (Fewer items leave
+// documents without an outcome, which Write reports as an error.)
+type checkedDecoder struct{}
+
+func (checkedDecoder) UnmarshalFromReader(r io.Reader, blk *esutil.BulkIndexerResponse) error {
+	if err := json.NewDecoder(r).Decode(blk); err != nil {
+		return err
+	}
+	if si, ok := r.(*sentItems); ok && len(blk.Items) > si.sent {
+		n := len(blk.Items)
+		blk.Items = nil
+		return fmt.Errorf("bulk answer has %d items for %d documents sent", n, si.sent)
+	}
+	return nil
 }

@@ -563,3 +563,37 @@ func BenchmarkESSink(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "docs/s")
 	b.ReportMetric(float64(size)/batch, "bytes/doc")
 }
+
+// TestESSinkRejectsBadBulkAnswers: a proxy or a broken server answering
+// nonsense gives an error, never a panic or a document reported stored.
+func TestESSinkRejectsBadBulkAnswers(t *testing.T) {
+	item := `{"index":{"_index":"vigil-verdicts","_id":"x","status":201,"result":"created"}}`
+	tests := []struct {
+		name    string
+		body    string
+		wantErr string
+	}{
+		{"more items than sent", `{"errors":false,"items":[` + item + `,` + item + `,` + item + `]}`, "3 items for 1 documents"},
+		{"fewer items than sent", `{"errors":false,"items":[]}`, "no result for document"},
+		{"not JSON", `<html>502 Bad Gateway</html>`, "invalid character"},
+		{"item without status", `{"errors":false,"items":[{"index":{"_id":"x"}}]}`, "still refused"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("X-Elastic-Product", "Elasticsearch")
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, tc.body)
+			}))
+			defer srv.Close()
+			s := newESSink(t, srv.URL, func(c *indexer.ESConfig) { c.Workers, c.MaxRetries = 1, 1 })
+			failed, err := s.Write(context.Background(), mixedDocs(t, 1)[1:])
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+			}
+			if failed != nil {
+				t.Errorf("failed = %v alongside an error", failed)
+			}
+		})
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-siem/vigil/internal/corpus"
+
 	"github.com/vigil-siem/vigil/event"
 	"github.com/vigil-siem/vigil/indexer"
 	"github.com/vigil-siem/vigil/rules"
@@ -33,25 +35,6 @@ type sshAttempt struct {
 
 var failedPassword = regexp.MustCompile(`^(\w{3} +\d+ [\d:]+) (\S+) sshd\[(\d+)\]: Failed password for (invalid user )?(\S+) from (\S+) port (\d+)`)
 
-// findCorpus walks up from the working directory to shared/corpus.
-func findCorpus() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 // sshAttempts returns the failed logins of loghub's OpenSSH_2k.log. When
 // the corpus is absent it returns lines in the same format for made-up
 // documentation addresses, so the sink tests still run.
@@ -59,7 +42,7 @@ func sshAttempts(tb testing.TB) []sshAttempt {
 	tb.Helper()
 	var lines []string
 	real := false
-	if c := findCorpus(); c != "" {
+	if c := corpus.Root(); c != "" {
 		f, err := os.Open(filepath.Join(c, "loghub", "OpenSSH_2k.log"))
 		if err == nil {
 			defer f.Close()

@@ -51,6 +51,26 @@ var errNoID = errors.New("document has no vigil.incident.id or vigil.alert.id")
 // objects and dotted keys ({"vigil.incident.id": ...}). It fails when body
 // is not a JSON object.
 func docID(body []byte) (string, error) {
+	// Fast path: the nested form Vigil writes, decoded without building
+	// maps for the rest of the document.
+	var probe struct {
+		Vigil struct {
+			Incident struct {
+				ID string `json:"id"`
+			} `json:"incident"`
+			Alert struct {
+				ID string `json:"id"`
+			} `json:"alert"`
+		} `json:"vigil"`
+	}
+	if err := json.Unmarshal(body, &probe); err == nil {
+		if id := probe.Vigil.Incident.ID; id != "" {
+			return id, nil
+		}
+		if id := probe.Vigil.Alert.ID; id != "" {
+			return id, nil
+		}
+	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil {
 		return "", fmt.Errorf("not a JSON object: %w", err)

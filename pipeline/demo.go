@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/vigil-siem/vigil/config"
@@ -91,34 +90,17 @@ func RunDemo(ctx context.Context, opts DemoOptions) (*DemoResult, error) {
 	}
 	defer sys.Close()
 
-	stages, stopStages := context.WithCancel(ctx)
-	defer stopStages()
-	var wg sync.WaitGroup
-	stageErr := make(chan error, 3)
-	for _, run := range []func(context.Context) error{sys.RunDetect, sys.RunTriage, sys.RunIndex} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(stages); err != nil {
-				stageErr <- err
-			}
-		}()
-	}
-	fail := func(err error) (*DemoResult, error) {
-		stopStages()
-		wg.Wait()
+	stages := sys.StartStages(ctx)
+	defer stages.Stop()
+	if err := sys.RunCollect(ctx); err != nil {
 		return nil, err
 	}
-	if err := sys.RunCollect(ctx); err != nil {
-		return fail(err)
+	if err := sys.waitDrained(ctx, stages.Err); err != nil {
+		return nil, err
 	}
-	if err := sys.waitDrained(ctx, stageErr); err != nil {
-		return fail(err)
-	}
-	stopStages()
-	wg.Wait() // the index stage closes (and compacts) its files on the way out
+	stages.Stop() // the index stage closes (and compacts) its files on the way out
 	select {
-	case err := <-stageErr:
+	case err := <-stages.Err:
 		return nil, err
 	default:
 	}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -48,19 +47,9 @@ func TestPipelineIntoElasticsearchAndDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sys.Close()
-	stages, stopStages := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	stageErr := make(chan error, 3)
-	for _, run := range []func(context.Context) error{sys.RunDetect, sys.RunTriage, sys.RunIndex} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(stages); err != nil {
-				stageErr <- err
-			}
-		}()
-	}
-	defer func() { stopStages(); wg.Wait() }()
+	stages := sys.StartStages(ctx)
+	defer stages.Stop()
+	stageErr := stages.Err
 
 	if err := sys.RunCollect(ctx); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -107,4 +108,36 @@ func (s *System) send(ctx context.Context, msgs []bus.Message) error {
 		}
 	}
 	return nil
+}
+
+// Stages runs detect, triage and index in goroutines until Stop. Errors of
+// stages that fail on their own arrive on Err.
+type Stages struct {
+	Err    <-chan error
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// StartStages starts detect, triage and index on this system.
+func (s *System) StartStages(ctx context.Context) *Stages {
+	ctx, cancel := context.WithCancel(ctx)
+	errs := make(chan error, 3)
+	st := &Stages{Err: errs, cancel: cancel}
+	for _, run := range []func(context.Context) error{s.RunDetect, s.RunTriage, s.RunIndex} {
+		st.wg.Add(1)
+		go func() {
+			defer st.wg.Done()
+			if err := run(ctx); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	return st
+}
+
+// Stop stops the stages and waits for them: on the way out each commits
+// what it finished and the index stage closes its sink.
+func (st *Stages) Stop() {
+	st.cancel()
+	st.wg.Wait()
 }

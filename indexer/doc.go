@@ -1,0 +1,26 @@
+// Package indexer stores alerts and verdicts where analysts read them: in
+// Elasticsearch (ESSink) or, by default, in NDJSON files (FileSink).
+//
+// Documents enter as Doc values (kind, id, JSON body) through Sink.Write,
+// which the pipeline calls with a batch consumed from Kafka and which
+// returns only when every document is durably stored or permanently
+// rejected; the caller then commits its Kafka offsets and sends the
+// rejected ones (Failed, with the reason) to the DLQ. An error means
+// nothing may be assumed stored: the batch is retried later. Every
+// document is written under its deterministic id, so a replay overwrites
+// instead of duplicating.
+//
+// ESSink sends bulk requests through the official go-elasticsearch
+// client's esutil.BulkIndexer; items the cluster refuses for a while (429,
+// 5xx inside a bulk answer) are re-submitted with backoff, items it
+// refuses for good (mapping conflicts) come back as Failed.
+//
+// FileSink appends one JSON line per document to alerts.ndjson and
+// verdicts.ndjson and fsyncs. A re-triaged verdict appends a newer line
+// with the same id; ReadLatest (used by the demo and the CLI) returns the
+// latest document per id, and Close compacts each file to one line per
+// id.
+//
+// The estest sub-package is the Elasticsearch-protocol test server the
+// ESSink tests run against.
+package indexer
