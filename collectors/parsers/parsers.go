@@ -1,6 +1,8 @@
 package parsers
 
 import (
+	"io"
+
 	"github.com/vigil-siem/vigil/event"
 )
 
@@ -37,4 +39,24 @@ func Flag(e event.Event, reason string) event.Event {
 	e[event.FieldParseError] = reason
 	e["tags"] = []any{TagParseFailure}
 	return e
+}
+
+// Line is implemented by formats with one record per line: syslog,
+// access logs, JSON lines. It never fails and never drops: a line it
+// cannot parse comes back flagged (see Flag).
+type Line interface {
+	Parse(src Source, line []byte) event.Event
+}
+
+// Document is implemented by formats whose records are not lines: a file
+// that is one JSON array or {"Records":[...]} envelope (CloudTrail
+// exports), concatenated pretty-printed JSON objects (Windows events
+// rendered from EVTX). ParseDocument reads the whole stream and emits
+// one event per record; a record it cannot parse is emitted flagged, and
+// data that cannot be split into records at all is emitted as one flagged
+// event holding (up to a limit) the bytes that were skipped. It returns
+// only emit's error or a read error. Src.Offset of each record is the byte
+// offset where it starts in the stream.
+type Document interface {
+	ParseDocument(name string, r io.Reader, emit func(event.Event) error) error
 }
