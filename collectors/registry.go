@@ -24,6 +24,7 @@ type ParserConfig struct {
 // made per stream, since parsers may keep per-stream state.
 func formats() map[string]func(ParserConfig) (Parser, error) {
 	return map[string]func(ParserConfig) (Parser, error){
+		FormatAuto: func(c ParserConfig) (Parser, error) { return newAuto(c), nil },
 		"sshd": func(c ParserConfig) (Parser, error) {
 			return sshd.New(sshd.Config{Reference: c.Reference, Location: c.Location}), nil
 		},

@@ -47,6 +47,8 @@ func newRoot() *cobra.Command {
 		newStageCmd(g, "detect", "Run the rules on vigil.events and produce alerts to vigil.alerts"),
 		newStageCmd(g, "triage", "Group alerts into incidents, triage them, produce verdicts to vigil.verdicts"),
 		newStageCmd(g, "index", "Index alerts and verdicts into Elasticsearch (or NDJSON files)"),
+		newParseCmd(),
+		newReplayCmd(g),
 		newBrokerCmd(),
 		newVersionCmd(),
 	)

@@ -67,6 +67,40 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	scenario := filepath.Join("..", "..", "testdata", "scenarios", "ssh-bruteforce", "auth.log")
+	scenarioData, err := os.ReadFile(scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenarioLines := bytes.Count(scenarioData, []byte("\n"))
+
+	t.Run("parse prints one ECS event per line and a summary", func(t *testing.T) {
+		for _, args := range [][]string{{"parse", scenario}, {"parse", "--format", "sshd", "-"}} {
+			cmd := exec.Command(bin, args...)
+			cmd.Stdin = bytes.NewReader(scenarioData)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("vigil %v: %v: %s", args, err, stderr.String())
+			}
+			if n := bytes.Count(out, []byte("\n")); n != scenarioLines {
+				t.Errorf("vigil %v printed %d events for %d lines", args, n, scenarioLines)
+			}
+			if !strings.Contains(stderr.String(), fmt.Sprintf("%d events, 0 parse failures", scenarioLines)) {
+				t.Errorf("vigil %v summary: %s", args, stderr.String())
+			}
+		}
+		cmd := exec.Command(bin, "parse", "-")
+		cmd.Stdin = strings.NewReader("not a log line\n")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, _ := cmd.Output()
+		if !bytes.Contains(out, []byte(`"pipeline_error"`)) || !strings.Contains(stderr.String(), "1 parse failures") {
+			t.Errorf("a bad line must be printed flagged and counted: %s / %s", out, stderr.String())
+		}
+	})
+
 	t.Run("a single stage without Kafka says what to do", func(t *testing.T) {
 		cmd := exec.Command(bin, "detect")
 		cmd.Env = append(os.Environ(), "VIGIL_KAFKA_BOOTSTRAP_SERVERS=")
@@ -117,6 +151,18 @@ func TestBinary(t *testing.T) {
 		want := map[string]bool{`web-01={"message":"one"}`: true, `web-02={"message":"two"}`: true}
 		if len(got) != 2 || !want[got[0]] || !want[got[1]] {
 			t.Fatalf("kcat read back %q", out)
+		}
+		replay := exec.CommandContext(ctx, bin, "replay", "--format", "sshd", scenario)
+		replay.Env = append(os.Environ(), "VIGIL_KAFKA_BOOTSTRAP_SERVERS="+addr)
+		if out, err := replay.CombinedOutput(); err != nil || !strings.Contains(string(out), fmt.Sprintf("%d events acknowledged", scenarioLines)) {
+			t.Fatalf("vigil replay: %v: %s", err, out)
+		}
+		count, err := exec.CommandContext(ctx, kcat, "-b", addr, "-t", "vigil.events", "-C", "-e", "-q", "-f", "%o\n").Output()
+		if err != nil {
+			t.Fatalf("kcat -C: %v", err)
+		}
+		if n := bytes.Count(count, []byte("\n")); n != scenarioLines+2 {
+			t.Fatalf("vigil.events holds %d records after replay, want %d (2 from kcat + %d replayed)", n, scenarioLines+2, scenarioLines)
 		}
 		meta, _ := exec.CommandContext(ctx, kcat, "-b", addr, "-L").Output()
 		for _, topic := range []string{"vigil.events", "vigil.alerts", "vigil.verdicts", "vigil.dlq"} {

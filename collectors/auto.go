@@ -1,0 +1,182 @@
+package collectors
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/vigil-siem/vigil/collectors/parsers"
+	"github.com/vigil-siem/vigil/event"
+)
+
+// FormatAuto picks the parser per line (or, for whole files, per stream).
+const FormatAuto = "auto"
+
+// autoParser recognises the format of each record and hands it to that
+// format's parser. It keeps one parser per format, so per-stream state
+// (the syslog year, Zeek's #fields header) carries over between lines.
+type autoParser struct {
+	cfg     ParserConfig
+	parsers map[string]Parser
+	zeekTSV bool // a Zeek #fields header was seen: tab-separated lines are Zeek records
+}
+
+func newAuto(cfg ParserConfig) *autoParser {
+	return &autoParser{cfg: cfg, parsers: map[string]Parser{}}
+}
+
+// Parse implements parsers.Line.
+func (a *autoParser) Parse(src Source, line []byte) event.Event {
+	format := a.detectLine(line)
+	p, err := a.parser(format)
+	if err != nil {
+		return parsers.Flag(parsers.Start(src, line, string(line)), "auto: "+err.Error())
+	}
+	return p.Parse(src, line)
+}
+
+// ParseDocument implements parsers.Document: a stream that starts with a
+// JSON array, a {"Records":[...]} envelope or a pretty-printed object is
+// handed whole to the format that reads such documents; anything else is
+// read line by line.
+func (a *autoParser) ParseDocument(name string, r io.Reader, emit func(event.Event) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(64 << 10)
+	if format := detectDocument(head); format != "" {
+		p, err := a.parser(format)
+		if err == nil {
+			if doc, ok := p.(parsers.Document); ok {
+				return doc.ParseDocument(name, br, emit)
+			}
+		}
+	}
+	var st ReadStats
+	return readLines(name, br, a, &st, emit)
+}
+
+func (a *autoParser) parser(format string) (Parser, error) {
+	if p, ok := a.parsers[format]; ok {
+		return p, nil
+	}
+	mk, ok := formats()[format]
+	if !ok {
+		return nil, fmt.Errorf("looks like %s, which this build cannot parse", format)
+	}
+	p, err := mk(a.cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.parsers[format] = p
+	return p, nil
+}
+
+// detectDocument names the format of a stream that is one JSON document
+// (or a run of pretty-printed objects) rather than lines; "" otherwise.
+func detectDocument(head []byte) string {
+	trimmed := bytes.TrimLeft(head, " \t\r\n\ufeff")
+	if len(trimmed) == 0 {
+		return ""
+	}
+	switch trimmed[0] {
+	case '[':
+		return jsonFormat(trimmed)
+	case '{':
+		first, _, _ := bytes.Cut(trimmed, []byte("\n"))
+		if json.Valid(bytes.TrimSpace(first)) {
+			return "" // JSON lines
+		}
+		if bytes.Contains(trimmed[:min(len(trimmed), 64)], []byte(`"Records"`)) {
+			return "cloudtrail"
+		}
+		return jsonFormat(trimmed)
+	}
+	return ""
+}
+
+// detectLine names the format of one line.
+func (a *autoParser) detectLine(line []byte) string {
+	l := bytes.TrimLeft(line, " \t\ufeff")
+	if len(l) == 0 {
+		return "sshd" // an empty line: any line parser flags it the same way
+	}
+	switch {
+	case l[0] == '{':
+		return jsonFormat(l)
+	case l[0] == '#' && (bytes.HasPrefix(l, []byte("#separator")) || bytes.HasPrefix(l, []byte("#fields")) ||
+		bytes.HasPrefix(l, []byte("#types")) || bytes.HasPrefix(l, []byte("#set_separator")) ||
+		bytes.HasPrefix(l, []byte("#empty_field")) || bytes.HasPrefix(l, []byte("#unset_field")) ||
+		bytes.HasPrefix(l, []byte("#path")) || bytes.HasPrefix(l, []byte("#open")) || bytes.HasPrefix(l, []byte("#close"))):
+		a.zeekTSV = true
+		return "zeek"
+	case a.zeekTSV && bytes.IndexByte(l, '\t') > 0:
+		return "zeek"
+	case bytes.HasPrefix(l, []byte("type=")) && bytes.Contains(l, []byte("msg=audit(")):
+		return "auditd"
+	case l[0] == '<' && len(l) > 2 && l[1] >= '0' && l[1] <= '9':
+		return "syslog"
+	case l[0] == '[' && len(l) > 4 && isWeekday(l[1:4]):
+		return "apacheerror"
+	case isMonth(l):
+		return "sshd"
+	case looksLikeAccess(l):
+		return "access"
+	}
+	return "jsonlines" // flags what is not JSON, with its reason
+}
+
+// jsonFormat tells the JSON formats apart by keys only they carry.
+func jsonFormat(b []byte) string {
+	head := b[:min(len(b), 4096)]
+	has := func(s string) bool { return bytes.Contains(head, []byte(s)) }
+	switch {
+	case has(`"eventVersion"`) && has(`"eventSource"`), has(`"Records"`) && has(`"eventName"`):
+		return "cloudtrail"
+	case has(`"event_type"`) && (has(`"src_ip"`) || has(`"flow_id"`)):
+		return "suricata"
+	case has(`"_path"`) || has(`"id.orig_h"`):
+		return "zeek"
+	case has(`"auditID"`) && has(`audit.k8s.io`):
+		return "k8saudit"
+	case has(`"EventID"`) || has(`"Event":`) && has(`"System"`):
+		return "windows"
+	}
+	return "jsonlines"
+}
+
+var months = [][]byte{[]byte("Jan "), []byte("Feb "), []byte("Mar "), []byte("Apr "), []byte("May "), []byte("Jun "),
+	[]byte("Jul "), []byte("Aug "), []byte("Sep "), []byte("Oct "), []byte("Nov "), []byte("Dec ")}
+
+func isMonth(l []byte) bool {
+	for _, m := range months {
+		if bytes.HasPrefix(l, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func isWeekday(b []byte) bool {
+	switch string(b) {
+	case "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun":
+		return true
+	}
+	return false
+}
+
+// looksLikeAccess matches the start of a combined/common access log line:
+// `HOST IDENT USER [` (optionally wrapped in a double quote).
+func looksLikeAccess(l []byte) bool {
+	l = bytes.TrimPrefix(l, []byte(`"`))
+	fields := 0
+	for i := 0; i < len(l) && i < 512; i++ {
+		if l[i] == ' ' {
+			fields++
+			if fields == 3 {
+				return i+1 < len(l) && l[i+1] == '['
+			}
+		}
+	}
+	return false
+}
