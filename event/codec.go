@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -14,11 +15,97 @@ import (
 // Elasticsearch reads the same way.
 func Marshal(e Event) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.Grow(256 + 32*len(e))
-	if err := writeNested(&buf, e); err != nil {
+	buf.Grow(256 + 48*len(e))
+	if err := writeEvent(&buf, e); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// writeEvent writes e as nested JSON. Keys sorted segment by segment are
+// written in one pass, opening and closing objects as the path prefix
+// changes; an event where one path is both a value and a parent of other
+// paths takes the slower tree writer.
+func writeEvent(buf *bytes.Buffer, e Event) error {
+	keys := make([]string, 0, len(e))
+	for k := range e {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, comparePaths)
+	for i := 1; i < len(keys); i++ {
+		if isParentPath(keys[i-1], keys[i]) {
+			return writeNested(buf, e)
+		}
+	}
+	var open []string     // the objects currently open, outermost first
+	first := []bool{true} // per depth: nothing written yet at that level
+	buf.WriteByte('{')
+	for _, k := range keys {
+		// Walk k's parent segments: keep the open objects it shares,
+		// close the others, open the new ones.
+		depth, rest := 0, k
+		for {
+			dot := strings.IndexByte(rest, '.')
+			if dot < 0 {
+				break
+			}
+			seg := rest[:dot]
+			rest = rest[dot+1:]
+			if depth < len(open) && open[depth] == seg {
+				depth++
+				continue
+			}
+			for len(open) > depth {
+				buf.WriteByte('}')
+				open = open[:len(open)-1]
+				first = first[:len(first)-1]
+			}
+			writeKey(buf, &first[len(first)-1], seg)
+			buf.WriteByte('{')
+			open = append(open, seg)
+			first = append(first, true)
+			depth++
+		}
+		for len(open) > depth {
+			buf.WriteByte('}')
+			open = open[:len(open)-1]
+			first = first[:len(first)-1]
+		}
+		if err := writeMember(buf, &first[len(first)-1], rest, e[k]); err != nil {
+			return fmt.Errorf("field %s: %w", k, err)
+		}
+	}
+	for range open {
+		buf.WriteByte('}')
+	}
+	buf.WriteByte('}')
+	return nil
+}
+
+// comparePaths orders dotted paths segment by segment ("a.b" < "a_b" <
+// "ab"), as if the dot were the smallest byte, so every path under one
+// prefix sorts together.
+func comparePaths(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		ca, cb := a[i], b[i]
+		if ca == cb {
+			continue
+		}
+		if ca == '.' {
+			return -1
+		}
+		if cb == '.' {
+			return 1
+		}
+		return int(ca) - int(cb)
+	}
+	return len(a) - len(b)
+}
+
+// isParentPath says whether next (sorted right after prev) lies under prev.
+func isParentPath(prev, next string) bool {
+	return len(next) > len(prev) && next[len(prev)] == '.' && strings.HasPrefix(next, prev)
 }
 
 // MarshalJSON makes Event encode nested wherever it is embedded.
@@ -136,7 +223,7 @@ func writeMember(buf *bytes.Buffer, first *bool, name string, v any) error {
 		writeString(buf, t)
 		return nil
 	case Event:
-		return writeNested(buf, t)
+		return writeEvent(buf, t)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

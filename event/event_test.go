@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -127,6 +128,10 @@ func FuzzUnmarshal(f *testing.F) {
 		out, err := Marshal(e)
 		if err != nil {
 			t.Fatalf("Marshal of a decoded event failed: %v", err)
+		}
+		var tree bytes.Buffer
+		if err := writeNested(&tree, e); err != nil || tree.String() != string(out) {
+			t.Fatalf("the streaming writer and the tree writer disagree:\n%s\n%s", out, tree.String())
 		}
 		if _, err := Unmarshal(out); err != nil {
 			t.Fatalf("re-decoding %s: %v", out, err)

@@ -52,7 +52,7 @@ func (s *System) collectInput(ctx context.Context, in config.Input) error {
 	if _, err := collectors.NewParser(in.Format, collectors.ParserConfig{}); err != nil {
 		return err
 	}
-	input, err := file.New(file.Config{Paths: in.Paths, Follow: in.Follow})
+	input, err := file.New(file.Config{Paths: in.Paths, Follow: in.Follow, BatchLines: 4096})
 	if err != nil {
 		return err
 	}
