@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -256,38 +257,28 @@ func writeString(buf *bytes.Buffer, s string) {
 
 // Unmarshal decodes one JSON object into a flat Event. Nested objects are
 // flattened into dotted paths; arrays are kept as values. Integers that fit
-// int64 decode as int64, other numbers as float64.
+// int64 decode as int64, other numbers as float64. Anything after the
+// object but white space is an error.
 func Unmarshal(data []byte) (Event, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("decode event: %w", err)
+	d := decoder{data: data}
+	d.space()
+	if d.pos >= len(data) || data[d.pos] != '{' {
+		return nil, d.errorf("not a JSON object")
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("decode event: trailing data after the JSON object")
-	}
-	e := make(Event, len(obj)+16)
-	flatten(e, "", obj)
-	return e, nil
-}
-
-func flatten(e Event, prefix string, obj map[string]any) {
-	for k, v := range obj {
-		path := k
-		if prefix != "" {
-			path = prefix + "." + k
+	d.pos++
+	e := make(Event, 32)
+	err := d.object(e, "", 0)
+	if err == nil {
+		d.space()
+		if d.pos != len(data) {
+			return nil, d.errorf("trailing data after the JSON object")
 		}
-		switch t := v.(type) {
-		case map[string]any:
-			if len(t) == 0 {
-				continue
-			}
-			flatten(e, path, t)
-		default:
-			e[path] = normalize(v)
-		}
+		return e, nil
 	}
+	if errors.Is(err, errDuplicateKey) {
+		return unmarshalTree(data)
+	}
+	return nil, err
 }
 
 // normalize turns json.Number into int64 or float64 and does the same

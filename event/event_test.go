@@ -3,6 +3,8 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"reflect"
 	"testing"
 	"time"
@@ -135,6 +137,49 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 		if _, err := Unmarshal(out); err != nil {
 			t.Fatalf("re-decoding %s: %v", out, err)
+		}
+	})
+}
+
+// referenceUnmarshal decodes through encoding/json into a map tree and
+// flattens it (with the slow path's flatten, which the test of duplicate
+// keys below covers): the fuzz target holds the single-pass decoder to it.
+func referenceUnmarshal(data []byte) (Event, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("trailing data")
+	}
+	e := Event{}
+	flatten(e, "", obj)
+	return e, nil
+}
+
+func FuzzUnmarshalMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"source":{"ip":"1.2.3.4","port":22},"tags":["a",{"b":1}],"n":1.5e3,"big":123456789012345678901,"z":null}`,
+		`{"s":"caf\u00e9 \"q\" \ud83d\ude00","t":true,"f":false,"empty":{},"arr":[]}`,
+		"{\"bad\":\"\xff\xfe\"}",
+		`{"a":{"b":{"c":-0}},"a.b.d":"x"}`,
+		` {"a":1} `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := Unmarshal(data)
+		want, refErr := referenceUnmarshal(data)
+		if err == nil && refErr != nil {
+			t.Fatalf("Unmarshal accepted what encoding/json rejects (%v): %q", refErr, data)
+		}
+		if err != nil && refErr == nil {
+			t.Fatalf("Unmarshal rejected (%v) what encoding/json accepts: %q", err, data)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("decoders disagree on %q:\n got %#v\nwant %#v", data, got, want)
 		}
 	})
 }

@@ -1,0 +1,342 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// errDuplicateKey sends a document with a repeated key in one object to
+// the map-based decoder, whose last-one-wins rule it then follows exactly.
+var errDuplicateKey = errors.New("duplicate key")
+
+// decoder is a single-pass JSON reader that writes an object's leaves
+// straight into a flat Event: no intermediate map tree. Values inside
+// arrays are decoded like encoding/json does (objects as map[string]any).
+// Anything unusual in a string (escapes, invalid UTF-8) is handed to
+// encoding/json, so the results match it exactly.
+type decoder struct {
+	data []byte
+	pos  int
+}
+
+func (d *decoder) errorf(format string, args ...any) error {
+	return fmt.Errorf("decode event: "+format+" at byte %d", append(args, d.pos)...)
+}
+
+func (d *decoder) space() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// object reads the members of an object whose '{' was consumed, storing
+// leaves under prefix.
+func (d *decoder) object(e Event, prefix string, depth int) error {
+	if depth > 10000 {
+		return d.errorf("exceeded max depth")
+	}
+	d.space()
+	if d.pos < len(d.data) && d.data[d.pos] == '}' {
+		d.pos++
+		return nil
+	}
+	var seen []string
+	for {
+		d.space()
+		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+			return d.errorf("expected a string key")
+		}
+		key, err := d.str()
+		if err != nil {
+			return err
+		}
+		if slices.Contains(seen, key) {
+			return errDuplicateKey
+		}
+		seen = append(seen, key)
+		d.space()
+		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+			return d.errorf("expected ':' after key %q", key)
+		}
+		d.pos++
+		d.space()
+		path := key
+		if prefix != "" {
+			path = prefix + "." + key
+		}
+		if d.pos < len(d.data) && d.data[d.pos] == '{' {
+			d.pos++
+			if err := d.object(e, path, depth+1); err != nil {
+				return err
+			}
+		} else {
+			v, err := d.value(depth + 1)
+			if err != nil {
+				return err
+			}
+			e[path] = v
+		}
+		d.space()
+		if d.pos >= len(d.data) {
+			return d.errorf("unexpected end of JSON")
+		}
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			return nil
+		default:
+			return d.errorf("invalid character %q after object member", d.data[d.pos])
+		}
+	}
+}
+
+// value reads any JSON value at d.pos.
+func (d *decoder) value(depth int) (any, error) {
+	if depth > 10000 {
+		return nil, d.errorf("exceeded max depth")
+	}
+	if d.pos >= len(d.data) {
+		return nil, d.errorf("unexpected end of JSON")
+	}
+	switch c := d.data[d.pos]; {
+	case c == '"':
+		return d.str()
+	case c == '{':
+		// An object inside an array: kept nested, as encoding/json would.
+		start := d.pos
+		if err := d.skip(depth); err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(d.data[start:d.pos]))
+		dec.UseNumber()
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			return nil, fmt.Errorf("decode event: %w", err)
+		}
+		return normalize(m), nil
+	case c == '[':
+		d.pos++
+		out := []any{}
+		d.space()
+		if d.pos < len(d.data) && d.data[d.pos] == ']' {
+			d.pos++
+			return out, nil
+		}
+		for {
+			d.space()
+			v, err := d.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+			d.space()
+			if d.pos >= len(d.data) {
+				return nil, d.errorf("unexpected end of JSON")
+			}
+			switch d.data[d.pos] {
+			case ',':
+				d.pos++
+			case ']':
+				d.pos++
+				return out, nil
+			default:
+				return nil, d.errorf("invalid character %q in array", d.data[d.pos])
+			}
+		}
+	case c == 't':
+		return true, d.literal("true")
+	case c == 'f':
+		return false, d.literal("false")
+	case c == 'n':
+		return nil, d.literal("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return d.number()
+	}
+	return nil, d.errorf("invalid character %q looking for a value", d.data[d.pos])
+}
+
+func (d *decoder) literal(word string) error {
+	if len(d.data)-d.pos < len(word) || string(d.data[d.pos:d.pos+len(word)]) != word {
+		return d.errorf("invalid literal")
+	}
+	d.pos += len(word)
+	return nil
+}
+
+// number reads a JSON number: int64 when it is an integer that fits,
+// float64 otherwise (as normalize does for json.Number).
+func (d *decoder) number() (any, error) {
+	start := d.pos
+	if d.data[d.pos] == '-' {
+		d.pos++
+	}
+	digits := func() int {
+		n := 0
+		for d.pos < len(d.data) && d.data[d.pos] >= '0' && d.data[d.pos] <= '9' {
+			d.pos++
+			n++
+		}
+		return n
+	}
+	intStart := d.pos
+	if n := digits(); n == 0 || n > 1 && d.data[intStart] == '0' {
+		return nil, d.errorf("invalid number")
+	}
+	if d.pos < len(d.data) && d.data[d.pos] == '.' {
+		d.pos++
+		if digits() == 0 {
+			return nil, d.errorf("invalid number")
+		}
+	}
+	if d.pos < len(d.data) && (d.data[d.pos] == 'e' || d.data[d.pos] == 'E') {
+		d.pos++
+		if d.pos < len(d.data) && (d.data[d.pos] == '+' || d.data[d.pos] == '-') {
+			d.pos++
+		}
+		if digits() == 0 {
+			return nil, d.errorf("invalid number")
+		}
+	}
+	text := string(d.data[start:d.pos])
+	if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+		return i, nil
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		// Out of float64 range: encoding/json fails the same way.
+		return nil, d.errorf("number %s out of range", text)
+	}
+	return f, nil
+}
+
+// str reads a string at d.pos ('"'). Plain ASCII/valid UTF-8 without
+// escapes is copied directly; the rest goes through encoding/json.
+func (d *decoder) str() (string, error) {
+	start := d.pos
+	d.pos++
+	simple := true
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		switch {
+		case c == '"':
+			d.pos++
+			raw := d.data[start+1 : d.pos-1]
+			if simple && utf8.Valid(raw) {
+				return string(raw), nil
+			}
+			var s string
+			if err := unmarshalStd(d.data[start:d.pos], &s); err != nil {
+				return "", err
+			}
+			return s, nil
+		case c == '\\':
+			simple = false
+			d.pos += 2
+		case c < 0x20:
+			return "", d.errorf("invalid control character in string")
+		default:
+			d.pos++
+		}
+	}
+	return "", d.errorf("unterminated string")
+}
+
+// skip moves past one value (used for objects inside arrays).
+func (d *decoder) skip(depth int) error {
+	if depth > 10000 {
+		return d.errorf("exceeded max depth")
+	}
+	switch d.data[d.pos] {
+	case '{':
+		d.pos++
+		d.space()
+		if d.pos < len(d.data) && d.data[d.pos] == '}' {
+			d.pos++
+			return nil
+		}
+		for {
+			d.space()
+			if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+				return d.errorf("expected a string key")
+			}
+			if _, err := d.str(); err != nil {
+				return err
+			}
+			d.space()
+			if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+				return d.errorf("expected ':'")
+			}
+			d.pos++
+			d.space()
+			if d.pos >= len(d.data) {
+				return d.errorf("unexpected end of JSON")
+			}
+			if err := d.skip(depth + 1); err != nil {
+				return err
+			}
+			d.space()
+			if d.pos >= len(d.data) {
+				return d.errorf("unexpected end of JSON")
+			}
+			if d.data[d.pos] == '}' {
+				d.pos++
+				return nil
+			}
+			if d.data[d.pos] != ',' {
+				return d.errorf("invalid character %q after object member", d.data[d.pos])
+			}
+			d.pos++
+		}
+	default:
+		_, err := d.value(depth + 1)
+		return err
+	}
+}
+
+func unmarshalStd(data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode event: %w", err)
+	}
+	return nil
+}
+
+// unmarshalTree decodes through encoding/json into a map tree and
+// flattens it: the slow path, for documents with duplicate keys.
+func unmarshalTree(data []byte) (Event, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	e := make(Event, len(obj)+16)
+	flatten(e, "", obj)
+	return e, nil
+}
+
+func flatten(e Event, prefix string, obj map[string]any) {
+	for k, v := range obj {
+		path := k
+		if prefix != "" {
+			path = prefix + "." + k
+		}
+		switch t := v.(type) {
+		case map[string]any:
+			flatten(e, path, t)
+		default:
+			e[path] = normalize(v)
+		}
+	}
+}
