@@ -12,13 +12,16 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/vigil-siem/vigil/internal/corpus"
 
 	vigil "github.com/vigil-siem/vigil"
+	"github.com/vigil-siem/vigil/collectors"
 	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/pipeline"
 	"github.com/vigil-siem/vigil/rules"
+	"github.com/vigil-siem/vigil/scan"
 	"github.com/vigil-siem/vigil/triage"
 	"github.com/vigil-siem/vigil/triage/openaitest"
 )
@@ -225,6 +228,54 @@ func TestDemoTriagesWithOpenAIWhenAKeyIsSet(t *testing.T) {
 	for _, r := range llm.Requests() {
 		if bytes.Contains(r.Raw, []byte(llm.APIKey())) {
 			t.Fatal("the API key was sent in a request body")
+		}
+	}
+}
+
+// The streaming pipeline and the offline scan agree: the same file gives
+// the same alerts (same ids), whether it went through Kafka or not.
+func TestPipelineAndScanFindTheSameAlerts(t *testing.T) {
+	scenario, err := fs.Sub(vigil.Scenarios(), "ssh-bruteforce")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	runDemo(t, scenario, out)
+	streamed := map[string]string{}
+	for _, a := range readAlerts(t, out) {
+		streamed[a.Vigil.Alert.ID] = a.Rule.ID
+	}
+
+	path := filepath.Join(out, "input", "auth.log") // the file the demo collected
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	p, err := collectors.NewParser("sshd", collectors.ParserConfig{Reference: st.ModTime(), Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, errs := rules.LoadFS(rules.Pack(), ".")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	scanned := map[string]string{}
+	_, err = scan.Run(context.Background(), []scan.Input{{Name: path, Reader: f, Parser: p}}, scan.Options{Rules: compiled},
+		func(a rules.Alert) error {
+			scanned[a.Vigil.Alert.ID] = a.Rule.ID
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scanned) == 0 || len(scanned) != len(streamed) {
+		t.Fatalf("scan found %d alerts, the pipeline %d", len(scanned), len(streamed))
+	}
+	for id, rule := range scanned {
+		if streamed[id] != rule {
+			t.Errorf("alert %s (%s) found by scan, not by the pipeline", id, rule)
 		}
 	}
 }

@@ -101,6 +101,35 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("scan prints alerts and a summary per rule", func(t *testing.T) {
+		cmd := exec.Command(bin, "scan", scenario)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("vigil scan: %v: %s", err, stderr.String())
+		}
+		var success int
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if strings.Contains(line, `"id":"vigil.ssh.brute_force_success"`) {
+				success++
+				if !strings.Contains(line, `"value":"198.51.100.23"`) {
+					t.Errorf("the successful brute force alert is not about 198.51.100.23: %.300s", line)
+				}
+			}
+		}
+		if success != 1 {
+			t.Errorf("%d brute-force-then-success alerts, want 1", success)
+		}
+		if !strings.Contains(stderr.String(), "vigil.ssh.brute_force_success") || !strings.Contains(stderr.String(), "source.ip=198.51.100.23 (1)") {
+			t.Errorf("summary table: %s", stderr.String())
+		}
+		bad := exec.Command(bin, "scan", "--rules", t.TempDir(), scenario)
+		if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "no rule could be loaded") {
+			t.Errorf("scan with an empty rule directory: %v: %s", err, out)
+		}
+	})
+
 	t.Run("a single stage without Kafka says what to do", func(t *testing.T) {
 		cmd := exec.Command(bin, "detect")
 		cmd.Env = append(os.Environ(), "VIGIL_KAFKA_BOOTSTRAP_SERVERS=")

@@ -33,45 +33,25 @@ type fileStats struct {
 	collectors.ReadStats
 }
 
-// readInputs parses each path ("-" is standard input) with a fresh parser
-// and hands every event to emit.
+// readInputs parses each path ("-" is standard input) with a parser of
+// its own and hands every event to emit; progress, when set, sees the
+// bytes read.
 func (o *readOptions) readInputs(paths []string, stdin io.Reader, emit func(event.Event) error, progress io.Writer) ([]fileStats, error) {
-	loc, err := time.LoadLocation(o.timezone)
+	inputs, _, closeAll, err := o.openInputs(paths, stdin)
 	if err != nil {
-		return nil, fmt.Errorf("--timezone: %w", err)
+		return nil, err
 	}
-	if len(paths) == 0 {
-		paths = []string{"-"}
-	}
+	defer closeAll()
 	var out []fileStats
-	for _, path := range paths {
-		var r io.Reader
-		ref := time.Now()
-		name := path
-		if path == "-" {
-			r, name = stdin, "stdin"
-		} else {
-			f, err := os.Open(path)
-			if err != nil {
-				return out, err
-			}
-			defer f.Close()
-			if st, err := f.Stat(); err == nil {
-				ref = st.ModTime()
-			}
-			r = f
-		}
+	for _, in := range inputs {
+		r := in.Reader
 		if progress != nil {
 			r = io.TeeReader(r, progress)
 		}
-		p, err := collectors.NewParser(o.format, collectors.ParserConfig{Reference: ref, Location: loc})
+		st, err := collectors.Read(in.Name, r, in.Parser, emit)
+		out = append(out, fileStats{name: in.Name, ReadStats: st})
 		if err != nil {
-			return out, err
-		}
-		st, err := collectors.Read(name, r, p, emit)
-		out = append(out, fileStats{name: name, ReadStats: st})
-		if err != nil {
-			return out, fmt.Errorf("%s: %w", name, err)
+			return out, fmt.Errorf("%s: %w", in.Name, err)
 		}
 	}
 	return out, nil

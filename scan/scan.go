@@ -1,0 +1,185 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/vigil-siem/vigil/collectors"
+	"github.com/vigil-siem/vigil/event"
+	"github.com/vigil-siem/vigil/rules"
+)
+
+// Input is one stream to scan.
+type Input struct {
+	Name   string
+	Reader io.Reader
+	Parser collectors.Parser
+}
+
+// Options configure a scan.
+type Options struct {
+	Rules []*rules.Compiled
+	// Workers is how many engines share the rules (default: the number of
+	// CPUs, at most the number of rules).
+	Workers int
+	Engine  rules.EngineConfig
+	// BatchEvents is how many events go to the engines at once (default 4096).
+	BatchEvents int
+}
+
+// RuleSummary counts one rule's alerts and their most frequent entities.
+type RuleSummary struct {
+	ID       string
+	Name     string
+	Severity string
+	Alerts   int64
+	Entities map[string]int64 // entity "field=value" → alerts
+}
+
+// TopEntities returns up to n entities with the most alerts.
+func (r *RuleSummary) TopEntities(n int) []string {
+	keys := make([]string, 0, len(r.Entities))
+	for k := range r.Entities {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if r.Entities[keys[i]] != r.Entities[keys[j]] {
+			return r.Entities[keys[i]] > r.Entities[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	return keys[:min(n, len(keys))]
+}
+
+// Summary is what a scan found.
+type Summary struct {
+	Events int64
+	Alerts int64
+	Inputs []InputSummary
+	Rules  []*RuleSummary // every rule, most alerts first
+}
+
+// InputSummary is what was read from one input.
+type InputSummary struct {
+	Name string
+	collectors.ReadStats
+}
+
+// Run scans the inputs and hands every alert to emit, in a deterministic
+// order. It returns emit's first error, a read error, or ctx's error.
+func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Alert) error) (*Summary, error) {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	workers = max(1, min(workers, len(opts.Rules)))
+	batchSize := opts.BatchEvents
+	if batchSize <= 0 {
+		batchSize = 4096
+	}
+	engines := make([]*rules.Engine, workers)
+	for i := range engines {
+		var share []*rules.Compiled
+		for j := i; j < len(opts.Rules); j += workers {
+			share = append(share, opts.Rules[j])
+		}
+		engines[i] = rules.NewEngine(share, opts.Engine)
+	}
+	sum := &Summary{}
+	perRule := map[string]*RuleSummary{}
+	for _, c := range opts.Rules {
+		r := c.Rule
+		perRule[r.ID] = &RuleSummary{ID: r.ID, Name: r.Name, Severity: r.Severity, Entities: map[string]int64{}}
+	}
+
+	// Batches flow from the reader to the engines; while the engines work
+	// on one batch the reader parses the next.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []event.Event, 2)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		batch := make([]event.Event, 0, batchSize)
+		send := func() error {
+			select {
+			case batches <- batch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			batch = make([]event.Event, 0, batchSize)
+			return nil
+		}
+		for _, in := range inputs {
+			st, err := collectors.Read(in.Name, in.Reader, in.Parser, func(e event.Event) error {
+				batch = append(batch, e)
+				if len(batch) == batchSize {
+					return send()
+				}
+				return nil
+			})
+			sum.Inputs = append(sum.Inputs, InputSummary{Name: in.Name, ReadStats: st})
+			if err != nil {
+				readErr <- fmt.Errorf("%s: %w", in.Name, err)
+				return
+			}
+		}
+		if len(batch) > 0 {
+			if err := send(); err != nil {
+				readErr <- err
+				return
+			}
+		}
+		readErr <- nil
+	}()
+
+	results := make([][]rules.Alert, workers)
+	var failed error
+	for batch := range batches {
+		if failed != nil {
+			continue // drain so the reader can finish
+		}
+		var wg sync.WaitGroup
+		for i, eng := range engines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = results[i][:0]
+				for _, ev := range batch {
+					results[i] = append(results[i], eng.Process(ev)...)
+				}
+			}()
+		}
+		wg.Wait()
+		sum.Events += int64(len(batch))
+		for _, alerts := range results {
+			for _, a := range alerts {
+				sum.Alerts++
+				rs := perRule[a.Rule.ID]
+				rs.Alerts++
+				rs.Entities[a.Vigil.Alert.Entity.String()]++
+				if err := emit(a); err != nil && failed == nil {
+					failed = err
+					cancel() // stop reading
+				}
+			}
+		}
+	}
+	if err := <-readErr; err != nil && failed == nil {
+		failed = err
+	}
+	for _, rs := range perRule {
+		sum.Rules = append(sum.Rules, rs)
+	}
+	sort.Slice(sum.Rules, func(i, j int) bool {
+		if sum.Rules[i].Alerts != sum.Rules[j].Alerts {
+			return sum.Rules[i].Alerts > sum.Rules[j].Alerts
+		}
+		return sum.Rules[i].ID < sum.Rules[j].ID
+	})
+	return sum, failed
+}

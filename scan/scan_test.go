@@ -1,0 +1,127 @@
+package scan_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vigil-siem/vigil/collectors"
+	"github.com/vigil-siem/vigil/internal/corpus"
+	"github.com/vigil-siem/vigil/rules"
+	"github.com/vigil-siem/vigil/scan"
+)
+
+func pack(t testing.TB) []*rules.Compiled {
+	t.Helper()
+	rs, errs := rules.LoadFS(rules.Pack(), ".")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return rs
+}
+
+func scanData(t testing.TB, name string, data []byte, workers int) ([]rules.Alert, *scan.Summary) {
+	t.Helper()
+	p, err := collectors.NewParser("auto", collectors.ParserConfig{Reference: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts []rules.Alert
+	sum, err := scan.Run(context.Background(), []scan.Input{{Name: name, Reader: bytes.NewReader(data), Parser: p}},
+		scan.Options{Rules: pack(t), Workers: workers, BatchEvents: 100}, func(a rules.Alert) error {
+			alerts = append(alerts, a)
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return alerts, sum
+}
+
+func TestScanFindsTheOpenSSHBruteForces(t *testing.T) {
+	alerts, sum := scanData(t, "OpenSSH_2k.log", corpus.Read(t, "loghub/OpenSSH_2k.log"), 0)
+	if sum.Events != 2000 || sum.Inputs[0].Failed() != 0 {
+		t.Fatalf("%d events, %d flagged", sum.Events, sum.Inputs[0].Failed())
+	}
+	flagged := map[string]bool{}
+	for _, a := range alerts {
+		if a.Rule.ID == "vigil.ssh.brute_force_success" {
+			t.Errorf("brute-force-then-success fired for %s", a.Vigil.Alert.Entity)
+		}
+		if a.Rule.ID == "vigil.ssh.brute_force" {
+			flagged[a.Vigil.Alert.Entity.Value] = true
+		}
+	}
+	for _, ip := range []string{"183.62.140.253", "187.141.143.180", "103.99.0.122", "112.95.230.3", "5.188.10.180", "185.190.58.151"} {
+		if !flagged[ip] {
+			t.Errorf("%s not flagged", ip)
+		}
+	}
+	var bf *scan.RuleSummary
+	for _, r := range sum.Rules {
+		if r.ID == "vigil.ssh.brute_force" {
+			bf = r
+		}
+	}
+	if bf == nil || bf.Alerts == 0 || bf.TopEntities(1)[0] != "source.ip=183.62.140.253" {
+		t.Fatalf("summary for the brute-force rule: %+v", bf)
+	}
+}
+
+func TestScanOutputDoesNotDependOnWorkers(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "scenarios", "ssh-bruteforce", "auth.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, _ := scanData(t, "auth.log", data, 1)
+	many, _ := scanData(t, "auth.log", data, 4)
+	if len(one) == 0 || len(one) != len(many) {
+		t.Fatalf("1 worker: %d alerts, 4 workers: %d", len(one), len(many))
+	}
+	ids := func(as []rules.Alert) map[string]bool {
+		m := map[string]bool{}
+		for _, a := range as {
+			m[a.Vigil.Alert.ID] = true
+		}
+		return m
+	}
+	a, b := ids(one), ids(many)
+	for id := range a {
+		if !b[id] {
+			t.Fatalf("alert %s found with 1 worker only", id)
+		}
+	}
+}
+
+func TestScanStopsOnEmitError(t *testing.T) {
+	data := bytes.Repeat([]byte("Dec 10 06:55:46 LabSZ sshd[1]: Failed password for root from 203.0.113.9 port 1 ssh2\n"), 5000)
+	p, _ := collectors.NewParser("sshd", collectors.ParserConfig{})
+	stop := fmt.Errorf("disk full")
+	_, err := scan.Run(context.Background(), []scan.Input{{Name: "x", Reader: bytes.NewReader(data), Parser: p}},
+		scan.Options{Rules: pack(t), BatchEvents: 50}, func(rules.Alert) error { return stop })
+	if err != stop {
+		t.Fatalf("Run = %v, want the emit error", err)
+	}
+}
+
+// BenchmarkScan measures parse + the whole pack over the OpenSSH corpus,
+// repeated, in lines/s.
+func BenchmarkScan(b *testing.B) {
+	one := corpus.Read(b, "loghub/OpenSSH_2k.log")
+	data := bytes.Repeat(append(one, '\n'), 50) // 100,000 lines
+	b.SetBytes(int64(len(data)))
+	rs := pack(b)
+	for b.Loop() {
+		p, _ := collectors.NewParser("sshd", collectors.ParserConfig{})
+		_, err := scan.Run(context.Background(), []scan.Input{{Name: "x", Reader: bytes.NewReader(data), Parser: p}},
+			scan.Options{Rules: rs}, func(rules.Alert) error { return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*100_000)/b.Elapsed().Seconds(), "lines/s")
+}
