@@ -75,7 +75,7 @@ type AlertVigil struct {
 // AlertDetail holds what ECS has no field for.
 type AlertDetail struct {
 	ID        string   `json:"id"`
-	Kind      string   `json:"kind"` // match | sequence
+	Kind      string   `json:"kind"` // match | sequence | threshold | new_terms
 	Severity  string   `json:"severity"`
 	RiskScore int      `json:"risk_score"`
 	GroupKeys []Entity `json:"group_keys,omitempty"` // the rule's by fields and their values, in order
@@ -90,6 +90,34 @@ type AlertDetail struct {
 	LastSeen   time.Time     `json:"last_seen"`
 	EventCount int           `json:"event_count"`
 	Events     []event.Event `json:"events"`
+	// Threshold says what a threshold rule counted.
+	Threshold *AlertThreshold `json:"threshold,omitempty"`
+	// NewTerms says which term a new_terms rule saw for the first time.
+	NewTerms *AlertNewTerms `json:"new_terms,omitempty"`
+	// SuppressedCount is how many alerts of the same suppress key were
+	// held back in the window this alert opened.
+	SuppressedCount int `json:"suppressed_count,omitempty"`
+}
+
+// AlertThreshold is what a threshold rule counted in its window. Events
+// holds a sample (the most recent 100); Count is exact.
+type AlertThreshold struct {
+	Window         string   `json:"window"`
+	Operator       string   `json:"operator"` // gt, gte, eq, lt
+	Value          int      `json:"value"`
+	Count          int      `json:"count"`
+	Distinct       string   `json:"distinct_field,omitempty"`
+	DistinctCount  int      `json:"distinct_count,omitempty"`
+	DistinctValues []string `json:"distinct_values,omitempty"` // sorted, at most 100
+}
+
+// AlertNewTerms is the term a new_terms rule saw for the first time.
+type AlertNewTerms struct {
+	Fields []string `json:"fields"`
+	Values []string `json:"values"`
+	// LastSeen is set when the term was seen before, longer ago than the
+	// history window.
+	LastSeen *time.Time `json:"last_seen,omitempty"`
 }
 
 // Entity is one field and value that an alert or incident is about.

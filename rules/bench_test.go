@@ -41,3 +41,59 @@ func BenchmarkEngine(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkThreshold runs a distinct-count threshold (password spraying)
+// over failures from a few hundred sources against many users.
+func BenchmarkThreshold(b *testing.B) {
+	r := parseRule(b, `id: b.spray
+name: Spray
+kind: threshold
+severity: high
+where: event.dataset == "system.auth"
+condition: event.action == "ssh_login" && event.outcome == "failure"
+by: [source.ip]
+threshold: {window: 10m, distinct: user.name, gte: 20}
+`)
+	const n = 4096
+	evs := make([]event.Event, n)
+	for i := range evs {
+		evs[i] = sshEvent(i, t0.Add(time.Duration(i)*100*time.Millisecond), fmt.Sprintf("198.51.%d.%d", i%3, i%97), fmt.Sprintf("user%d", i%31), "failure")
+	}
+	engine := NewEngine([]*Compiled{r}, EngineConfig{})
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		engine.Process(evs[i%n])
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkNewTerms runs a new_terms rule (user, country) over logins of
+// a thousand users from a handful of countries.
+func BenchmarkNewTerms(b *testing.B) {
+	r := parseRule(b, `id: b.new_country
+name: New country
+kind: new_terms
+severity: medium
+condition: event.outcome == "success"
+by: [user.name]
+new_terms: {fields: [source.geo.country_iso_code], history_window: 7d}
+`)
+	countries := []string{"DE", "FR", "US", "NL", "CN", "BR", "IN"}
+	const n = 4096
+	evs := make([]event.Event, n)
+	for i := range evs {
+		e := sshEvent(i, t0.Add(time.Duration(i)*time.Second), "192.0.2.1", fmt.Sprintf("user%d", i%1000), "success")
+		e["source.geo.country_iso_code"] = countries[i%len(countries)]
+		evs[i] = e
+	}
+	engine := NewEngine([]*Compiled{r}, EngineConfig{})
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		engine.Process(evs[i%n])
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

@@ -1,46 +1,97 @@
 package rules
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Compiled is a rule with its expressions compiled, ready to run.
 type Compiled struct {
-	Rule   *Rule
-	where  *condition
-	match  *condition   // match rules
-	steps  []*condition // sequence rules, one per step
-	stages []int        // sequence stages (steps expanded by count) → step index
-	threat []Threat
-	risk   int
+	Rule       *Rule
+	where      *condition
+	match      *condition   // match, threshold and new_terms rules (nil: every event)
+	steps      []*condition // sequence rules, one per step
+	stages     []int        // sequence stages (steps expanded by count) → step index
+	exceptions []*exception
+	threat     []Threat
+	risk       int
+	threshold  thresholdTest
+	warnings   []error
 }
+
+// Warnings returns what is suspicious but not wrong in the rule, such as
+// field names that are not ECS, each as a *LoadError (file:line).
+func (c *Compiled) Warnings() []error { return c.warnings }
 
 type compileError struct {
-	key string
-	err error
+	key  string
+	err  error
+	warn bool
 }
 
-func compile(r *Rule) (*Compiled, []compileError) {
+func compile(r *Rule, e *env) (*Compiled, []compileError) {
 	c := &Compiled{Rule: r, threat: threatFromTags(r.Tags), risk: r.RiskScore}
 	if c.risk == 0 {
 		c.risk = severityRisk[r.Severity]
 	}
 	var errs []compileError
+	fields := func(key string, names ...string) {
+		for _, f := range names {
+			if msg := checkField(f); msg != "" {
+				errs = append(errs, compileError{key: key, err: fmt.Errorf("%s", msg), warn: true})
+			}
+		}
+	}
 	try := func(key, src string) *condition {
 		if src == "" {
 			return nil
 		}
-		cond, err := compileCondition(src)
+		cond, names, err := e.compile(src)
 		if err != nil {
 			errs = append(errs, compileError{key: key, err: err})
 		}
+		fields(key, names...)
 		return cond
 	}
 	c.where = try("where", r.Where)
 	c.match = try("condition", r.Condition)
 	for i, s := range r.Steps {
 		c.steps = append(c.steps, try(fmt.Sprintf("steps[%d].condition", i), s.Condition))
-		for range max(s.Count, 1) {
+		for range min(max(s.Count, 1), maxStepCount) {
 			c.stages = append(c.stages, i)
 		}
 	}
+	for i, x := range r.Exceptions {
+		if x.Expr != "" {
+			c.exceptions = append(c.exceptions, &exception{expr: try(fmt.Sprintf("exceptions[%d].expr", i), x.Expr)})
+			continue
+		}
+		fields(fmt.Sprintf("exceptions[%d].field", i), x.Field)
+		c.exceptions = append(c.exceptions, compileFieldException(x))
+	}
+	fields("by", r.By...)
+	if r.Suppress != nil {
+		fields("suppress.by", r.Suppress.By...)
+	}
+	if th := r.Threshold; th != nil {
+		if th.Distinct != "" {
+			fields("threshold.distinct", th.Distinct)
+		}
+		c.threshold = newThresholdTest(th)
+	}
+	if nt := r.NewTerms; nt != nil {
+		fields("new_terms.fields", nt.Fields...)
+	}
 	return c, errs
+}
+
+// window is a threshold rule's window, a new_terms rule's history.
+func (c *Compiled) window() time.Duration {
+	switch {
+	case c.Rule.Threshold != nil:
+		return time.Duration(c.Rule.Threshold.Window)
+	case c.Rule.NewTerms != nil:
+		return time.Duration(c.Rule.NewTerms.HistoryWindow)
+	}
+	return time.Duration(c.Rule.MaxSpan)
 }

@@ -22,6 +22,16 @@ type EngineConfig struct {
 	SessionTTL time.Duration
 	// MaxSessions bounds the remembered logins (default 100000).
 	MaxSessions int
+	// AllowedLateness is how far behind the newest event time an event may
+	// be and still be on time. The watermark is the newest event time seen
+	// minus it; windows that end before the watermark are closed (threshold
+	// lt/eq, suppression), and events older than it are counted in
+	// Stats.LateEvents (they are still evaluated). Default 0.
+	AllowedLateness time.Duration
+	// MaxKeys bounds the keys each threshold rule, new_terms rule and
+	// suppression remembers; the least recently used is evicted beyond it
+	// (Stats.Evictions). Default 100000.
+	MaxKeys int
 }
 
 // Stats counts what an Engine did.
@@ -29,8 +39,16 @@ type Stats struct {
 	Events int64
 	Alerts int64
 	// EvalErrors counts expressions that failed at run time on an event
-	// (e.g. comparing a string with a number); they count as no match.
+	// (e.g. arithmetic on a missing field); they count as no match.
 	EvalErrors int64
+	// Excepted counts events a rule's exceptions left out.
+	Excepted int64
+	// Suppressed counts alerts suppress held back.
+	Suppressed int64
+	// LateEvents counts events older than the watermark.
+	LateEvents int64
+	// Evictions counts keys of stateful rules evicted by MaxKeys.
+	Evictions int64
 }
 
 // Engine evaluates compiled rules on a stream of events. It is not safe
@@ -39,6 +57,11 @@ type Stats struct {
 type Engine struct {
 	rules    []*Compiled
 	seq      map[*Compiled]*sequenceState
+	thr      map[*Compiled]*thresholdState
+	nt       map[*Compiled]*newTermsState
+	sup      map[*Compiled]*suppressState
+	timers   timerHeap
+	newest   time.Time // the newest event time seen
 	machine  vm.VM
 	cfg      EngineConfig
 	stats    Stats
@@ -59,14 +82,29 @@ func NewEngine(rules []*Compiled, cfg EngineConfig) *Engine {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 100000
 	}
-	e := &Engine{seq: map[*Compiled]*sequenceState{}, cfg: cfg, sessions: newSessions(cfg.MaxSessions, cfg.SessionTTL)}
+	if cfg.MaxKeys <= 0 {
+		cfg.MaxKeys = 100000
+	}
+	e := &Engine{
+		seq: map[*Compiled]*sequenceState{}, thr: map[*Compiled]*thresholdState{},
+		nt: map[*Compiled]*newTermsState{}, sup: map[*Compiled]*suppressState{},
+		cfg: cfg, sessions: newSessions(cfg.MaxSessions, cfg.SessionTTL),
+	}
 	for _, r := range rules {
 		if !r.Rule.IsEnabled() {
 			continue
 		}
 		e.rules = append(e.rules, r)
-		if r.Rule.Kind == KindSequence {
+		switch r.Rule.Kind {
+		case KindSequence:
 			e.seq[r] = newSequenceState()
+		case KindThreshold:
+			e.thr[r] = newThresholdState(cfg.MaxKeys)
+		case KindNewTerms:
+			e.nt[r] = newNewTermsState(r.Rule.NewTerms, cfg.MaxKeys)
+		}
+		if r.Rule.Suppress != nil {
+			e.sup[r] = newSuppressState(cfg.MaxKeys)
 		}
 	}
 	return e
@@ -76,37 +114,121 @@ func NewEngine(rules []*Compiled, cfg EngineConfig) *Engine {
 func (e *Engine) Rules() []*Compiled { return e.rules }
 
 // Stats returns the counters so far.
-func (e *Engine) Stats() Stats { return e.stats }
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	for _, st := range e.thr {
+		s.Evictions += st.keys.evicted
+	}
+	for _, st := range e.nt {
+		s.Evictions += st.seen.evicted
+	}
+	for _, st := range e.sup {
+		s.Evictions += st.keys.evicted
+	}
+	return s
+}
+
+// Watermark is the newest event time seen minus the allowed lateness.
+func (e *Engine) Watermark() time.Time { return e.newest.Add(-e.cfg.AllowedLateness) }
 
 // Process evaluates every rule on one event and returns the alerts it
-// completes. Events of one key must arrive in event-time order.
+// completes, with those of windows its time closed (threshold lt/eq,
+// suppression counts). Events of one key must arrive in event-time order,
+// give or take the allowed lateness.
 func (e *Engine) Process(ev event.Event) []Alert {
 	e.stats.Events++
 	t, hasTime := ev.Time()
+	var alerts []Alert
 	if hasTime {
 		e.sessions.observe(ev, t)
+		if t.Before(e.Watermark()) {
+			e.stats.LateEvents++
+		}
+		if t.After(e.newest) {
+			e.newest = t
+			alerts = e.closeTimers(e.Watermark(), false)
+		}
 	}
-	var alerts []Alert
 	for _, r := range e.rules {
 		if r.where != nil && !e.eval(r.where, ev) {
 			continue
 		}
+		var got []Alert
 		switch r.Rule.Kind {
 		case KindMatch:
-			if e.eval(r.match, ev) {
-				alerts = append(alerts, e.newAlert(r, []event.Event{ev}, 1))
+			if e.eval(r.match, ev) && !e.excepted(r, ev) {
+				got = append(got, e.newAlert(r, []event.Event{ev}, 1))
 			}
 		case KindSequence:
-			if !hasTime {
+			if !hasTime || e.excepted(r, ev) {
 				continue // a sequence is ordered in event time; without one it cannot take part
 			}
 			if p := e.processSequence(r, ev, t); p != nil {
 				evs, n := p.events()
-				alerts = append(alerts, e.newAlert(r, evs, n))
+				got = append(got, e.newAlert(r, evs, n))
+			}
+		case KindThreshold, KindNewTerms:
+			if !hasTime || (r.match != nil && !e.eval(r.match, ev)) || e.excepted(r, ev) {
+				continue
+			}
+			if r.Rule.Kind == KindThreshold {
+				got = e.processThreshold(r, ev, t)
+			} else {
+				got = e.processNewTerms(r, ev, t)
+			}
+		}
+		if len(got) > 0 && r.Rule.Suppress != nil {
+			got = e.suppress(r, got)
+		}
+		alerts = append(alerts, got...)
+	}
+	e.stats.Alerts += int64(len(alerts))
+	return alerts
+}
+
+// Flush ends the input: it decides every open threshold lt/eq window and
+// emits the final count of every suppression window, as if the watermark
+// had passed them all. Call it at the end of a file (scan, rule tests);
+// a stream never ends, its windows close as event time moves on.
+func (e *Engine) Flush() []Alert {
+	alerts := e.closeTimers(time.Time{}, true)
+	e.stats.Alerts += int64(len(alerts))
+	return alerts
+}
+
+// closeTimers closes the windows that ended before the watermark.
+func (e *Engine) closeTimers(watermark time.Time, all bool) []Alert {
+	var alerts []Alert
+	for _, tm := range e.timers.due(watermark, all) {
+		switch tm.kind {
+		case timerThreshold:
+			st := e.thr[tm.rule]
+			k, ok := st.keys.get(tm.key)
+			if !ok || k.gen != tm.gen {
+				continue // decided already, or evicted
+			}
+			st.keys.remove(tm.key)
+			a, fire := e.closeThreshold(tm.rule, k)
+			if !fire {
+				continue
+			}
+			got := []Alert{a}
+			if tm.rule.Rule.Suppress != nil {
+				got = e.suppress(tm.rule, got)
+			}
+			alerts = append(alerts, got...)
+		case timerSuppress:
+			st := e.sup[tm.rule]
+			w, ok := st.keys.get(tm.key)
+			if !ok || w.gen != tm.gen {
+				continue
+			}
+			st.keys.remove(tm.key)
+			if a, ok := closeSuppression(w); ok {
+				alerts = append(alerts, a)
 			}
 		}
 	}
-	e.stats.Alerts += int64(len(alerts))
 	return alerts
 }
 

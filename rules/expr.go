@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -20,33 +19,83 @@ type condition struct {
 	program *vm.Program
 }
 
-// compileCondition compiles an expression over ECS field names. Dotted
-// names (source.ip) and bare names (message) are rewritten into lookups
-// of the event by full path, so a field that is absent is nil, never an
-// error.
+// compileCondition compiles an expression with the helpers and no lists
+// or caller functions.
 func compileCondition(src string) (*condition, error) {
+	e, _ := newEnv(&loadConfig{})
+	c, _, err := e.compile(src)
+	return c, err
+}
+
+// compile compiles an expression over ECS field names. Dotted names
+// (source.ip) and bare names (message) are rewritten into lookups of the
+// event by full path, so a field that is absent is nil, never an error.
+// It returns the field names the expression reads.
+func (e *env) compile(src string) (*condition, []string, error) {
 	tree, err := parser.Parse(src)
 	if err != nil {
-		return nil, fmt.Errorf("%s", firstLine(err.Error()))
+		return nil, nil, fmt.Errorf("%s", firstLine(err.Error()))
 	}
 	calls := &callNames{}
 	ast.Walk(&tree.Node, calls)
-	for _, name := range calls.names {
-		if _, builtin := builtin.Index[name]; !builtin && !vigilFunctions[name] {
-			return nil, fmt.Errorf("unknown function %s()", name)
+	for _, call := range calls.calls {
+		name := call.Callee.(*ast.IdentifierNode).Value
+		if _, builtin := builtin.Index[name]; !builtin && !e.known(name) {
+			return nil, nil, fmt.Errorf("unknown function %s()", name)
+		}
+		if err := e.checkConstantArgs(name, call.Arguments); err != nil {
+			return nil, nil, err
 		}
 	}
-	p, err := expr.Compile(src,
+	// The fields read, found the way the compiler will rewrite them.
+	ast.Walk(&tree.Node, fieldPatcher{})
+	fields := &fieldNames{}
+	ast.Walk(&tree.Node, fields)
+
+	opts := []expr.Option{
 		expr.Env(map[string]any{}),
 		expr.AsBool(),
 		expr.AllowUndefinedVariables(),
-		expr.Patch(fieldPatcher{}),
-		expr.Function("cidr", cidrFunc, new(func(any, string) bool)),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("%s", firstLine(err.Error()))
+		expr.Patch(fieldPatcher{compare: true}),
 	}
-	return &condition{source: src, program: p}, nil
+	for name, fn := range e.functions() {
+		opts = append(opts, expr.Function(name, fn))
+	}
+	p, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s", firstLine(err.Error()))
+	}
+	return &condition{source: src, program: p}, fields.names, nil
+}
+
+// checkConstantArgs validates at load what can be: a constant re() pattern
+// (compiled now, into the cache) and a constant in_list() name.
+func (e *env) checkConstantArgs(name string, args []ast.Node) error {
+	if len(args) != 2 {
+		return nil
+	}
+	s, ok := args[1].(*ast.StringNode)
+	if !ok {
+		return nil
+	}
+	switch name {
+	case "re":
+		if _, err := e.compileRegex(s.Value); err != nil {
+			return err
+		}
+	case "in_list":
+		if _, ok := e.extra["in_list"]; ok {
+			return nil
+		}
+		if e.lists[s.Value] == nil {
+			known := "none loaded"
+			if names := e.listNames(); len(names) > 0 {
+				known = strings.Join(names, ", ")
+			}
+			return fmt.Errorf("in_list: unknown list %q (lists: %s)", s.Value, known)
+		}
+	}
+	return nil
 }
 
 // eval runs the condition on an event. A runtime error (a comparison of
@@ -61,16 +110,23 @@ func (c *condition) eval(e event.Event, machine *vm.VM) (bool, error) {
 	return b, nil
 }
 
-// vigilFunctions are the helpers Vigil adds to expr's builtins.
-var vigilFunctions = map[string]bool{"cidr": true}
+// fieldNames collects the event fields an expression reads, after
+// fieldPatcher rewrote them.
+type fieldNames struct{ names []string }
 
-// callNames collects the names of the functions an expression calls.
-type callNames struct{ names []string }
+func (f *fieldNames) Visit(node *ast.Node) {
+	if p, ok := envPath(*node); ok {
+		f.names = append(f.names, p)
+	}
+}
+
+// callNames collects the calls of named functions in an expression.
+type callNames struct{ calls []*ast.CallNode }
 
 func (c *callNames) Visit(node *ast.Node) {
 	if call, ok := (*node).(*ast.CallNode); ok {
-		if id, ok := call.Callee.(*ast.IdentifierNode); ok {
-			c.names = append(c.names, id.Value)
+		if _, ok := call.Callee.(*ast.IdentifierNode); ok {
+			c.calls = append(c.calls, call)
 		}
 	}
 }
@@ -85,11 +141,18 @@ func firstLine(s string) string {
 // the flat event's key of that name. expr walks the tree children first:
 // an identifier is rewritten when it is visited, a member access on a
 // rewritten path extends the path, and a call or let restores the names
-// that turned out to be a function or a variable.
-type fieldPatcher struct{}
+// that turned out to be a function or a variable. With compare, the
+// ordering operators become the safe comparisons of functions.go.
+type fieldPatcher struct{ compare bool }
 
-func (fieldPatcher) Visit(node *ast.Node) {
+func (f fieldPatcher) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.BinaryNode:
+		if f.compare {
+			if name := compareCalls[n.Operator]; name != "" && !(isLiteral(n.Left) && isLiteral(n.Right)) {
+				ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: name}, Arguments: []ast.Node{n.Left, n.Right}})
+			}
+		}
 	case *ast.IdentifierNode:
 		if n.Value != "$env" {
 			ast.Patch(node, envLookup(n.Value))
@@ -153,19 +216,12 @@ func envPath(n ast.Node) (string, bool) {
 	return s.Value, true
 }
 
-func cidrFunc(params ...any) (any, error) {
-	ip, _ := params[0].(string)
-	network, _ := params[1].(string)
-	if ip == "" || network == "" {
-		return false, nil
+var compareCalls = map[string]string{"<": cmpLT, ">": cmpGT, "<=": cmpLE, ">=": cmpGE}
+
+func isLiteral(n ast.Node) bool {
+	switch n.(type) {
+	case *ast.IntegerNode, *ast.FloatNode, *ast.StringNode:
+		return true
 	}
-	prefix, err := netip.ParsePrefix(network)
-	if err != nil {
-		return false, fmt.Errorf("cidr: bad network %q", network)
-	}
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return false, nil
-	}
-	return prefix.Contains(addr.Unmap()), nil
+	return false
 }

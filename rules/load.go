@@ -24,8 +24,23 @@ func (e *LoadError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.L
 
 // LoadFS reads every *.yaml and *.yml file below root in fsys. It returns
 // the rules that are valid and compiled, and one error per problem in the
-// others: a bad rule never stops the good ones from loading.
-func LoadFS(fsys fs.FS, root string) ([]*Compiled, []error) {
+// others: a bad rule never stops the good ones from loading. Warnings
+// (unknown field names) do not stop a rule: see Compiled.Warnings and Lint.
+func LoadFS(fsys fs.FS, root string, opts ...LoadOption) ([]*Compiled, []error) {
+	rules, errs, _ := loadFS(fsys, root, newLoadConfig(opts))
+	return rules, errs
+}
+
+// loaded is one rule document as read, for Lint and RunTests.
+type loaded struct {
+	file     string
+	line     int
+	rule     *Rule
+	compiled *Compiled // nil when the rule has errors
+	body     ast.Node
+}
+
+func ruleFiles(fsys fs.FS, root string) ([]string, error) {
 	var files []string
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -37,11 +52,20 @@ func LoadFS(fsys fs.FS, root string) ([]*Compiled, []error) {
 		return nil
 	})
 	if err != nil {
-		return nil, []error{fmt.Errorf("read rules from %s: %w", root, err)}
+		return nil, fmt.Errorf("read rules from %s: %w", root, err)
 	}
 	sort.Strings(files)
+	return files, nil
+}
+
+func loadFS(fsys fs.FS, root string, cfg *loadConfig) ([]*Compiled, []error, []loaded) {
+	files, err := ruleFiles(fsys, root)
+	if err != nil {
+		return nil, []error{err}, nil
+	}
+	e, errs := newEnv(cfg)
 	var out []*Compiled
-	var errs []error
+	var all []loaded
 	seen := map[string]string{}
 	for _, f := range files {
 		data, err := fs.ReadFile(fsys, f)
@@ -49,30 +73,48 @@ func LoadFS(fsys fs.FS, root string) ([]*Compiled, []error) {
 			errs = append(errs, fmt.Errorf("read %s: %w", f, err))
 			continue
 		}
-		rules, ferrs := Parse(f, data)
-		for _, c := range rules {
+		docs, ferrs := parseFile(f, data, e)
+		for i := range docs {
+			c := docs[i].compiled
+			if c == nil {
+				continue
+			}
 			r := c.Rule
 			if first, dup := seen[r.ID]; dup {
 				ferrs = append(ferrs, &LoadError{File: r.File, Line: r.Line, Msg: fmt.Sprintf("id %q is already used at %s", r.ID, first)})
+				docs[i].compiled = nil
 				continue
 			}
 			seen[r.ID] = fmt.Sprintf("%s:%d", r.File, r.Line)
 			out = append(out, c)
 		}
+		all = append(all, docs...)
 		sort.SliceStable(ferrs, func(i, j int) bool { return errLine(ferrs[i]) < errLine(ferrs[j]) })
 		errs = append(errs, ferrs...)
 	}
-	return out, errs
+	return out, errs, all
 }
 
 // Parse reads the rules of one file (one YAML document per rule) and
 // compiles them.
-func Parse(file string, data []byte) ([]*Compiled, []error) {
+func Parse(file string, data []byte, opts ...LoadOption) ([]*Compiled, []error) {
+	e, errs := newEnv(newLoadConfig(opts))
+	docs, perrs := parseFile(file, data, e)
+	var out []*Compiled
+	for _, d := range docs {
+		if d.compiled != nil {
+			out = append(out, d.compiled)
+		}
+	}
+	return out, append(errs, perrs...)
+}
+
+func parseFile(file string, data []byte, e *env) ([]loaded, []error) {
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return nil, []error{yamlError(file, err)}
 	}
-	var out []*Compiled
+	var out []loaded
 	var errs []error
 	for _, doc := range f.Docs {
 		if doc == nil || doc.Body == nil {
@@ -85,21 +127,28 @@ func Parse(file string, data []byte) ([]*Compiled, []error) {
 			continue
 		}
 		r.File, r.Line = path.Clean(file), line
+		ld := loaded{file: r.File, line: line, rule: &r, body: doc.Body}
 		problems := r.validate()
 		for _, p := range problems {
 			key, _, _ := strings.Cut(p, ":")
 			errs = append(errs, &LoadError{File: r.File, Line: keyLine(doc.Body, key, line), Msg: ruleLabel(&r) + p})
 		}
-		if len(problems) > 0 {
-			continue
-		}
-		c, cerrs := compile(&r)
+		// Compiled even when invalid, so that one pass reports every problem.
+		c, cerrs := compile(&r, e)
+		failed := len(problems) > 0
 		for _, ce := range cerrs {
-			errs = append(errs, &LoadError{File: r.File, Line: keyLine(doc.Body, ce.key, line), Msg: ruleLabel(&r) + ce.key + ": " + ce.err.Error()})
+			le := &LoadError{File: r.File, Line: keyLine(doc.Body, ce.key, line), Msg: ruleLabel(&r) + ce.key + ": " + ce.err.Error()}
+			if ce.warn {
+				c.warnings = append(c.warnings, le)
+				continue
+			}
+			failed = true
+			errs = append(errs, le)
 		}
-		if len(cerrs) == 0 {
-			out = append(out, c)
+		if !failed {
+			ld.compiled = c
 		}
+		out = append(out, ld)
 	}
 	return out, errs
 }

@@ -2,14 +2,17 @@ package rules
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // Rule kinds.
 const (
-	KindMatch    = "match"
-	KindSequence = "sequence"
+	KindMatch     = "match"
+	KindSequence  = "sequence"
+	KindThreshold = "threshold"
+	KindNewTerms  = "new_terms"
 )
 
 // Rule is one detection as written in a rule file.
@@ -26,7 +29,10 @@ type Rule struct {
 	Enabled     *bool    `yaml:"enabled"`
 	// Where filters the events a rule looks at at all (expr).
 	Where string `yaml:"where"`
-	// Condition is the expression of a match rule.
+	// Exceptions leave out the events they match (see Exception).
+	Exceptions Exceptions `yaml:"exceptions"`
+	// Condition is the expression of a match rule; threshold and new_terms
+	// rules count or learn the events it matches (all when empty).
 	Condition string `yaml:"condition"`
 	// By are the group keys: a sequence's join keys, a match rule's keys.
 	// The first one is the alert's entity.
@@ -34,6 +40,14 @@ type Rule struct {
 	// MaxSpan bounds a sequence, measured from its first event.
 	MaxSpan Duration `yaml:"maxspan"`
 	Steps   []Step   `yaml:"steps"`
+	// Threshold configures a threshold rule.
+	Threshold *Threshold `yaml:"threshold"`
+	// NewTerms configures a new_terms rule.
+	NewTerms *NewTerms `yaml:"new_terms"`
+	// Suppress keeps one alert per key per window.
+	Suppress *Suppress `yaml:"suppress"`
+	// Tests are the rule's own tests, run by RunTests.
+	Tests []RuleTest `yaml:"tests"`
 
 	// File and Line say where the rule was read from.
 	File string `yaml:"-"`
@@ -48,17 +62,66 @@ type Step struct {
 	Count int `yaml:"count"`
 }
 
+// Threshold is a threshold rule's window and condition: the number of
+// matching events (or of distinct values of a field) per by key within a
+// sliding window. Exactly one of Gt, Gte, Eq, Lt is set.
+type Threshold struct {
+	Window   Duration `yaml:"window"`
+	Distinct string   `yaml:"distinct"`
+	Gt       *int     `yaml:"gt"`
+	Gte      *int     `yaml:"gte"`
+	Eq       *int     `yaml:"eq"`
+	Lt       *int     `yaml:"lt"`
+}
+
+// NewTerms is a new_terms rule's term: the value (or tuple of values) of
+// Fields, per by key, not seen within HistoryWindow.
+type NewTerms struct {
+	Fields        []string `yaml:"fields"`
+	HistoryWindow Duration `yaml:"history_window"`
+	// LearnFor is how long after the first event the rule sees it only
+	// learns, without alerting.
+	LearnFor Duration `yaml:"learn_for"`
+	// MaxKeys bounds the remembered terms (least recently seen evicted).
+	MaxKeys int `yaml:"max_keys"`
+}
+
+// Suppress keeps the first alert of each key and counts the others raised
+// within For of it (vigil.alert.suppressed_count).
+type Suppress struct {
+	By  []string `yaml:"by"`
+	For Duration `yaml:"for"`
+}
+
 // Duration is a time.Duration written as "10m" in YAML.
 type Duration time.Duration
 
-// UnmarshalText parses "90s", "10m", "1h".
+// UnmarshalText parses "90s", "10m", "1h", and days as "7d".
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+	s := string(b)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 3650 {
+			return fmt.Errorf("bad duration %q (write e.g. 30s, 10m, 1h, 7d)", b)
+		}
+		*d = Duration(time.Duration(n) * 24 * time.Hour)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("bad duration %q (write e.g. 30s, 10m, 1h)", b)
+		return fmt.Errorf("bad duration %q (write e.g. 30s, 10m, 1h, 7d)", b)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// String renders the duration as Go does ("10m0s").
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// IsStateful says whether the rule keeps state across events (sequence,
+// threshold, new_terms), and so needs a positive and a negative test.
+func (r *Rule) IsStateful() bool {
+	return r.Kind == KindSequence || r.Kind == KindThreshold || r.Kind == KindNewTerms
 }
 
 // Severities in ascending order, with their default risk scores.
@@ -102,14 +165,39 @@ func (r *Rule) validate() []string {
 			errs = append(errs, fmt.Sprintf("tags: %q is not an ATT&CK tag (attack.t1110, attack.t1110.001 or attack.credential_access)", tag))
 		}
 	}
+	if r.Kind != KindSequence && len(r.Steps) > 0 {
+		errs = append(errs, "steps: only sequence rules have steps")
+	}
+	if r.Kind != KindSequence && r.MaxSpan != 0 {
+		errs = append(errs, "maxspan: only sequence rules have a maxspan")
+	}
+	if r.Kind != KindThreshold && r.Threshold != nil {
+		errs = append(errs, "threshold: only threshold rules have a threshold")
+	}
+	if r.Kind != KindNewTerms && r.NewTerms != nil {
+		errs = append(errs, "new_terms: only new_terms rules have new_terms")
+	}
+	errs = append(errs, r.Exceptions.validate()...)
+	if s := r.Suppress; s != nil {
+		if len(s.By) == 0 {
+			errs = append(errs, "suppress.by: missing (the keys to keep one alert per)")
+		}
+		if s.For <= 0 {
+			errs = append(errs, "suppress.for: missing (how long to suppress, e.g. 1h)")
+		}
+	}
+	for i, t := range r.Tests {
+		errs = append(errs, t.validate(i)...)
+	}
 	switch r.Kind {
 	case KindMatch:
 		if r.Condition == "" {
 			errs = append(errs, "condition: a match rule needs a condition")
 		}
-		if len(r.Steps) > 0 {
-			errs = append(errs, "steps: only sequence rules have steps")
-		}
+	case KindThreshold:
+		errs = append(errs, r.validateThreshold()...)
+	case KindNewTerms:
+		errs = append(errs, r.validateNewTerms()...)
 	case KindSequence:
 		if len(r.Steps) == 0 {
 			errs = append(errs, "steps: a sequence rule needs at least one step")
@@ -137,9 +225,56 @@ func (r *Rule) validate() []string {
 			errs = append(errs, fmt.Sprintf("steps: %d stages in all (counts included), the most is %d", total, maxStages))
 		}
 	case "":
-		errs = append(errs, "kind: missing (match or sequence)")
+		errs = append(errs, "kind: missing (match, threshold, sequence or new_terms)")
 	default:
-		errs = append(errs, fmt.Sprintf("kind: %q is not match or sequence", r.Kind))
+		errs = append(errs, fmt.Sprintf("kind: %q is not match, threshold, sequence or new_terms", r.Kind))
+	}
+	return errs
+}
+
+func (r *Rule) validateThreshold() []string {
+	th := r.Threshold
+	if th == nil {
+		return []string{"threshold: a threshold rule needs threshold: {window: 10m, gte: 10}"}
+	}
+	var errs []string
+	if th.Window <= 0 {
+		errs = append(errs, "threshold.window: missing (e.g. 10m)")
+	}
+	set := 0
+	for _, c := range []struct {
+		key string
+		v   *int
+		min int
+	}{{"gt", th.Gt, 0}, {"gte", th.Gte, 1}, {"eq", th.Eq, 1}, {"lt", th.Lt, 2}} {
+		if c.v == nil {
+			continue
+		}
+		set++
+		if *c.v < c.min {
+			errs = append(errs, fmt.Sprintf("threshold.%s: %d is below %d", c.key, *c.v, c.min))
+		}
+	}
+	if set != 1 {
+		errs = append(errs, "threshold: needs exactly one of gt, gte, eq, lt")
+	}
+	return errs
+}
+
+func (r *Rule) validateNewTerms() []string {
+	nt := r.NewTerms
+	if nt == nil {
+		return []string{"new_terms: a new_terms rule needs new_terms: {fields: [...], history_window: 7d}"}
+	}
+	var errs []string
+	if len(nt.Fields) == 0 {
+		errs = append(errs, "new_terms.fields: missing (the fields whose values are the term)")
+	}
+	if nt.HistoryWindow < 0 || nt.LearnFor < 0 {
+		errs = append(errs, "new_terms: durations must be positive")
+	}
+	if nt.MaxKeys < 0 {
+		errs = append(errs, fmt.Sprintf("new_terms.max_keys: %d is negative", nt.MaxKeys))
 	}
 	return errs
 }

@@ -1,0 +1,67 @@
+package rules
+
+import (
+	"io/fs"
+	"os"
+
+	"github.com/vigil-siem/vigil/event"
+)
+
+// LoadOption changes how rules are loaded, linted and tested.
+type LoadOption func(*loadConfig)
+
+// Function is an expression function a caller adds (in_intel, asset, …).
+// It gets the evaluated arguments and returns the value of the call; an
+// error makes the expression fail on that event (counted in
+// Stats.EvalErrors, the event does not match).
+type Function = func(params ...any) (any, error)
+
+// ParseFunc turns the bytes of a log file in a format (sshd, …) into
+// events; RunTests uses it for tests that give a log file instead of
+// inline events. The command wires it to the collectors' registry, so
+// rules does not import collectors.
+type ParseFunc func(format string, data []byte) ([]event.Event, error)
+
+type loadConfig struct {
+	functions map[string]Function
+	listFS    []fs.FS
+	parse     ParseFunc
+}
+
+// WithFunctions registers more expression functions by name. A name that
+// is also a Vigil helper or an expr builtin replaces it.
+func WithFunctions(fns map[string]func(params ...any) (any, error)) LoadOption {
+	return func(c *loadConfig) {
+		if c.functions == nil {
+			c.functions = map[string]Function{}
+		}
+		for name, fn := range fns {
+			c.functions[name] = fn
+		}
+	}
+}
+
+// WithLists loads the value lists of in_list() from a directory: each
+// name.txt is the list "name", one value per line, "#" starts a comment.
+func WithLists(dir string) LoadOption {
+	return WithListsFS(os.DirFS(dir))
+}
+
+// WithListsFS is WithLists over any file system (its root holds the
+// name.txt files).
+func WithListsFS(fsys fs.FS) LoadOption {
+	return func(c *loadConfig) { c.listFS = append(c.listFS, fsys) }
+}
+
+// WithParseFunc sets how RunTests parses the log files named by tests.
+func WithParseFunc(parse ParseFunc) LoadOption {
+	return func(c *loadConfig) { c.parse = parse }
+}
+
+func newLoadConfig(opts []LoadOption) *loadConfig {
+	c := &loadConfig{}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}

@@ -1,0 +1,86 @@
+package rules
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// keyCache is the bounded per-key state of one stateful rule: at most
+// max keys, the least recently used evicted (and counted) beyond that.
+type keyCache[V any] struct {
+	lru      *simplelru.LRU[string, V]
+	evicted  int64
+	removing bool
+}
+
+func newKeyCache[V any](max int) *keyCache[V] {
+	kc := &keyCache[V]{}
+	kc.lru, _ = simplelru.NewLRU[string, V](max, func(string, V) { // max is always positive
+		if !kc.removing {
+			kc.evicted++
+		}
+	})
+	return kc
+}
+
+func (kc *keyCache[V]) get(key string) (V, bool) { return kc.lru.Get(key) }
+func (kc *keyCache[V]) add(key string, v V)      { kc.lru.Add(key, v) }
+func (kc *keyCache[V]) remove(key string) {
+	kc.removing = true
+	kc.lru.Remove(key)
+	kc.removing = false
+}
+
+// Timers: windows that close in event time (threshold lt/eq windows,
+// suppression windows) wait in one heap ordered by their end; the engine
+// pops those the watermark has passed.
+
+type timerKind int
+
+const (
+	timerThreshold timerKind = iota
+	timerSuppress
+)
+
+type timer struct {
+	at   time.Time
+	rule *Compiled
+	key  string
+	gen  uint64
+	kind timerKind
+}
+
+type timerHeap []timer
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if !h[i].at.Equal(h[j].at) {
+		return h[i].at.Before(h[j].at)
+	}
+	if h[i].rule.Rule.ID != h[j].rule.Rule.ID {
+		return h[i].rule.Rule.ID < h[j].rule.Rule.ID
+	}
+	return h[i].key < h[j].key
+}
+func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+func (h *timerHeap) push(t timer) { heap.Push(h, t) }
+
+// due pops the timers whose end the watermark has passed, or every timer
+// when all is set (the end of the input).
+func (h *timerHeap) due(watermark time.Time, all bool) []timer {
+	var out []timer
+	for h.Len() > 0 && (all || (*h)[0].at.Before(watermark)) {
+		out = append(out, heap.Pop(h).(timer))
+	}
+	return out
+}

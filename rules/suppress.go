@@ -1,0 +1,88 @@
+package rules
+
+import (
+	"strings"
+	"time"
+)
+
+// Suppression keeps one alert per suppress.by key per suppress.for window
+// (event time, from the first alert): the first alert is emitted at once,
+// the following ones of the same key within the window are counted, not
+// emitted. When the window ends (the watermark passes it, an alert of the
+// key arrives after it, or Engine.Flush) and alerts were suppressed, the
+// first alert is emitted again, with the same id, carrying
+// vigil.alert.suppressed_count: Elasticsearch overwrites the document,
+// and triage, which recognises the id, does not count it twice.
+
+type suppressWindow struct {
+	first Alert
+	start time.Time
+	count int
+	gen   uint64
+}
+
+type suppressState struct {
+	keys *keyCache[*suppressWindow]
+	gen  uint64
+}
+
+func newSuppressState(maxKeys int) *suppressState {
+	return &suppressState{keys: newKeyCache[*suppressWindow](maxKeys)}
+}
+
+func suppressKey(by []string, a Alert) string {
+	evs := a.Vigil.Alert.Events
+	var b strings.Builder
+	for i, f := range by {
+		if i > 0 {
+			b.WriteByte(0x1f)
+		}
+		v := ""
+		if len(evs) > 0 {
+			v = keyValue(evs[len(evs)-1].Get(f))
+		}
+		if v == "" {
+			v = keyValue(a.Fields.Get(f))
+		}
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// suppress filters the alerts of one rule: it returns those to emit (new
+// ones, and earlier ones re-emitted with their final count).
+func (e *Engine) suppress(c *Compiled, alerts []Alert) []Alert {
+	st := e.sup[c]
+	window := time.Duration(c.Rule.Suppress.For)
+	var out []Alert
+	for _, a := range alerts {
+		key := suppressKey(c.Rule.Suppress.By, a)
+		w, ok := st.keys.get(key)
+		if ok && a.Timestamp.Sub(w.start) <= window {
+			w.count++
+			e.stats.Suppressed++
+			continue
+		}
+		if ok {
+			if u, ok := closeSuppression(w); ok {
+				out = append(out, u)
+			}
+		}
+		st.gen++
+		st.keys.add(key, &suppressWindow{first: a, start: a.Timestamp, gen: st.gen})
+		e.timers.push(timer{at: a.Timestamp.Add(window), rule: c, key: key, gen: st.gen, kind: timerSuppress})
+		out = append(out, a)
+	}
+	return out
+}
+
+// closeSuppression returns the window's first alert with its count, when
+// it suppressed any.
+func closeSuppression(w *suppressWindow) (Alert, bool) {
+	if w.count == 0 {
+		return Alert{}, false
+	}
+	a := w.first
+	a.Vigil.Alert.SuppressedCount = w.count
+	return a, true
+}

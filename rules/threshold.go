@@ -1,0 +1,227 @@
+package rules
+
+import (
+	"sort"
+	"time"
+
+	"github.com/vigil-siem/vigil/event"
+)
+
+// A threshold rule counts, per by key, the events its condition matches
+// (a folded "repeated N times" event counts N), or with distinct the
+// number of different values of that field, in event time.
+//
+// gt and gte look at a sliding window: at each event, the events of the
+// key from t-window to t, both ends included, are counted; when the count
+// passes, the rule fires and the key starts over (so 25 failures with
+// gte: 10 raise two alerts, not sixteen).
+//
+// lt and eq can only be decided once no more events can come, so they
+// use a window that opens at the first event of the key and closes at
+// first+window (an event exactly at the end still belongs to it). The
+// window is decided when the engine's watermark (the newest event time it
+// has seen minus EngineConfig.AllowedLateness) passes its end, when an
+// event of the key arrives after its end, or at Engine.Flush. Then the key
+// starts over with the next event.
+//
+// Each key keeps at most maxWindowEntries events; past that the oldest
+// are dropped and counts are lower bounds. Alerts carry the exact count
+// and a sample of the matched events (the most recent sampleSize).
+
+const (
+	maxWindowEntries = 10000
+	sampleSize       = 100
+)
+
+// thresholdTest is a threshold rule's comparison.
+type thresholdTest struct {
+	op      string // gt, gte, eq, lt
+	value   int
+	closing bool // decided when the window closes (eq, lt)
+}
+
+func newThresholdTest(th *Threshold) thresholdTest {
+	switch {
+	case th.Gt != nil:
+		return thresholdTest{op: "gt", value: *th.Gt}
+	case th.Gte != nil:
+		return thresholdTest{op: "gte", value: *th.Gte}
+	case th.Eq != nil:
+		return thresholdTest{op: "eq", value: *th.Eq, closing: true}
+	case th.Lt != nil:
+		return thresholdTest{op: "lt", value: *th.Lt, closing: true}
+	}
+	return thresholdTest{}
+}
+
+func (tt thresholdTest) passes(n int) bool {
+	switch tt.op {
+	case "gt":
+		return n > tt.value
+	case "gte":
+		return n >= tt.value
+	case "eq":
+		return n == tt.value
+	case "lt":
+		return n < tt.value
+	}
+	return false
+}
+
+type thresholdEntry struct {
+	t     time.Time
+	n     int
+	value string // the distinct field's value
+	ev    event.Event
+}
+
+type thresholdKey struct {
+	entries  []thresholdEntry // in event time
+	total    int
+	distinct map[string]int // value → entries holding it
+	start    time.Time      // lt/eq: the window's first event
+	gen      uint64         // lt/eq: which window a timer is for
+}
+
+type thresholdState struct {
+	keys *keyCache[*thresholdKey]
+	gen  uint64
+}
+
+func newThresholdState(maxKeys int) *thresholdState {
+	return &thresholdState{keys: newKeyCache[*thresholdKey](maxKeys)}
+}
+
+func (k *thresholdKey) count(distinct bool) int {
+	if distinct {
+		return len(k.distinct)
+	}
+	return k.total
+}
+
+func (k *thresholdKey) add(en thresholdEntry, distinct bool) {
+	i := len(k.entries)
+	for i > 0 && k.entries[i-1].t.After(en.t) {
+		i-- // a late event of the key goes to its place in time
+	}
+	k.entries = append(k.entries, thresholdEntry{})
+	copy(k.entries[i+1:], k.entries[i:])
+	k.entries[i] = en
+	k.total += en.n
+	if distinct {
+		k.distinct[en.value]++
+	}
+	if len(k.entries) > maxWindowEntries {
+		k.drop(1, distinct)
+	}
+}
+
+// drop forgets the n oldest entries.
+func (k *thresholdKey) drop(n int, distinct bool) {
+	for _, en := range k.entries[:n] {
+		k.total -= en.n
+		if distinct {
+			if k.distinct[en.value]--; k.distinct[en.value] == 0 {
+				delete(k.distinct, en.value)
+			}
+		}
+	}
+	k.entries = k.entries[n:]
+}
+
+// slide forgets the entries older than from.
+func (k *thresholdKey) slide(from time.Time, distinct bool) {
+	n := 0
+	for n < len(k.entries) && k.entries[n].t.Before(from) {
+		n++
+	}
+	if n > 0 {
+		k.drop(n, distinct)
+	}
+}
+
+func (e *Engine) processThreshold(c *Compiled, ev event.Event, t time.Time) []Alert {
+	th := c.Rule.Threshold
+	distinct := th.Distinct != ""
+	en := thresholdEntry{t: t, n: repeatCount(ev), ev: ev}
+	if distinct {
+		en.value = keyValue(ev.Get(th.Distinct))
+		if en.value == "" {
+			return nil // nothing to count distinctly
+		}
+	}
+	key, ok := groupKey(c.Rule.By, ev)
+	if !ok && len(c.Rule.By) > 0 {
+		return nil
+	}
+	st := e.thr[c]
+	window := time.Duration(th.Window)
+	k, _ := st.keys.get(key)
+	var alerts []Alert
+	if c.threshold.closing && k != nil && t.Sub(k.start) > window {
+		if a, ok := e.closeThreshold(c, k); ok {
+			alerts = append(alerts, a)
+		}
+		st.keys.remove(key)
+		k = nil
+	}
+	if k == nil {
+		k = &thresholdKey{start: t}
+		if distinct {
+			k.distinct = map[string]int{}
+		}
+		st.keys.add(key, k)
+		if c.threshold.closing {
+			st.gen++
+			k.gen = st.gen
+			e.timers.push(timer{at: t.Add(window), rule: c, key: key, gen: k.gen, kind: timerThreshold})
+		}
+	}
+	k.add(en, distinct)
+	if c.threshold.closing {
+		return alerts
+	}
+	k.slide(t.Add(-window), distinct)
+	if n := k.count(distinct); c.threshold.passes(n) {
+		alerts = append(alerts, e.thresholdAlert(c, k))
+		st.keys.remove(key)
+	}
+	return alerts
+}
+
+// closeThreshold decides an lt/eq window.
+func (e *Engine) closeThreshold(c *Compiled, k *thresholdKey) (Alert, bool) {
+	if !c.threshold.passes(k.count(c.Rule.Threshold.Distinct != "")) {
+		return Alert{}, false
+	}
+	return e.thresholdAlert(c, k), true
+}
+
+func (e *Engine) thresholdAlert(c *Compiled, k *thresholdKey) Alert {
+	th := c.Rule.Threshold
+	from := max(0, len(k.entries)-sampleSize)
+	sample := make([]event.Event, 0, len(k.entries)-from)
+	for _, en := range k.entries[from:] {
+		sample = append(sample, en.ev)
+	}
+	a := e.newAlert(c, sample, k.total)
+	d := &a.Vigil.Alert
+	d.FirstSeen, a.Event.Start = k.entries[0].t, k.entries[0].t
+	d.Threshold = &AlertThreshold{
+		Window:   th.Window.String(),
+		Operator: c.threshold.op,
+		Value:    c.threshold.value,
+		Count:    k.total,
+		Distinct: th.Distinct,
+	}
+	if th.Distinct != "" {
+		values := make([]string, 0, len(k.distinct))
+		for v := range k.distinct {
+			values = append(values, v)
+		}
+		sort.Strings(values)
+		d.Threshold.DistinctCount = len(values)
+		d.Threshold.DistinctValues = values[:min(len(values), sampleSize)]
+	}
+	return a
+}
