@@ -21,15 +21,28 @@ type autoParser struct {
 	cfg     ParserConfig
 	parsers map[string]Parser
 	zeekTSV bool // a Zeek #fields header was seen: tab-separated lines are Zeek records
+	// last is the format of the last line recognised for sure: a line that
+	// matches nothing (a corrupted record, an empty line) goes to it, so it
+	// is flagged by the parser of the stream it belongs to.
+	last string
 }
 
 func newAuto(cfg ParserConfig) *autoParser {
 	return &autoParser{cfg: cfg, parsers: map[string]Parser{}}
 }
 
-// Parse implements parsers.Line.
+// Parse implements parsers.Line. A line of nothing but white space is not
+// a record (JSON-lines files often end with one): it yields no event.
 func (a *autoParser) Parse(src Source, line []byte) event.Event {
-	format := a.detectLine(line)
+	if len(bytes.TrimSpace(line)) == 0 {
+		return nil
+	}
+	format, sure := a.detectLine(line)
+	if sure {
+		a.last = format
+	} else if a.last != "" {
+		format = a.last
+	}
 	p, err := a.parser(format)
 	if err != nil {
 		return parsers.Flag(parsers.Start(src, line, string(line)), "auto: "+err.Error())
@@ -95,35 +108,36 @@ func detectDocument(head []byte) string {
 	return ""
 }
 
-// detectLine names the format of one line.
-func (a *autoParser) detectLine(line []byte) string {
+// detectLine names the format of one line, and whether it is sure.
+func (a *autoParser) detectLine(line []byte) (string, bool) {
 	l := bytes.TrimLeft(line, " \t\ufeff")
 	if len(l) == 0 {
-		return "sshd" // an empty line: any line parser flags it the same way
+		return "jsonlines", false // an empty line: flagged by the stream's parser
 	}
 	switch {
 	case l[0] == '{':
-		return jsonFormat(l)
+		f := jsonFormat(l)
+		return f, f != "jsonlines"
 	case l[0] == '#' && (bytes.HasPrefix(l, []byte("#separator")) || bytes.HasPrefix(l, []byte("#fields")) ||
 		bytes.HasPrefix(l, []byte("#types")) || bytes.HasPrefix(l, []byte("#set_separator")) ||
 		bytes.HasPrefix(l, []byte("#empty_field")) || bytes.HasPrefix(l, []byte("#unset_field")) ||
 		bytes.HasPrefix(l, []byte("#path")) || bytes.HasPrefix(l, []byte("#open")) || bytes.HasPrefix(l, []byte("#close"))):
 		a.zeekTSV = true
-		return "zeek"
+		return "zeek", true
 	case a.zeekTSV && bytes.IndexByte(l, '\t') > 0:
-		return "zeek"
+		return "zeek", true
 	case bytes.HasPrefix(l, []byte("type=")) && bytes.Contains(l, []byte("msg=audit(")):
-		return "auditd"
+		return "auditd", true
 	case l[0] == '<' && len(l) > 2 && l[1] >= '0' && l[1] <= '9':
-		return "syslog"
+		return "syslog", true
 	case l[0] == '[' && len(l) > 4 && isWeekday(l[1:4]):
-		return "apacheerror"
+		return "apacheerror", true
 	case isMonth(l):
-		return "sshd"
+		return "sshd", true
 	case looksLikeAccess(l):
-		return "access"
+		return "access", true
 	}
-	return "jsonlines" // flags what is not JSON, with its reason
+	return "jsonlines", false // flags what is not JSON, with its reason
 }
 
 // jsonFormat tells the JSON formats apart by keys only they carry.

@@ -51,6 +51,13 @@ func TestReadKeepsEveryLineWithItsOffset(t *testing.T) {
 	}
 }
 
+func TestAutoSkipsBlankLines(t *testing.T) {
+	evs, st := readAll(t, FormatAuto, "{\"a\":1}\n\n  \n{\"b\":2}\n")
+	if len(evs) != 2 || st.Failed() != 0 || st.Lines != 0 && st.Lines != 4 {
+		t.Fatalf("%d events, %d flagged: blank lines are not records", len(evs), st.Failed())
+	}
+}
+
 func TestReadStopsAtEmitError(t *testing.T) {
 	p, _ := NewParser("sshd", ParserConfig{})
 	stop := errors.New("stop")
@@ -95,14 +102,14 @@ func TestAutoDetectsEachLine(t *testing.T) {
 		if strings.HasPrefix(line, "1521911720.6") {
 			continue
 		}
-		if got := a.detectLine([]byte(line)); got != cases[line] {
+		if got, _ := a.detectLine([]byte(line)); got != cases[line] {
 			t.Errorf("%.60s… detected as %s, want %s", line, got, cases[line])
 		}
 	}
-	if got := a.detectLine([]byte("1521911720.6\tCxyz\t10.0.0.1")); got != "zeek" {
+	if got, _ := a.detectLine([]byte("1521911720.6\tCxyz\t10.0.0.1")); got != "zeek" {
 		t.Errorf("a tab-separated line after a Zeek header detected as %s", got)
 	}
-	if got := newAuto(ParserConfig{}).detectLine([]byte("1521911720.6\tCxyz\t10.0.0.1")); got == "zeek" {
+	if got, _ := newAuto(ParserConfig{}).detectLine([]byte("1521911720.6\tCxyz\t10.0.0.1")); got == "zeek" {
 		t.Error("a tab-separated line without a Zeek header must not be taken for Zeek")
 	}
 }
@@ -134,6 +141,27 @@ func TestDetectDocument(t *testing.T) {
 	for in, want := range cases {
 		if got := detectDocument([]byte(in)); got != want {
 			t.Errorf("detectDocument(%.40q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestAutoSendsUnrecognisedLinesToTheStreamsFormat(t *testing.T) {
+	data := string(corpus.Read(t, "suricata-eve/surevego_eve_broken.json"))
+	evs, st := readAll(t, FormatAuto, data)
+	direct, dst := readAll(t, "suricata", data)
+	blank := 0 // white-space-only lines: no record for auto, flagged by the suricata parser
+	for _, e := range direct {
+		if strings.TrimSpace(e.String(event.FieldOriginal)) == "" {
+			blank++
+		}
+	}
+	if len(evs) != len(direct)-blank || st.Failed() != dst.Failed()-int64(blank) || st.Failed() == 0 {
+		t.Fatalf("auto: %d events, %d flagged; suricata: %d events, %d flagged, %d blank",
+			len(evs), st.Failed(), len(direct), dst.Failed(), blank)
+	}
+	for reason := range st.Failures {
+		if strings.HasPrefix(reason, "auto:") || strings.Contains(reason, "BSD syslog") {
+			t.Errorf("a corrupted Suricata line was flagged by another format: %q", reason)
 		}
 	}
 }

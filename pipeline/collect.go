@@ -86,6 +86,9 @@ func (s *System) collectInput(ctx context.Context, in config.Input) error {
 				return err
 			}
 			ev := p.Parse(collectors.Source{Name: absPath(l.Path), Offset: l.Offset}, l.Data)
+			if ev == nil {
+				continue // not a record (a Zeek #fields header)
+			}
 			if l.Truncated {
 				ev.Set("vigil.truncated", true)
 			}
