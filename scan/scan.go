@@ -139,6 +139,16 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 
 	results := make([][]rules.Alert, workers)
 	var failed error
+	record := func(a rules.Alert) {
+		sum.Alerts++
+		rs := perRule[a.Rule.ID]
+		rs.Alerts++
+		rs.Entities[a.Vigil.Alert.Entity.String()]++
+		if err := emit(a); err != nil && failed == nil {
+			failed = err
+			cancel() // stop reading
+		}
+	}
 	for batch := range batches {
 		if failed != nil {
 			continue // drain so the reader can finish
@@ -158,19 +168,21 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 		sum.Events += int64(len(batch))
 		for _, alerts := range results {
 			for _, a := range alerts {
-				sum.Alerts++
-				rs := perRule[a.Rule.ID]
-				rs.Alerts++
-				rs.Entities[a.Vigil.Alert.Entity.String()]++
-				if err := emit(a); err != nil && failed == nil {
-					failed = err
-					cancel() // stop reading
-				}
+				record(a)
 			}
 		}
 	}
 	if err := <-readErr; err != nil && failed == nil {
 		failed = err
+	}
+	// End of input: windows still open (threshold lt/eq, suppression)
+	// are decided now.
+	for _, eng := range engines {
+		for _, a := range eng.Flush() {
+			if failed == nil {
+				record(a)
+			}
+		}
 	}
 	for _, rs := range perRule {
 		sum.Rules = append(sum.Rules, rs)

@@ -50,6 +50,7 @@ func newRoot() *cobra.Command {
 		newParseCmd(),
 		newReplayCmd(g),
 		newScanCmd(),
+		newRulesCmd(),
 		newBrokerCmd(),
 		newVersionCmd(),
 	)

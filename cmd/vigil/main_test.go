@@ -130,6 +130,35 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("rules lint and test", func(t *testing.T) {
+		for _, sub := range []string{"lint", "test"} {
+			if out, err := exec.Command(bin, "rules", sub).CombinedOutput(); err != nil {
+				t.Errorf("vigil rules %s on the built-in pack: %v: %s", sub, err, out)
+			}
+		}
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("id: x\nname: X\nkind: match\nseverity: low\ncondition: sourceip ==\n"), 0o600)
+		os.WriteFile(filepath.Join(dir, "wrong.yaml"), []byte(`id: y
+name: Y
+kind: match
+severity: low
+condition: user.name == "root"
+tests:
+  - name: expects an alert it does not get
+    events:
+      - {"@timestamp": "2025-12-10T09:00:00Z", "user.name": "alice"}
+    expect: {count: 1}
+`), 0o600)
+		out, err := exec.Command(bin, "rules", "lint", dir).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "bad.yaml:5:") {
+			t.Errorf("vigil rules lint on a bad rule: %v: %s", err, out)
+		}
+		out, err = exec.Command(bin, "rules", "test", dir).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "FAIL") || !strings.Contains(string(out), "expects an alert it does not get") {
+			t.Errorf("vigil rules test with a failing test: %v: %s", err, out)
+		}
+	})
+
 	t.Run("a single stage without Kafka says what to do", func(t *testing.T) {
 		cmd := exec.Command(bin, "detect")
 		cmd.Env = append(os.Environ(), "VIGIL_KAFKA_BOOTSTRAP_SERVERS=")
