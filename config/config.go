@@ -33,16 +33,109 @@ type Collect struct {
 	// KeyField is the event field whose value keys records on vigil.events
 	// (default host.name): all events of one entity go to one partition.
 	KeyField string `yaml:"key_field"`
+	// DataDir holds the inputs' registries (file offsets, journald
+	// cursors) when an input sets no registry_path (default vigil-data).
+	DataDir string `yaml:"data_dir"`
 }
 
-// Input is one log source.
+// Input types.
+const (
+	InputFile     = "file"
+	InputStdin    = "stdin"
+	InputSyslog   = "syslog"
+	InputHTTP     = "http"
+	InputJournald = "journald"
+)
+
+// IngestTokenEnv is the environment variable holding the http input's
+// bearer token when token_file is not set.
+const IngestTokenEnv = "VIGIL_INGEST_TOKEN"
+
+// Input is one log source. Which keys apply depends on Type; a key set
+// for a type that does not use it is an error.
 type Input struct {
-	Type   string   `yaml:"type"` // file
-	Paths  []string `yaml:"paths"`
-	Format string   `yaml:"format"` // sshd
-	Follow bool     `yaml:"follow"`
+	// Type is file, stdin, syslog, http or journald.
+	Type string `yaml:"type"`
+	// Format names the parser of the records (e.g. sshd).
+	Format string `yaml:"format"`
 	// Timezone of timestamps that carry none (BSD syslog), e.g. Europe/Berlin. Default UTC.
 	Timezone string `yaml:"timezone"`
+
+	// Paths are files or globs (file).
+	Paths []string `yaml:"paths"`
+	// Follow keeps reading new data until stopped (file, journald).
+	Follow bool `yaml:"follow"`
+	// PollInterval: how often followed files are checked (file; default 250ms).
+	PollInterval Duration `yaml:"poll_interval"`
+	// CloseInactive: a file no path names any more is closed after this
+	// long without new data (file; default 1m).
+	CloseInactive Duration `yaml:"close_inactive"`
+	// RegistryPath is where offsets (file) or the cursor (journald) are
+	// kept; default a file under collect.data_dir.
+	RegistryPath string `yaml:"registry_path"`
+	// Multiline joins lines into one record (file).
+	Multiline Multiline `yaml:"multiline"`
+	// MaxLineBytes caps a record (file, stdin, syslog, http, journald).
+	MaxLineBytes int `yaml:"max_line_bytes"`
+	// BatchLines is the most records per delivery (every type).
+	BatchLines int `yaml:"batch_lines"`
+
+	// Listen: syslog takes udp://, tcp:// and tls:// addresses (one or a
+	// list); http takes one host:port.
+	Listen StringList `yaml:"listen"`
+	// TLS names the server certificate and key (syslog tls://, http).
+	TLS TLS `yaml:"tls"`
+	// QueueSize bounds the records waiting for the pipeline (syslog).
+	QueueSize int `yaml:"queue_size"`
+
+	// TokenFile holds the http input's bearer token; default: the
+	// VIGIL_INGEST_TOKEN environment variable.
+	TokenFile string `yaml:"token_file"`
+	// MaxRequestBytes caps an http request body (default 10 MiB).
+	MaxRequestBytes int `yaml:"max_request_bytes"`
+	// MaxInFlight is how many http requests may wait for the pipeline
+	// before others get 503 (default 4).
+	MaxInFlight int `yaml:"max_in_flight"`
+
+	// Command runs journalctl (journald; default [journalctl]).
+	Command []string `yaml:"command"`
+	// Args are journalctl matches and filters (journald).
+	Args []string `yaml:"args"`
+	// Seek is where journald starts without a cursor: tail or head.
+	Seek string `yaml:"seek"`
+}
+
+// Multiline joins lines into one record, like Filebeat's multiline.
+type Multiline struct {
+	Pattern  string   `yaml:"pattern"`
+	Negate   bool     `yaml:"negate"`
+	Match    string   `yaml:"match"` // after (default) or before
+	MaxLines int      `yaml:"max_lines"`
+	Timeout  Duration `yaml:"timeout"`
+}
+
+// TLS names a server certificate and its key (PEM files).
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// StringList is a list of strings that may be written as one string.
+type StringList []string
+
+// UnmarshalYAML takes a string or a list of strings.
+func (l *StringList) UnmarshalYAML(unmarshal func(any) error) error {
+	var one string
+	if err := unmarshal(&one); err == nil {
+		*l = StringList{one}
+		return nil
+	}
+	var many []string
+	if err := unmarshal(&many); err != nil {
+		return fmt.Errorf("want an address or a list of addresses")
+	}
+	*l = many
+	return nil
 }
 
 // Detect configures the detect stage.
@@ -124,7 +217,7 @@ func Default() Config {
 	return Config{
 		Kafka:   bus.Config{Partitions: 6, ReplicationFactor: 1},
 		Broker:  Broker{Listen: "127.0.0.1:0"},
-		Collect: Collect{KeyField: "host.name"},
+		Collect: Collect{KeyField: "host.name", DataDir: "vigil-data"},
 		Triage: Triage{
 			Window:    Duration(30 * time.Minute),
 			Engine:    "auto",
@@ -170,20 +263,8 @@ func Load(path string) (Config, error) {
 // Validate checks values that parse but make no sense.
 func (c Config) Validate() error {
 	for i, in := range c.Collect.Inputs {
-		key := fmt.Sprintf("collect.inputs[%d]", i)
-		if in.Type != "file" {
-			return fmt.Errorf("%s.type: %q is not a known input (file)", key, in.Type)
-		}
-		if len(in.Paths) == 0 {
-			return fmt.Errorf("%s.paths: at least one path is needed", key)
-		}
-		if in.Format == "" {
-			return fmt.Errorf("%s.format: missing (e.g. sshd)", key)
-		}
-		if in.Timezone != "" {
-			if _, err := time.LoadLocation(in.Timezone); err != nil {
-				return fmt.Errorf("%s.timezone: %w", key, err)
-			}
+		if err := in.validate(fmt.Sprintf("collect.inputs[%d]", i)); err != nil {
+			return err
 		}
 	}
 	switch c.Triage.Engine {

@@ -10,58 +10,88 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
+	"unicode/utf8"
+
+	"github.com/vigil-siem/vigil/collectors/input"
 )
 
 // Defaults for the zero values of Config.
 const (
-	DefaultPollInterval = 250 * time.Millisecond
-	DefaultMaxLineBytes = 1 << 20
-	DefaultBatchLines   = 512
+	DefaultPollInterval  = 250 * time.Millisecond
+	DefaultMaxLineBytes  = 1 << 20
+	DefaultBatchLines    = 512
+	DefaultRegistryFlush = time.Second
+	DefaultCloseInactive = time.Minute
 )
 
 // Config says which files to read and how.
 type Config struct {
 	// Paths are files to read; a path holding *, ? or [ is a glob
-	// (filepath.Glob syntax).
+	// (filepath.Glob syntax), evaluated again every PollInterval when
+	// following, so files that appear later are read too.
 	Paths []string `yaml:"paths"`
 	// Follow keeps reading data appended to the files (and files that
-	// appear later) until the context is done. Without Follow, Run returns
-	// once every file is read to its end.
+	// appear later, and the new file after a rotation) until the context is
+	// done. Without Follow, Run returns once every file is read to its end.
 	Follow bool `yaml:"follow"`
-	// PollInterval is how often a followed file is checked for new data
-	// (default 250ms).
+	// PollInterval is how often followed files are checked for new data,
+	// rotation and truncation (default 250ms).
 	PollInterval time.Duration `yaml:"poll_interval"`
-	// MaxLineBytes caps a line (default 1 MiB); a longer line is cut to
+	// MaxLineBytes caps a record (default 1 MiB); a longer one is cut to
 	// this size and delivered with Line.Truncated set.
 	MaxLineBytes int `yaml:"max_line_bytes"`
-	// BatchLines is the most lines handed to the handler at once
+	// BatchLines is the most records handed to the handler at once
 	// (default 512).
 	BatchLines int `yaml:"batch_lines"`
+	// RegistryPath is the file where delivered offsets are kept, so a
+	// restart resumes where the last run left off. Empty: no registry,
+	// every run reads the files from their start.
+	RegistryPath string `yaml:"registry_path"`
+	// RegistryFlush is the most time between registry writes while
+	// reading (default 1s); it is also written when the input is idle and
+	// when Run returns. A crash re-sends at most what was delivered since.
+	RegistryFlush time.Duration `yaml:"registry_flush"`
+	// CloseInactive closes a followed file that no configured path names
+	// any more (renamed away or deleted) after it has been read to its end
+	// and has not grown for this long (default 1m).
+	CloseInactive time.Duration `yaml:"close_inactive"`
+	// Multiline joins lines into records (see Multiline).
+	Multiline Multiline `yaml:"multiline"`
 }
 
-// Line is one line of a file, without its line ending ("\n" or "\r\n").
+// Line is one record of a file: one line without its line ending ("\n" or
+// "\r\n"), or several joined by "\n" when Multiline is set.
 type Line struct {
-	// Path is the file's path, cleaned (filepath.Clean).
+	// Path is the file's path, cleaned (filepath.Clean): the name it was
+	// found under most recently.
 	Path string
-	// Offset is the byte offset of the line's first byte in the file.
+	// Offset is the byte offset of the record's first byte in the file.
 	Offset int64
-	// Data is the line. It belongs to the handler: the input does not
+	// Data is the record. It belongs to the handler: the input does not
 	// reuse it.
 	Data []byte
-	// Truncated says the line was longer than MaxLineBytes and Data holds
-	// only its start.
+	// Truncated says the record was longer than MaxLineBytes and Data
+	// holds only its start.
 	Truncated bool
+	// InvalidUTF8 says Data is not valid UTF-8 (it is kept byte for byte).
+	InvalidUTF8 bool
+
+	end int64 // offset past the record's last line ending
 }
 
 // Input reads lines from files, batch by batch.
 type Input struct {
-	cfg     Config
-	lines   atomic.Int64
-	bytes   atomic.Int64
+	cfg      Config
+	joiner   *joiner // the compiled multiline settings, copied per file
+	counters input.Counters
+
 	mu      sync.Mutex
 	offsets map[string]int64
+
+	// afterHandle, if set (tests), runs after the handler returned nil and
+	// before the registry is written: where a crash hurts most.
+	afterHandle func()
 }
 
 // New checks cfg and returns an input for it.
@@ -77,8 +107,8 @@ func New(cfg Config) (*Input, error) {
 			return nil, fmt.Errorf("file input: path %q: %w", p, err)
 		}
 	}
-	if cfg.PollInterval < 0 || cfg.MaxLineBytes < 0 || cfg.BatchLines < 0 {
-		return nil, errors.New("file input: poll_interval, max_line_bytes and batch_lines must not be negative")
+	if cfg.PollInterval < 0 || cfg.MaxLineBytes < 0 || cfg.BatchLines < 0 || cfg.RegistryFlush < 0 || cfg.CloseInactive < 0 {
+		return nil, errors.New("file input: poll_interval, max_line_bytes, batch_lines, registry_flush and close_inactive must not be negative")
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultPollInterval
@@ -89,17 +119,31 @@ func New(cfg Config) (*Input, error) {
 	if cfg.BatchLines == 0 {
 		cfg.BatchLines = DefaultBatchLines
 	}
-	return &Input{cfg: cfg, offsets: make(map[string]int64)}, nil
+	if cfg.RegistryFlush == 0 {
+		cfg.RegistryFlush = DefaultRegistryFlush
+	}
+	if cfg.CloseInactive == 0 {
+		cfg.CloseInactive = DefaultCloseInactive
+	}
+	j, err := cfg.Multiline.compile(cfg.MaxLineBytes)
+	if err != nil {
+		return nil, fmt.Errorf("file input: %w", err)
+	}
+	return &Input{cfg: cfg, joiner: j, offsets: make(map[string]int64)}, nil
 }
 
-// Lines returns how many lines were delivered and acknowledged so far.
-func (in *Input) Lines() int64 { return in.lines.Load() }
+// Lines returns how many records were delivered and acknowledged so far.
+func (in *Input) Lines() int64 { return in.counters.Snapshot().Records }
 
-// Bytes returns how many bytes (line endings included) were delivered and
-// acknowledged so far.
-func (in *Input) Bytes() int64 { return in.bytes.Load() }
+// Bytes returns how many bytes of the files (line endings included) were
+// delivered and acknowledged so far.
+func (in *Input) Bytes() int64 { return in.counters.Snapshot().Bytes }
 
-// Offsets returns, per file, the offset just past the last line whose
+// Stats returns the input's counters; Blocked is the time spent in the
+// handler (waiting for Kafka).
+func (in *Input) Stats() input.Stats { return in.counters.Snapshot() }
+
+// Offsets returns, per file, the offset just past the last record whose
 // batch the handler acknowledged: where reading would resume.
 func (in *Input) Offsets() map[string]int64 {
 	in.mu.Lock()
@@ -111,173 +155,174 @@ func (in *Input) Offsets() map[string]int64 {
 	return m
 }
 
-// Run reads every file from its start and calls handle with batches of
-// lines, one file per batch, in file order. It moves past a batch only
-// after handle returned nil; a handle error stops Run and is returned, and
-// that batch does not count as read. Without Follow, Run returns nil once
-// every file is read to its end, and a missing file is an error. With
-// Follow, it waits for missing files and new data until ctx is done, and
-// then returns ctx.Err().
+// Run reads the files and calls handle with batches of records, one file
+// per batch. It moves past a batch (and may write its offsets to the
+// registry) only after handle returned nil; a handle error stops Run and
+// is returned, and that batch does not count as read. With a registry,
+// each file resumes at its recorded offset. Without Follow, Run returns nil
+// once every file is read to its end, and a missing file is an error. With
+// Follow, it waits for missing files, new data, rotated and truncated files
+// until ctx is done, and then returns ctx.Err().
 func (in *Input) Run(ctx context.Context, handle func(ctx context.Context, lines []Line) error) error {
-	files := map[string]*tail{}
-	var order []string
-	defer func() {
-		for _, t := range files {
-			t.f.Close()
-		}
-	}()
+	st, err := in.newState()
+	if err != nil {
+		return err
+	}
+	defer st.closeAll()
 	poll := time.NewTicker(in.cfg.PollInterval)
 	defer poll.Stop()
-	discover := true
+	var lastCheck time.Time
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return errors.Join(err, st.save(true))
 		}
-		if discover {
-			added, err := in.discover(files)
-			if err != nil {
+		if lastCheck.IsZero() || (in.cfg.Follow && time.Since(lastCheck) >= in.cfg.PollInterval) {
+			if in.cfg.Follow {
+				if err := st.check(); err != nil {
+					return err
+				}
+			}
+			if err := st.discover(); err != nil {
 				return err
 			}
-			order = append(order, added...)
+			lastCheck = time.Now()
 		}
 		progressed, pending := false, false
-		for _, path := range order {
-			t := files[path]
-			if t.done {
-				continue
-			}
+		for _, t := range append([]*tail(nil), st.order...) {
 			if err := ctx.Err(); err != nil {
-				return err
+				return errors.Join(err, st.save(true))
 			}
-			batch, consumed, err := t.read(in.cfg.BatchLines, !in.cfg.Follow, 4*in.cfg.PollInterval)
+			if in.cfg.Follow && t.eof {
+				// Data after a pause: make sure it is not a rewritten file.
+				if _, err := st.truncated(t, nil); err != nil {
+					return err
+				}
+			}
+			final := !in.cfg.Follow || t.closing
+			batch, err := t.read(in.cfg.BatchLines, final, 4*in.cfg.PollInterval)
 			if err != nil {
 				return err
 			}
 			if len(batch) > 0 {
-				if err := handle(ctx, batch); err != nil {
+				start := time.Now()
+				err := handle(ctx, batch)
+				in.counters.Waited(time.Since(start))
+				if err != nil {
 					return fmt.Errorf("file input: %s: batch of %d lines at offset %d: %w",
-						path, len(batch), batch[0].Offset, err)
+						t.path, len(batch), batch[0].Offset, err)
 				}
-				t.committed += consumed
-				in.lines.Add(int64(len(batch)))
-				in.bytes.Add(consumed)
+				if in.afterHandle != nil {
+					in.afterHandle()
+				}
+				end := batch[len(batch)-1].end
+				in.counters.Delivered(len(batch), end-t.committed)
+				t.committed = end
+				st.dirty = true
 				in.mu.Lock()
-				in.offsets[path] = t.committed
+				in.offsets[t.path] = end
 				in.mu.Unlock()
+				if err := st.save(false); err != nil {
+					return err
+				}
 				progressed = true
 			}
-			if !t.eof {
+			switch {
+			case !t.eof:
 				pending = true
-			} else if !in.cfg.Follow {
-				t.done = true
-				t.f.Close()
+			case !in.cfg.Follow:
+				st.finish(t, false)
+			case t.closing && !t.holding():
+				st.finish(t, true)
 			}
 		}
 		if !in.cfg.Follow {
 			if !pending {
-				return nil
+				return st.save(true)
 			}
-			discover = false
 			continue
 		}
-		discover = !progressed
 		if progressed || pending {
 			continue
 		}
+		if err := st.save(true); err != nil {
+			return err
+		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return errors.Join(ctx.Err(), st.save(true))
 		case <-poll.C:
 		}
 	}
 }
 
-// discover opens the configured files not open yet and returns their
-// paths. Without Follow, a missing file or a glob matching nothing is an
-// error; with Follow, they are looked for again on the next poll.
-func (in *Input) discover(files map[string]*tail) ([]string, error) {
-	var added []string
-	for _, pattern := range in.cfg.Paths {
-		var matches []string
-		if strings.ContainsAny(pattern, "*?[") {
-			m, err := filepath.Glob(pattern)
-			if err != nil {
-				return nil, fmt.Errorf("file input: path %q: %w", pattern, err)
-			}
-			if len(m) == 0 && !in.cfg.Follow {
-				return nil, fmt.Errorf("file input: no file matches %q", pattern)
-			}
-			matches = m
-		} else {
-			matches = []string{pattern}
-		}
-		for _, p := range matches {
-			p = filepath.Clean(p)
-			if files[p] != nil {
-				continue
-			}
-			f, err := os.Open(p)
-			if err != nil {
-				if in.cfg.Follow && errors.Is(err, os.ErrNotExist) {
-					continue
-				}
-				return nil, fmt.Errorf("file input: %w", err)
-			}
-			if st, err := f.Stat(); err != nil || st.IsDir() {
-				f.Close()
-				if err == nil {
-					err = errors.New("is a directory")
-				}
-				return nil, fmt.Errorf("file input: %s: %w", p, err)
-			}
-			files[p] = &tail{
-				path: p, f: f, max: in.cfg.MaxLineBytes,
-				r: bufio.NewReaderSize(f, 64<<10),
-			}
-			added = append(added, p)
-		}
-	}
-	return added, nil
-}
-
 // tail is the read state of one open file.
 type tail struct {
+	id   fileID
 	path string
 	f    *os.File
 	r    *bufio.Reader
 	max  int
+	j    *joiner // nil without multiline
 
-	committed int64 // offset past the last acknowledged line
+	committed int64 // offset past the last delivered record
 	next      int64 // offset where the line being read starts
 	pend      []byte
 	pendLen   int64     // bytes of the partial line read so far, kept or not
-	grewAt    time.Time // when the partial line last grew
+	grewAt    time.Time // when data was last read
 	eof       bool      // the last read reached the end of the file
-	done      bool
+	fp        fingerprint
+
+	matched time.Time // last time a configured path named this file
+	closing bool      // unnamed and inactive: deliver what is held, then close
 }
 
-// read returns up to n complete lines and how many bytes they span. At the
-// end of the file, an unterminated last line is delivered when final, or
-// when it has not grown for idle (a followed file).
-func (t *tail) read(n int, final bool, idle time.Duration) ([]Line, int64, error) {
+// holding says whether read bytes wait to become a record.
+func (t *tail) holding() bool { return t.pendLen > 0 || t.j.pending() }
+
+// rewind starts the file over at offset 0 (it was truncated).
+func (t *tail) rewind() error {
+	if _, err := t.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("file input: %s: rewind after truncation: %w", t.path, err)
+	}
+	t.r.Reset(t.f)
+	t.committed, t.next, t.pend, t.pendLen = 0, 0, t.pend[:0], 0
+	t.j.reset()
+	t.fp = fingerprint{}
+	return nil
+}
+
+// read returns up to n records. At the end of the file, an unterminated
+// last line (or a multiline record waiting for more lines) is delivered
+// when final, or when it has waited long enough (idle; the multiline
+// timeout).
+func (t *tail) read(n int, final bool, idle time.Duration) ([]Line, error) {
 	var (
-		lines    []Line
-		arena    []byte
-		consumed int64
+		lines []Line
+		arena []byte
 	)
-	emit := func(data []byte, truncated bool) {
-		if len(arena)+len(data) > cap(arena) {
-			arena = make([]byte, 0, max(len(data), 128<<10))
+	emit := func(data []byte, start, end int64, truncated bool) {
+		if t.j == nil { // data is the reader's buffer: copy it
+			if len(arena)+len(data) > cap(arena) {
+				arena = make([]byte, 0, max(len(data), 128<<10))
+			}
+			s := len(arena)
+			arena = append(arena, data...)
+			data = arena[s:len(arena):len(arena)]
 		}
-		start := len(arena)
-		arena = append(arena, data...)
 		lines = append(lines, Line{
-			Path: t.path, Offset: t.next,
-			Data: arena[start:len(arena):len(arena)], Truncated: truncated,
+			Path: t.path, Offset: start, Data: data, Truncated: truncated,
+			InvalidUTF8: !utf8.Valid(data), end: end,
 		})
+	}
+	line := func(data []byte, truncated bool) {
+		start := t.next
 		t.next += t.pendLen
-		consumed += t.pendLen
 		t.pend, t.pendLen = t.pend[:0], 0
+		if t.j != nil {
+			t.j.add(data, start, t.next, truncated, emit)
+			return
+		}
+		emit(data, start, t.next, truncated)
 	}
 	t.eof = false
 	for len(lines) < n {
@@ -290,7 +335,7 @@ func (t *tail) read(n int, final bool, idle time.Duration) ([]Line, int64, error
 			// The common case: a whole line in the read buffer.
 			t.pendLen = int64(len(chunk))
 			data, truncated := trimLine(chunk, t.max)
-			emit(data, truncated)
+			line(data, truncated)
 			continue
 		case err == nil || errors.Is(err, bufio.ErrBufferFull) || errors.Is(err, io.EOF):
 			t.pendLen += int64(len(chunk))
@@ -300,23 +345,26 @@ func (t *tail) read(n int, final bool, idle time.Duration) ([]Line, int64, error
 				t.pend = append(t.pend, chunk[:min(room, len(chunk))]...)
 			}
 		default:
-			return nil, 0, fmt.Errorf("file input: read %s at offset %d: %w", t.path, t.next+t.pendLen, err)
+			return nil, fmt.Errorf("file input: read %s at offset %d: %w", t.path, t.next+t.pendLen, err)
 		}
 		if err == nil {
 			data, truncated := trimLine(t.pend, t.max)
-			emit(data, truncated || t.pendLen > int64(len(t.pend)))
+			line(data, truncated || t.pendLen > int64(len(t.pend)))
 			continue
 		}
 		if errors.Is(err, io.EOF) {
 			t.eof = true
 			if t.pendLen > 0 && (final || time.Since(t.grewAt) >= idle) {
 				data, truncated := trimLine(t.pend, t.max)
-				emit(data, truncated || t.pendLen > int64(len(t.pend)))
+				line(data, truncated || t.pendLen > int64(len(t.pend)))
+			}
+			if t.j.pending() && (final || time.Since(t.j.last) >= t.j.timeout) {
+				t.j.flush(emit)
 			}
 			break
 		}
 	}
-	return lines, consumed, nil
+	return lines, nil
 }
 
 // trimLine drops a trailing "\n" or "\r\n" and cuts the rest to max bytes.
@@ -332,3 +380,6 @@ func trimLine(b []byte, max int) ([]byte, bool) {
 	}
 	return b, false
 }
+
+// isGlob says whether a configured path is a pattern.
+func isGlob(p string) bool { return strings.ContainsAny(p, "*?[") }

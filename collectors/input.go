@@ -1,0 +1,31 @@
+package collectors
+
+import (
+	"context"
+
+	"github.com/vigil-siem/vigil/collectors/input"
+)
+
+// Record is one raw record read by an input, with where it came from
+// (defined in the leaf package collectors/input, so the inputs need not
+// import this package).
+type Record = input.Record
+
+// Handler takes a batch of records; see input.Handler.
+type Handler = input.Handler
+
+// InputStats are an input's counters: records, bytes and batches
+// delivered, time blocked on the pipeline, records dropped or rejected.
+type InputStats = input.Stats
+
+// Input reads records and hands them to handle in batches; a batch counts
+// as delivered (offsets and cursors may advance, HTTP may answer 200) only
+// when handle returned nil. handle is never called concurrently by one
+// Input. Run returns when ctx is done (ctx.Err()), when handle fails (its
+// error), or at the end of input for inputs that end (file without follow,
+// stdin, journald without follow; then nil).
+type Input interface {
+	Run(ctx context.Context, handle Handler) error
+	// Stats may be called at any time, from any goroutine.
+	Stats() InputStats
+}
