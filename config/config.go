@@ -8,6 +8,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/vigil-siem/vigil/bus"
+	"github.com/vigil-siem/vigil/enrichers"
 )
 
 // Config is the whole of Vigil's configuration.
@@ -142,6 +143,10 @@ func (l *StringList) UnmarshalYAML(unmarshal func(any) error) error {
 type Detect struct {
 	// Rules are directories of rule files; empty means the built-in pack.
 	Rules []string `yaml:"rules"`
+	// Lists is a directory of lists for in_list() (name.txt, one value per line).
+	Lists string `yaml:"lists"`
+	// Enrich configures the enrichers that run on every event before the rules.
+	Enrich enrichers.Config `yaml:"enrich"`
 }
 
 // Triage configures the triage stage.
@@ -218,6 +223,7 @@ func Default() Config {
 		Kafka:   bus.Config{Partitions: 6, ReplicationFactor: 1},
 		Broker:  Broker{Listen: "127.0.0.1:0"},
 		Collect: Collect{KeyField: "host.name", DataDir: "vigil-data"},
+		Detect:  Detect{Enrich: enrichers.DefaultConfig()},
 		Triage: Triage{
 			Window:    Duration(30 * time.Minute),
 			Engine:    "auto",

@@ -4,23 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/collectors"
-	"github.com/vigil-siem/vigil/collectors/file"
 	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/event"
 )
 
-// RunCollect reads every configured input, parses each line into an ECS
-// event and produces it on vigil.events keyed by collect.key_field. A
-// batch of lines counts as read only after Kafka acknowledged its events.
-// Inputs that do not follow end at end of file; RunCollect returns when
-// all inputs ended or ctx is done.
+// RunCollect reads every configured input, parses each record into an
+// ECS event and produces it on vigil.events keyed by collect.key_field. A
+// batch of records counts as read (file offsets and journald cursors
+// advance, HTTP answers 200) only after Kafka acknowledged its events.
+// Inputs that end (files without follow, stdin) end at end of input;
+// RunCollect returns when all inputs ended or ctx is done.
 func (s *System) RunCollect(ctx context.Context) error {
 	inputs := s.Config.Collect.Inputs
 	if len(inputs) == 0 {
@@ -33,7 +33,7 @@ func (s *System) RunCollect(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			if err := s.collectInput(ctx, in); err != nil {
-				errs[i] = fmt.Errorf("collect.inputs[%d] (%s): %w", i, in.Format, err)
+				errs[i] = fmt.Errorf("collect.inputs[%d] (%s %s): %w", i, in.Type, in.Format, err)
 			}
 		}()
 	}
@@ -52,53 +52,74 @@ func (s *System) collectInput(ctx context.Context, in config.Input) error {
 	if _, err := collectors.NewParser(in.Format, collectors.ParserConfig{}); err != nil {
 		return err
 	}
-	input, err := file.New(file.Config{Paths: in.Paths, Follow: in.Follow, BatchLines: 4096})
+	if in.Type == config.InputFile && in.BatchLines == 0 {
+		in.BatchLines = 4096 // fewer, larger acknowledged batches: the Kafka round trip dominates small ones
+	}
+	src, err := collectors.NewInput(in, collectors.InputOptions{DataDir: s.Config.Collect.DataDir, NoRegistry: s.NoRegistry})
 	if err != nil {
 		return err
+	}
+	if c, ok := src.(io.Closer); ok {
+		defer c.Close()
 	}
 	keyField := s.Config.Collect.KeyField
 	if keyField == "" {
 		keyField = "host.name"
 	}
-	// One parser per file: parsers keep per-stream state (the syslog year).
+	// Parsers keep per-stream state (the syslog year, a Zeek header): one
+	// per file; for network inputs one per input.
 	parsers := map[string]collectors.Parser{}
-	parserFor := func(path string) (collectors.Parser, error) {
-		if p, ok := parsers[path]; ok {
+	parserFor := func(stream string) (collectors.Parser, error) {
+		if p, ok := parsers[stream]; ok {
 			return p, nil
 		}
 		ref := time.Now()
-		if st, err := os.Stat(path); err == nil {
-			ref = st.ModTime()
+		if in.Type == config.InputFile {
+			if st, err := os.Stat(stream); err == nil {
+				ref = st.ModTime()
+			}
 		}
 		p, err := collectors.NewParser(in.Format, collectors.ParserConfig{Reference: ref, Location: loc})
 		if err != nil {
 			return nil, err
 		}
-		parsers[path] = p
+		parsers[stream] = p
 		return p, nil
 	}
-	return input.Run(ctx, func(ctx context.Context, lines []file.Line) error {
-		msgs := make([]bus.Message, 0, len(lines))
+	return src.Run(ctx, func(ctx context.Context, recs []collectors.Record) error {
+		msgs := make([]bus.Message, 0, len(recs))
 		received := event.FormatTime(time.Now())
-		for _, l := range lines {
-			p, err := parserFor(l.Path)
+		for _, r := range recs {
+			stream := in.Type
+			if in.Type == config.InputFile {
+				stream = r.Source.Name
+			}
+			p, err := parserFor(stream)
 			if err != nil {
 				return err
 			}
-			ev := p.Parse(collectors.Source{Name: absPath(l.Path), Offset: l.Offset}, l.Data)
+			ev := p.Parse(r.Source, r.Data)
 			if ev == nil {
 				continue // not a record (a Zeek #fields header)
 			}
-			if l.Truncated {
+			if r.Truncated {
 				ev.Set("vigil.truncated", true)
 			}
-			ev.Set(event.FieldCollector, "file")
+			if r.InvalidUTF8 {
+				ev.Set("vigil.invalid_utf8", true)
+			}
+			ev.Set(event.FieldCollector, in.Type)
 			ev.Set(event.FieldReceivedAt, received)
-			ev.Set("log.file.path", l.Path)
-			ev.Set("log.offset", l.Offset)
+			if in.Type == config.InputFile {
+				ev.Set("log.file.path", r.Source.Name)
+				ev.Set("log.offset", r.Source.Offset)
+			}
+			if r.Peer != "" {
+				ev.Set("log.source.address", r.Peer)
+			}
 			b, err := event.Marshal(ev)
 			if err != nil {
-				return fmt.Errorf("%s@%d: encode event: %w", l.Path, l.Offset, err)
+				return fmt.Errorf("%s@%d: encode event: %w", r.Source.Name, r.Source.Offset, err)
 			}
 			msgs = append(msgs, bus.Message{Topic: bus.TopicEvents, Key: []byte(ev.String(keyField)), Value: b})
 		}
@@ -108,11 +129,4 @@ func (s *System) collectInput(ctx context.Context, in config.Input) error {
 		s.Progress.Collected.Add(int64(len(msgs)))
 		return nil
 	})
-}
-
-func absPath(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
 }

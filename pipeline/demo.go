@@ -89,6 +89,7 @@ func RunDemo(ctx context.Context, opts DemoOptions) (*DemoResult, error) {
 		return nil, err
 	}
 	defer sys.Close()
+	sys.NoRegistry = true
 
 	stages := sys.StartStages(ctx)
 	defer stages.Stop()

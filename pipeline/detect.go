@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/vigil-siem/vigil/bus"
+	"github.com/vigil-siem/vigil/config"
+	"github.com/vigil-siem/vigil/enrichers"
 	"github.com/vigil-siem/vigil/event"
 	"github.com/vigil-siem/vigil/rules"
 )
@@ -15,14 +17,14 @@ import (
 // LoadRules loads the rule directories of detect.rules, or the built-in
 // pack when there are none. Bad rules are returned as errors next to the
 // good rules, which still run.
-func LoadRules(dirs []string) ([]*rules.Compiled, []error) {
+func LoadRules(dirs []string, opts ...rules.LoadOption) ([]*rules.Compiled, []error) {
 	if len(dirs) == 0 {
-		return rules.LoadFS(rules.Pack(), ".")
+		return rules.LoadFS(rules.Pack(), ".", opts...)
 	}
 	var all []*rules.Compiled
 	var errs []error
 	for _, d := range dirs {
-		rs, es := rules.LoadFS(os.DirFS(d), ".")
+		rs, es := rules.LoadFS(os.DirFS(d), ".", opts...)
 		for _, e := range es {
 			errs = append(errs, fmt.Errorf("%s/%w", strings.TrimSuffix(d, "/"), e))
 		}
@@ -35,13 +37,11 @@ func LoadRules(dirs []string) ([]*rules.Compiled, []error) {
 // vigil.alerts keyed by their entity. Records that are not events go to
 // the DLQ.
 func (s *System) RunDetect(ctx context.Context) error {
-	compiled, errs := LoadRules(s.Config.Detect.Rules)
-	for _, err := range errs {
-		s.Log.Error("rule not loaded", "err", err)
+	enrich, compiled, err := NewDetector(s.Config.Detect, func(err error) { s.Log.Error("rule not loaded", "err", err) })
+	if err != nil {
+		return err
 	}
-	if len(compiled) == 0 {
-		return fmt.Errorf("detect: no rule could be loaded")
-	}
+	defer enrich.Close()
 	engine := rules.NewEngine(compiled, rules.EngineConfig{})
 	s.Log.Info("detect stage started", "rules", len(engine.Rules()))
 	return s.consume(ctx, GroupDetect, []string{bus.TopicEvents}, func(ctx context.Context, batch []bus.Record) error {
@@ -53,6 +53,7 @@ func (s *System) RunDetect(ctx context.Context) error {
 				out = append(out, bus.DeadLetter("detect", r, err.Error()))
 				continue
 			}
+			enrich.Enrich(ctx, ev)
 			for _, a := range engine.Process(ev) {
 				b, err := json.Marshal(a)
 				if err != nil {
@@ -69,4 +70,28 @@ func (s *System) RunDetect(ctx context.Context) error {
 		s.Progress.DetectIn.Add(int64(len(batch)))
 		return nil
 	})
+}
+
+// NewDetector builds what the detect stage runs: the enrichers of
+// detect.enrich and the rules of detect.rules, compiled with the
+// enrichers' lookup functions and detect.lists. Rules that fail to load
+// are reported to badRule; it is an error when none loads.
+func NewDetector(cfg config.Detect, badRule func(error)) (*enrichers.Set, []*rules.Compiled, error) {
+	enrich, err := enrichers.New(cfg.Enrich)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := []rules.LoadOption{rules.WithFunctions(enrich.RuleFunctions())}
+	if cfg.Lists != "" {
+		opts = append(opts, rules.WithLists(cfg.Lists))
+	}
+	compiled, errs := LoadRules(cfg.Rules, opts...)
+	for _, e := range errs {
+		badRule(e)
+	}
+	if len(compiled) == 0 {
+		enrich.Close()
+		return nil, nil, fmt.Errorf("detect: no rule could be loaded")
+	}
+	return enrich, compiled, nil
 }

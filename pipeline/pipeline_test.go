@@ -47,6 +47,7 @@ func TestPipelineIntoElasticsearchAndDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sys.Close()
+	sys.NoRegistry = true
 	stages := sys.StartStages(ctx)
 	defer stages.Stop()
 	stageErr := stages.Err

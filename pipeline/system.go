@@ -40,6 +40,9 @@ type System struct {
 	Producer *bus.Producer
 	Progress *Progress
 	Log      *slog.Logger
+	// NoRegistry turns off the inputs' offset registries: the demo and
+	// tests replay their files from the start every time.
+	NoRegistry bool
 }
 
 // Start connects to Kafka (or starts the embedded broker when

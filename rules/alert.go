@@ -28,6 +28,8 @@ type Alert struct {
 type AlertEvent struct {
 	Kind      string    `json:"kind"`
 	Category  []string  `json:"category,omitempty"`
+	Dataset   string    `json:"dataset,omitempty"` // of the matched events (the last that has one)
+	Module    string    `json:"module,omitempty"`
 	Created   time.Time `json:"created"`
 	Start     time.Time `json:"start"`
 	End       time.Time `json:"end"`
@@ -146,7 +148,11 @@ type alertJSON Alert
 
 // MarshalJSON writes the alert as one ECS document: the struct fields plus
 // the entity fields copied from the matched events at the top level, so
-// Kibana shows source.ip and user.name on the alert itself.
+// Kibana shows source.ip and user.name on the alert itself. It is one
+// pass: the struct's JSON, then the members of the nested Fields object
+// appended to it. Fields never holds a key of the struct's top-level
+// objects (@timestamp, event, rule, threat, vigil); one that does is left
+// out, as the struct's value wins.
 func (a Alert) MarshalJSON() ([]byte, error) {
 	base, err := json.Marshal(alertJSON(a))
 	if err != nil {
@@ -155,16 +161,31 @@ func (a Alert) MarshalJSON() ([]byte, error) {
 	if len(a.Fields) == 0 {
 		return base, nil
 	}
-	doc, err := event.Unmarshal(base)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range a.Fields {
-		if _, taken := doc[k]; !taken {
-			doc[k] = v
+	fields := a.Fields
+	for k := range fields {
+		if isAlertStructField(k) {
+			fields = event.New()
+			for k, v := range a.Fields {
+				if !isAlertStructField(k) {
+					fields[k] = v
+				}
+			}
+			break
 		}
 	}
-	return event.Marshal(doc)
+	extra, err := event.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("encode alert %s fields: %w", a.Vigil.Alert.ID, err)
+	}
+	if len(extra) <= 2 { // {}
+		return base, nil
+	}
+	// base ends with '}' and extra is '{...}': splice extra's members in.
+	out := make([]byte, 0, len(base)+len(extra))
+	out = append(out, base[:len(base)-1]...)
+	out = append(out, ',')
+	out = append(out, extra[1:]...)
+	return out, nil
 }
 
 // UnmarshalJSON reads an alert written by MarshalJSON.
@@ -187,11 +208,13 @@ func (a *Alert) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// isAlertStructField says whether a dotted path lies in one of the
+// struct's top-level objects.
 func isAlertStructField(path string) bool {
-	for _, p := range []string{"@timestamp", "event.", "rule.", "threat", "vigil."} {
-		if strings.HasPrefix(path, p) {
-			return true
-		}
+	head, _, _ := strings.Cut(path, ".")
+	switch head {
+	case "@timestamp", "event", "rule", "threat", "vigil":
+		return true
 	}
 	return false
 }

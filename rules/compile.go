@@ -1,6 +1,9 @@
 package rules
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -12,6 +15,11 @@ type Compiled struct {
 	match      *condition   // match, threshold and new_terms rules (nil: every event)
 	steps      []*condition // sequence rules, one per step
 	stages     []int        // sequence stages (steps expanded by count) → step index
+	stepKeys   [][]string   // sequence: per step, the rule's by plus the step's by
+	until      *condition   // sequence: the expiration event
+	untilKeys  []string     // sequence: the rule's by plus until's by
+	hash       string       // of the rule as written, to tell a changed rule on reload and restore
+	require    *requirement // what an event must have to be a candidate (nil: every event)
 	exceptions []*exception
 	threat     []Threat
 	risk       int
@@ -60,7 +68,16 @@ func compile(r *Rule, e *env) (*Compiled, []compileError) {
 		for range min(max(s.Count, 1), maxStepCount) {
 			c.stages = append(c.stages, i)
 		}
+		c.stepKeys = append(c.stepKeys, append(append([]string{}, r.By...), s.By...))
+		fields(fmt.Sprintf("steps[%d].by", i), s.By...)
 	}
+	if u := r.Until; u != nil {
+		c.until = try("until.condition", u.Condition)
+		c.untilKeys = append(append([]string{}, r.By...), u.By...)
+		fields("until.by", u.By...)
+	}
+	c.hash = ruleHash(r)
+	c.require = ruleRequirement(r)
 	for i, x := range r.Exceptions {
 		if x.Expr != "" {
 			c.exceptions = append(c.exceptions, &exception{expr: try(fmt.Sprintf("exceptions[%d].expr", i), x.Expr)})
@@ -94,4 +111,17 @@ func (c *Compiled) window() time.Duration {
 		return time.Duration(c.Rule.NewTerms.HistoryWindow)
 	}
 	return time.Duration(c.Rule.MaxSpan)
+}
+
+// ruleHash identifies a rule's content (not where it was read from, nor
+// its tests): equal hashes run the same way.
+func ruleHash(r *Rule) string {
+	cp := *r
+	cp.File, cp.Line, cp.Tests = "", 0, nil
+	b, err := json.Marshal(&cp)
+	if err != nil {
+		return "" // never equal to another rule's hash below
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }

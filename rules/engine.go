@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"container/heap"
 	"sort"
 	"strings"
 	"time"
@@ -24,14 +25,27 @@ type EngineConfig struct {
 	MaxSessions int
 	// AllowedLateness is how far behind the newest event time an event may
 	// be and still be on time. The watermark is the newest event time seen
-	// minus it; windows that end before the watermark are closed (threshold
-	// lt/eq, suppression), and events older than it are counted in
-	// Stats.LateEvents (they are still evaluated). Default 0.
+	// minus it. With a lateness, events wait in a reorder buffer until the
+	// watermark passes them and are then evaluated in event-time order
+	// (equal times in arrival order), so events of a key that arrive out
+	// of order within the lateness are seen in order. Windows that end
+	// before the watermark are closed (threshold lt/eq, suppression,
+	// missing sequence steps). An event older than the watermark is late:
+	// see OnLate. Default 0: no buffer, every event is evaluated at once.
 	AllowedLateness time.Duration
-	// MaxKeys bounds the keys each threshold rule, new_terms rule and
-	// suppression remembers; the least recently used is evicted beyond it
-	// (Stats.Evictions). Default 100000.
+	// OnLate, when set, receives every late event (older than the
+	// watermark) instead of the engine evaluating it, so the caller can
+	// route it (a late topic, a log). When nil, late events are evaluated
+	// at once, out of order, as well as they can be. Either way they are
+	// counted in Stats.LateEvents.
+	OnLate func(event.Event)
+	// MaxKeys bounds the keys each sequence rule, threshold rule, new_terms
+	// rule and suppression remembers; the least recently used is evicted
+	// beyond it (Stats.Evictions). Default 100000.
 	MaxKeys int
+	// NoIndex evaluates every rule on every event instead of only the
+	// candidate rules of the index (for comparisons and benchmarks).
+	NoIndex bool
 }
 
 // Stats counts what an Engine did.
@@ -49,6 +63,8 @@ type Stats struct {
 	LateEvents int64
 	// Evictions counts keys of stateful rules evicted by MaxKeys.
 	Evictions int64
+	// Buffered is how many events wait in the reorder buffer now.
+	Buffered int64
 }
 
 // Engine evaluates compiled rules on a stream of events. It is not safe
@@ -56,15 +72,19 @@ type Stats struct {
 // must see every event of a key.
 type Engine struct {
 	rules    []*Compiled
+	index    *ruleIndex
 	seq      map[*Compiled]*sequenceState
 	thr      map[*Compiled]*thresholdState
 	nt       map[*Compiled]*newTermsState
 	sup      map[*Compiled]*suppressState
 	timers   timerHeap
+	buffer   eventHeap
+	arrivals uint64    // events buffered so far, the tiebreaker of equal times
 	newest   time.Time // the newest event time seen
 	machine  vm.VM
 	cfg      EngineConfig
 	stats    Stats
+	evicted  int64 // evictions of state dropped by Reload
 	sessions *sessions
 }
 
@@ -85,29 +105,89 @@ func NewEngine(rules []*Compiled, cfg EngineConfig) *Engine {
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = 100000
 	}
-	e := &Engine{
-		seq: map[*Compiled]*sequenceState{}, thr: map[*Compiled]*thresholdState{},
-		nt: map[*Compiled]*newTermsState{}, sup: map[*Compiled]*suppressState{},
-		cfg: cfg, sessions: newSessions(cfg.MaxSessions, cfg.SessionTTL),
-	}
+	e := &Engine{cfg: cfg, sessions: newSessions(cfg.MaxSessions, cfg.SessionTTL)}
+	e.setRules(rules, nil)
+	return e
+}
+
+// setRules installs the enabled rules, keeping the state old holds for
+// the rules it maps them to (Reload) and starting the others empty.
+func (e *Engine) setRules(rules []*Compiled, keep map[*Compiled]*Compiled) {
+	oldSeq, oldThr, oldNT, oldSup := e.seq, e.thr, e.nt, e.sup
+	e.seq, e.thr = map[*Compiled]*sequenceState{}, map[*Compiled]*thresholdState{}
+	e.nt, e.sup = map[*Compiled]*newTermsState{}, map[*Compiled]*suppressState{}
+	e.rules = e.rules[:0:0]
 	for _, r := range rules {
 		if !r.Rule.IsEnabled() {
 			continue
 		}
 		e.rules = append(e.rules, r)
+		old := keep[r]
 		switch r.Rule.Kind {
 		case KindSequence:
-			e.seq[r] = newSequenceState()
+			if st := oldSeq[old]; st != nil {
+				e.seq[r] = st
+			} else {
+				e.seq[r] = newSequenceState(e.cfg.MaxKeys)
+			}
 		case KindThreshold:
-			e.thr[r] = newThresholdState(cfg.MaxKeys)
+			if st := oldThr[old]; st != nil {
+				e.thr[r] = st
+			} else {
+				e.thr[r] = newThresholdState(e.cfg.MaxKeys)
+			}
 		case KindNewTerms:
-			e.nt[r] = newNewTermsState(r.Rule.NewTerms, cfg.MaxKeys)
+			if st := oldNT[old]; st != nil {
+				e.nt[r] = st
+			} else {
+				e.nt[r] = newNewTermsState(r.Rule.NewTerms, e.cfg.MaxKeys)
+			}
 		}
 		if r.Rule.Suppress != nil {
-			e.sup[r] = newSuppressState(cfg.MaxKeys)
+			if st := oldSup[old]; st != nil {
+				e.sup[r] = st
+			} else {
+				e.sup[r] = newSuppressState(e.cfg.MaxKeys)
+			}
 		}
 	}
-	return e
+	e.index = newRuleIndex(e.rules)
+}
+
+// Reload replaces the rules the engine runs. A rule with the same id and
+// the same content as one running keeps its state (open sequences,
+// windows, learnt terms, suppression); the state of changed and removed
+// rules is dropped, and new rules start empty. Events waiting in the
+// reorder buffer stay and are evaluated against the new rules.
+func (e *Engine) Reload(rules []*Compiled) {
+	running := map[string]*Compiled{}
+	for _, r := range e.rules {
+		running[r.Rule.ID] = r
+	}
+	keep := map[*Compiled]*Compiled{}
+	for _, r := range rules {
+		if old := running[r.Rule.ID]; old != nil && old.hash != "" && old.hash == r.hash && r.Rule.IsEnabled() {
+			keep[r] = old
+		}
+	}
+	before := e.Stats().Evictions
+	e.setRules(rules, keep)
+	// Timers of kept rules point to the new rule; the others go.
+	newer := map[*Compiled]*Compiled{}
+	for r, old := range keep {
+		newer[old] = r
+	}
+	timers := e.timers[:0]
+	for _, tm := range e.timers {
+		if r := newer[tm.rule]; r != nil {
+			tm.rule = r
+			timers = append(timers, tm)
+		}
+	}
+	e.timers = timers
+	heap.Init(&e.timers)
+	// Evictions of dropped state stay counted.
+	e.evicted += before - e.Stats().Evictions
 }
 
 // Rules returns the rules the engine runs.
@@ -116,6 +196,10 @@ func (e *Engine) Rules() []*Compiled { return e.rules }
 // Stats returns the counters so far.
 func (e *Engine) Stats() Stats {
 	s := e.stats
+	s.Evictions += e.evicted
+	for _, st := range e.seq {
+		s.Evictions += st.keys.evicted
+	}
 	for _, st := range e.thr {
 		s.Evictions += st.keys.evicted
 	}
@@ -125,73 +209,153 @@ func (e *Engine) Stats() Stats {
 	for _, st := range e.sup {
 		s.Evictions += st.keys.evicted
 	}
+	s.Buffered = int64(e.buffer.Len())
 	return s
+}
+
+// StateKeys returns, per rule id, how many keys the rule holds state for
+// (sequence keys with partial matches, threshold keys, new_terms terms,
+// suppression windows): a gauge for metrics. Stateless rules are absent.
+func (e *Engine) StateKeys() map[string]int {
+	out := map[string]int{}
+	for c, st := range e.seq {
+		out[c.Rule.ID] += st.size()
+	}
+	for c, st := range e.thr {
+		out[c.Rule.ID] += st.keys.len()
+	}
+	for c, st := range e.nt {
+		out[c.Rule.ID] += st.seen.len()
+	}
+	for c, st := range e.sup {
+		out[c.Rule.ID] += st.keys.len()
+	}
+	return out
 }
 
 // Watermark is the newest event time seen minus the allowed lateness.
 func (e *Engine) Watermark() time.Time { return e.newest.Add(-e.cfg.AllowedLateness) }
 
-// Process evaluates every rule on one event and returns the alerts it
-// completes, with those of windows its time closed (threshold lt/eq,
-// suppression counts). Events of one key must arrive in event-time order,
-// give or take the allowed lateness.
+// Process takes one event and returns the alerts it completes, with those
+// of windows its time closed (threshold lt/eq, suppression counts, missing
+// sequence steps). With an AllowedLateness, the event waits in the
+// reorder buffer and the alerts returned are those of the events the
+// watermark released. Events older than the watermark are late (see
+// EngineConfig.OnLate); events without a time are evaluated at once, by
+// match rules only.
 func (e *Engine) Process(ev event.Event) []Alert {
 	e.stats.Events++
 	t, hasTime := ev.Time()
 	var alerts []Alert
-	if hasTime {
-		e.sessions.observe(ev, t)
-		if t.Before(e.Watermark()) {
-			e.stats.LateEvents++
+	switch {
+	case !hasTime:
+		alerts = e.evaluate(ev, t, false)
+	case !e.newest.IsZero() && t.Before(e.Watermark()):
+		e.stats.LateEvents++
+		if e.cfg.OnLate != nil {
+			e.cfg.OnLate(ev)
+			return nil
 		}
+		alerts = e.evaluate(ev, t, true)
+	case e.cfg.AllowedLateness <= 0:
 		if t.After(e.newest) {
 			e.newest = t
-			alerts = e.closeTimers(e.Watermark(), false)
+			alerts = e.closeTimers(t, false)
 		}
-	}
-	for _, r := range e.rules {
-		if r.where != nil && !e.eval(r.where, ev) {
-			continue
+		alerts = append(alerts, e.evaluate(ev, t, true)...)
+	default:
+		if t.After(e.newest) {
+			e.newest = t
 		}
-		var got []Alert
-		switch r.Rule.Kind {
-		case KindMatch:
-			if e.eval(r.match, ev) && !e.excepted(r, ev) {
-				got = append(got, e.newAlert(r, []event.Event{ev}, 1))
-			}
-		case KindSequence:
-			if !hasTime || e.excepted(r, ev) {
-				continue // a sequence is ordered in event time; without one it cannot take part
-			}
-			if p := e.processSequence(r, ev, t); p != nil {
-				evs, n := p.events()
-				got = append(got, e.newAlert(r, evs, n))
-			}
-		case KindThreshold, KindNewTerms:
-			if !hasTime || (r.match != nil && !e.eval(r.match, ev)) || e.excepted(r, ev) {
-				continue
-			}
-			if r.Rule.Kind == KindThreshold {
-				got = e.processThreshold(r, ev, t)
-			} else {
-				got = e.processNewTerms(r, ev, t)
-			}
-		}
-		if len(got) > 0 && r.Rule.Suppress != nil {
-			got = e.suppress(r, got)
-		}
-		alerts = append(alerts, got...)
+		e.arrivals++
+		heap.Push(&e.buffer, buffered{ev: ev, t: t, seq: e.arrivals})
+		alerts = e.release(e.Watermark(), false)
 	}
 	e.stats.Alerts += int64(len(alerts))
 	return alerts
 }
 
-// Flush ends the input: it decides every open threshold lt/eq window and
-// emits the final count of every suppression window, as if the watermark
-// had passed them all. Call it at the end of a file (scan, rule tests);
-// a stream never ends, its windows close as event time moves on.
+// release evaluates, in event-time order, the buffered events the
+// watermark has reached (every one when all is set), closing the windows
+// that end before each, then the windows that end before the watermark.
+func (e *Engine) release(watermark time.Time, all bool) []Alert {
+	var alerts []Alert
+	for e.buffer.Len() > 0 && (all || !e.buffer[0].t.After(watermark)) {
+		b := heap.Pop(&e.buffer).(buffered)
+		alerts = append(alerts, e.closeTimers(b.t, false)...)
+		alerts = append(alerts, e.evaluate(b.ev, b.t, true)...)
+	}
+	if !all {
+		alerts = append(alerts, e.closeTimers(watermark, false)...)
+	}
+	return alerts
+}
+
+// evaluate runs the candidate rules on one event.
+func (e *Engine) evaluate(ev event.Event, t time.Time, hasTime bool) []Alert {
+	if hasTime {
+		e.sessions.observe(ev, t)
+	}
+	var alerts []Alert
+	if e.cfg.NoIndex {
+		for _, r := range e.rules {
+			alerts = append(alerts, e.evalRule(r, ev, t, hasTime)...)
+		}
+		return alerts
+	}
+	for _, i := range e.index.candidates(ev) {
+		alerts = append(alerts, e.evalRule(e.rules[i], ev, t, hasTime)...)
+	}
+	return alerts
+}
+
+func (e *Engine) evalRule(r *Compiled, ev event.Event, t time.Time, hasTime bool) []Alert {
+	if r.where != nil && !e.eval(r.where, ev) {
+		return nil
+	}
+	var got []Alert
+	switch r.Rule.Kind {
+	case KindMatch:
+		if e.eval(r.match, ev) && !e.excepted(r, ev) {
+			got = append(got, e.newAlert(r, []event.Event{ev}, 1, r.Rule.By))
+		}
+	case KindSequence:
+		if !hasTime || e.excepted(r, ev) {
+			return nil // a sequence is ordered in event time; without one it cannot take part
+		}
+		if p := e.processSequence(r, ev, t); p != nil {
+			got = append(got, e.sequenceAlert(r, p))
+		}
+	case KindThreshold, KindNewTerms:
+		if !hasTime || (r.match != nil && !e.eval(r.match, ev)) || e.excepted(r, ev) {
+			return nil
+		}
+		if r.Rule.Kind == KindThreshold {
+			got = e.processThreshold(r, ev, t)
+		} else {
+			got = e.processNewTerms(r, ev, t)
+		}
+	}
+	if len(got) > 0 && r.Rule.Suppress != nil {
+		got = e.suppress(r, got)
+	}
+	return got
+}
+
+func (e *Engine) sequenceAlert(c *Compiled, p *partial) Alert {
+	evs, n := p.events()
+	return e.newAlert(c, evs, n, c.stepKeys[c.stages[p.stage]])
+}
+
+// Flush ends the input: it evaluates the events still in the reorder
+// buffer, decides every open threshold lt/eq window, fires the sequences
+// waiting at a last missing step and emits the final count of every
+// suppression window, as if the watermark had passed them all. Call it at
+// the end of a file (scan, rule tests); a stream never ends, its windows
+// close as event time moves on.
 func (e *Engine) Flush() []Alert {
-	alerts := e.closeTimers(time.Time{}, true)
+	alerts := e.release(time.Time{}, true)
+	alerts = append(alerts, e.closeTimers(time.Time{}, true)...)
 	e.stats.Alerts += int64(len(alerts))
 	return alerts
 }
@@ -213,6 +377,16 @@ func (e *Engine) closeTimers(watermark time.Time, all bool) []Alert {
 				continue
 			}
 			got := []Alert{a}
+			if tm.rule.Rule.Suppress != nil {
+				got = e.suppress(tm.rule, got)
+			}
+			alerts = append(alerts, got...)
+		case timerSequence:
+			p := e.closeMissing(tm.rule, tm.key, tm.gen)
+			if p == nil {
+				continue
+			}
+			got := []Alert{e.sequenceAlert(tm.rule, p)}
 			if tm.rule.Rule.Suppress != nil {
 				got = e.suppress(tm.rule, got)
 			}
@@ -280,10 +454,12 @@ var copiedFields = []string{
 	"user.name", "user.domain", "user.effective.name",
 	"source.ip", "source.domain", "destination.ip", "destination.port",
 	"process.name", "process.executable", "process.command_line",
-	"url.original", "event.dataset", "event.module",
+	"url.original",
 }
 
-func (e *Engine) newAlert(c *Compiled, evs []event.Event, occurrences int) Alert {
+// newAlert builds the alert of a rule over its matched events; by are
+// the fields of its group keys, read from the last event.
+func (e *Engine) newAlert(c *Compiled, evs []event.Event, occurrences int, by []string) Alert {
 	r := c.Rule
 	first, _ := evs[0].Time()
 	last, _ := evs[len(evs)-1].Time()
@@ -327,6 +503,12 @@ func (e *Engine) newAlert(c *Compiled, evs []event.Event, occurrences int) Alert
 				a.Fields[f] = v
 			}
 		}
+		if v := ev.String("event.dataset"); v != "" {
+			a.Event.Dataset = v
+		}
+		if v := ev.String("event.module"); v != "" {
+			a.Event.Module = v
+		}
 		for _, c := range asStrings(ev.Get("event.category")) {
 			categories[c] = true
 		}
@@ -344,12 +526,12 @@ func (e *Engine) newAlert(c *Compiled, evs []event.Event, occurrences int) Alert
 	if len(relatedUser) > 0 {
 		a.Fields["related.user"] = toAny(sortedKeys(relatedUser))
 	}
-	for _, f := range r.By {
+	for _, f := range by {
 		if v := keyValue(evs[len(evs)-1].Get(f)); v != "" {
 			d.GroupKeys = append(d.GroupKeys, Entity{Field: f, Value: v})
 		}
 	}
-	d.Entity = e.entity(r, evs[len(evs)-1])
+	d.Entity = e.entity(r, by, evs[len(evs)-1])
 	if d.Entity.Field == "user.name" {
 		lastEv := evs[len(evs)-1]
 		if s, ok := e.sessions.lookup(lastEv.String("host.name"), d.Entity.Value, last); ok {
@@ -363,8 +545,8 @@ func (e *Engine) newAlert(c *Compiled, evs []event.Event, occurrences int) Alert
 	return a
 }
 
-func (e *Engine) entity(r *Rule, ev event.Event) Entity {
-	for _, f := range r.By {
+func (e *Engine) entity(r *Rule, by []string, ev event.Event) Entity {
+	for _, f := range by {
 		if v := keyValue(ev.Get(f)); v != "" {
 			return Entity{Field: f, Value: v}
 		}
@@ -418,3 +600,32 @@ func itoa(v int) string {
 	}
 	return event.Stringify(int64(v))
 }
+
+// The reorder buffer: events waiting for the watermark, oldest first,
+// equal times in arrival order.
+
+type buffered struct {
+	ev  event.Event
+	t   time.Time
+	seq uint64
+}
+
+type eventHeap []buffered
+
+func (h eventHeap) Len() int { return len(h) }
+func (h eventHeap) Less(i, j int) bool {
+	if !h[i].t.Equal(h[j].t) {
+		return h[i].t.Before(h[j].t)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)   { *h = append(*h, x.(buffered)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	b := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return b
+}
+
+func initHeap(h *eventHeap) { heap.Init(h) }

@@ -77,7 +77,7 @@ func (e *Engine) processNewTerms(c *Compiled, ev event.Event, t time.Time) []Ale
 	if t.Before(st.learnUntil) {
 		return nil
 	}
-	a := e.newAlert(c, []event.Event{ev}, 1)
+	a := e.newAlert(c, []event.Event{ev}, 1, c.Rule.By)
 	a.Vigil.Alert.NewTerms = &AlertNewTerms{Fields: nt.Fields, Values: values}
 	if seen {
 		a.Vigil.Alert.NewTerms.LastSeen = &last

@@ -40,6 +40,9 @@ type Rule struct {
 	// MaxSpan bounds a sequence, measured from its first event.
 	MaxSpan Duration `yaml:"maxspan"`
 	Steps   []Step   `yaml:"steps"`
+	// Until ends a sequence's pending matches: an event it matches discards
+	// the partial matches of its key (EQL's until).
+	Until *Until `yaml:"until"`
 	// Threshold configures a threshold rule.
 	Threshold *Threshold `yaml:"threshold"`
 	// NewTerms configures a new_terms rule.
@@ -60,6 +63,23 @@ type Step struct {
 	Condition string `yaml:"condition"`
 	// Count is how many matching events the step needs (EQL runs), default 1.
 	Count int `yaml:"count"`
+	// By are the step's own join keys, appended to the rule's by and
+	// matched by position across steps (EQL's [a] by x [b] by y): every
+	// step of a rule has the same number of them, or none has any.
+	By []string `yaml:"by"`
+	// Missing makes the step an absence: the sequence matches only if no
+	// event matches it between the previous step and the next one, or,
+	// for a last step, within maxspan of the first event (decided when the
+	// watermark passes first + maxspan).
+	Missing bool `yaml:"missing"`
+}
+
+// Until is a sequence's expiration event: one that matches Condition
+// discards the pending partial matches of its key. By are its own join
+// keys, like a step's.
+type Until struct {
+	Condition string   `yaml:"condition"`
+	By        []string `yaml:"by"`
 }
 
 // Threshold is a threshold rule's window and condition: the number of
@@ -168,6 +188,9 @@ func (r *Rule) validate() []string {
 	if r.Kind != KindSequence && len(r.Steps) > 0 {
 		errs = append(errs, "steps: only sequence rules have steps")
 	}
+	if r.Kind != KindSequence && r.Until != nil {
+		errs = append(errs, "until: only sequence rules have until")
+	}
 	if r.Kind != KindSequence && r.MaxSpan != 0 {
 		errs = append(errs, "maxspan: only sequence rules have a maxspan")
 	}
@@ -202,9 +225,7 @@ func (r *Rule) validate() []string {
 		if len(r.Steps) == 0 {
 			errs = append(errs, "steps: a sequence rule needs at least one step")
 		}
-		if len(r.By) == 0 {
-			errs = append(errs, "by: a sequence rule needs join keys")
-		}
+		errs = append(errs, r.validateSequenceKeys()...)
 		if r.MaxSpan <= 0 {
 			errs = append(errs, "maxspan: a sequence rule needs a maxspan (e.g. 10m)")
 		}
@@ -219,6 +240,16 @@ func (r *Rule) validate() []string {
 			if s.Count < 0 || s.Count > maxStepCount {
 				errs = append(errs, fmt.Sprintf("steps[%d].count: %d is outside 1-%d", i, s.Count, maxStepCount))
 			}
+			if s.Missing {
+				switch {
+				case i == 0:
+					errs = append(errs, "steps[0].missing: the first step cannot be missing (nothing to measure the absence from)")
+				case r.Steps[i-1].Missing:
+					errs = append(errs, fmt.Sprintf("steps[%d].missing: two missing steps in a row; write one step whose condition covers both", i))
+				case s.Count > 1:
+					errs = append(errs, fmt.Sprintf("steps[%d].count: a missing step has no count", i))
+				}
+			}
 			total += max(s.Count, 1)
 		}
 		if total > maxStages {
@@ -228,6 +259,33 @@ func (r *Rule) validate() []string {
 		errs = append(errs, "kind: missing (match, threshold, sequence or new_terms)")
 	default:
 		errs = append(errs, fmt.Sprintf("kind: %q is not match, threshold, sequence or new_terms", r.Kind))
+	}
+	return errs
+}
+
+// validateSequenceKeys checks a sequence's join keys: the rule's by, plus
+// per-step (and until) keys of the same length in every step.
+func (r *Rule) validateSequenceKeys() []string {
+	var errs []string
+	n := -1
+	for i, s := range r.Steps {
+		if n >= 0 && len(s.By) != n {
+			errs = append(errs, fmt.Sprintf("steps[%d].by: %d keys, but steps[0].by has %d (per-step keys are matched by position)", i, len(s.By), n))
+		}
+		if n < 0 {
+			n = len(s.By)
+		}
+	}
+	if len(r.By) == 0 && n <= 0 {
+		errs = append(errs, "by: a sequence rule needs join keys (by, or by on every step)")
+	}
+	if u := r.Until; u != nil {
+		if u.Condition == "" {
+			errs = append(errs, "until.condition: missing")
+		}
+		if n >= 0 && len(u.By) != n {
+			errs = append(errs, fmt.Sprintf("until.by: %d keys, but the steps have %d each (matched by position)", len(u.By), n))
+		}
 	}
 	return errs
 }

@@ -7,26 +7,41 @@ import (
 )
 
 // A sequence rule's steps, expanded by their counts, are its stages: a
-// step with count 3 is three identical stages (EQL's runs). For each key,
-// the engine keeps at most one partial match per stage, waiting for that
-// stage; a newer partial match for the same stage replaces the older one,
-// so the sequence reported is always the most recent one. A partial match
-// expires when an event arrives more than maxspan after its first event.
+// step with count 3 is three identical stages (EQL's runs). Each stage
+// joins on the rule's by fields plus its step's own by fields (matched by
+// position, EQL's [a] by x [b] by y), so the key of a partial match is the
+// value it waits for. For each key, the engine keeps at most one partial
+// match per stage, waiting for that stage; a newer partial match for the
+// same stage replaces the older one, so the sequence reported is always
+// the most recent one. Stages are strictly ordered in event time (an event
+// older than the previous step does not advance it; equal times advance,
+// in arrival order). A partial match expires when an event arrives more
+// than maxspan after its first event.
+//
+// A missing step is an absence: a partial match waiting at it is
+// discarded by an event that matches it, and advanced over it by an event
+// of the next step. A last missing step fires when the watermark passes
+// first + maxspan with no such event.
+//
+// An event matching the rule's until condition discards every partial
+// match of its key and takes no part as a step.
+//
 // When the last stage matches, the sequence fires and every partial match
 // of that key is discarded, so a key fires again only after a whole new
-// sequence.
+// sequence. Keys are bounded by EngineConfig.MaxKeys (least recently used
+// evicted and counted).
 
 // sweepEvery is how many events a rule sees between sweeps of idle keys.
 const sweepEvery = 4096
 
 type sequenceState struct {
-	keys      map[string]*sequenceKey
-	watermark time.Time // the newest event time seen by the rule
-	seen      int
+	keys *keyCache[*sequenceKey]
+	seen int
+	gen  uint64
 }
 
 type sequenceKey struct {
-	pending []*partial // pending[s]: matched stages 0..s-1, waiting for stage s
+	pending []*partial // pending[s]: matched stages before s, waiting for stage s
 	last    time.Time
 }
 
@@ -37,10 +52,12 @@ type partial struct {
 	first time.Time
 	prev  *partial
 	len   int
+	stage int    // the stage ev matched
+	gen   uint64 // the timer of a partial waiting at a last missing step
 }
 
-func newSequenceState() *sequenceState {
-	return &sequenceState{keys: map[string]*sequenceKey{}}
+func newSequenceState(maxKeys int) *sequenceState {
+	return &sequenceState{keys: newKeyCache[*sequenceKey](maxKeys)}
 }
 
 // events returns the matched events oldest first, one entry per distinct
@@ -71,59 +88,115 @@ func repeatCount(ev event.Event) int {
 	return 1
 }
 
+// seqEvent is one event on its way through a sequence rule's stages.
+type seqEvent struct {
+	ev      event.Event
+	t       time.Time
+	matched []bool   // per step
+	keys    []string // per step, its join key
+	ok      []bool   // per step, the event has every field of the key
+	done    []bool   // per step, keys[step] is computed
+}
+
+func (se *seqEvent) key(c *Compiled, step int) (string, bool) {
+	if !se.done[step] {
+		se.keys[step], se.ok[step] = groupKey(c.stepKeys[step], se.ev)
+		se.done[step] = true
+	}
+	return se.keys[step], se.ok[step]
+}
+
+// processSequence feeds an event to a sequence rule and returns the
+// partial match it completes, if any.
 func (e *Engine) processSequence(c *Compiled, ev event.Event, t time.Time) *partial {
 	// Evaluate each step once; most events match none and stop here.
 	var matched []bool
-	any := false
 	for i, cond := range c.steps {
 		if e.eval(cond, ev) {
 			if matched == nil {
 				matched = make([]bool, len(c.steps))
 			}
-			matched[i], any = true, true
+			matched[i] = true
 		}
 	}
-	if !any {
-		return nil
-	}
-	key, ok := groupKey(c.Rule.By, ev)
-	if !ok {
+	until := c.until != nil && e.eval(c.until, ev)
+	if matched == nil && !until {
 		return nil
 	}
 	st := e.seq[c]
-	if t.After(st.watermark) {
-		st.watermark = t
-	}
 	st.seen++
 	if st.seen%sweepEvery == 0 {
-		st.sweep(time.Duration(c.Rule.MaxSpan))
+		// Timers ending before t are closed already, so a key idle for
+		// longer than maxspan before t has nothing left to fire.
+		st.sweep(t, time.Duration(c.Rule.MaxSpan))
 	}
-	k := st.keys[key]
-	if k == nil {
-		k = &sequenceKey{pending: make([]*partial, len(c.stages))}
-		st.keys[key] = k
+	if until {
+		if key, ok := groupKey(c.untilKeys, ev); ok {
+			st.keys.remove(key)
+		}
+		return nil
 	}
-	k.last = t
+	n := len(c.steps)
+	se := &seqEvent{ev: ev, t: t, matched: matched, keys: make([]string, n), ok: make([]bool, n), done: make([]bool, n)}
 	for range repeatCount(ev) {
-		if fired := k.advance(c, matched, ev, t); fired != nil {
-			delete(st.keys, key)
+		if fired := e.advance(c, st, se); fired != nil {
 			return fired
 		}
 	}
 	return nil
 }
 
-// advance feeds one occurrence of an event through the stages of one key,
-// last stage first so that one occurrence moves a partial match by one
-// stage only.
-func (k *sequenceKey) advance(c *Compiled, matched []bool, ev event.Event, t time.Time) *partial {
+// lookup returns the state of the key a step of the event joins on, nil
+// when the event has no such key or the key has no state.
+func (st *sequenceState) lookup(c *Compiled, se *seqEvent, step int) (string, *sequenceKey) {
+	key, ok := se.key(c, step)
+	if !ok {
+		return "", nil
+	}
+	k, _ := st.keys.get(key)
+	if k != nil {
+		k.last = se.t
+	}
+	return key, k
+}
+
+// advance feeds one occurrence of an event through the stages, last stage
+// first so that one occurrence moves a partial match by one stage only.
+func (e *Engine) advance(c *Compiled, st *sequenceState, se *seqEvent) *partial {
 	maxspan := time.Duration(c.Rule.MaxSpan)
 	n := len(c.stages)
+	t := se.t
+	live := func(p *partial) bool { return p != nil && t.Sub(p.first) <= maxspan && !t.Before(p.t) }
 	for s := n - 1; s >= 1; s-- {
-		p := k.pending[s]
-		if p == nil || !matched[c.stages[s]] {
+		step := c.stages[s]
+		if c.Rule.Steps[step].Missing {
+			if se.matched[step] {
+				if _, k := st.lookup(c, se, step); k != nil && live(k.pending[s]) {
+					k.pending[s] = nil // the absence did not hold
+				}
+			}
+			if s+1 < n && se.matched[c.stages[s+1]] {
+				key, k := st.lookup(c, se, c.stages[s+1])
+				if k != nil && live(k.pending[s]) {
+					next := k.pending[s].then(se, s+1)
+					k.pending[s] = nil
+					if s+1 == n-1 {
+						st.keys.remove(key)
+						return next
+					}
+					e.place(c, st, key, k, s+2, next)
+				}
+			}
 			continue
 		}
+		if !se.matched[step] {
+			continue
+		}
+		key, k := st.lookup(c, se, step)
+		if k == nil || k.pending[s] == nil {
+			continue
+		}
+		p := k.pending[s]
 		if t.Sub(p.first) > maxspan {
 			k.pending[s] = nil // expired
 			continue
@@ -131,28 +204,76 @@ func (k *sequenceKey) advance(c *Compiled, matched []bool, ev event.Event, t tim
 		if t.Before(p.t) {
 			continue // steps are ordered in event time
 		}
-		next := &partial{ev: ev, t: t, first: p.first, prev: p, len: p.len + 1}
+		next := p.then(se, s)
 		k.pending[s] = nil
 		if s == n-1 {
+			st.keys.remove(key)
 			return next
 		}
-		k.pending[s+1] = next
+		e.place(c, st, key, k, s+1, next)
 	}
-	if matched[c.stages[0]] {
-		p := &partial{ev: ev, t: t, first: t, len: 1}
-		if n == 1 {
-			return p
-		}
-		k.pending[1] = p
+	if !se.matched[c.stages[0]] {
+		return nil
 	}
+	key, ok := se.key(c, c.stages[0])
+	if !ok {
+		return nil
+	}
+	p := &partial{ev: se.ev, t: t, first: t, len: 1}
+	if n == 1 {
+		return p
+	}
+	k, _ := st.keys.get(key)
+	if k == nil {
+		k = &sequenceKey{pending: make([]*partial, n)}
+		st.keys.add(key, k)
+	}
+	k.last = t
+	e.place(c, st, key, k, 1, p)
 	return nil
 }
 
+// then extends a partial match with the event matching stage s.
+func (p *partial) then(se *seqEvent, s int) *partial {
+	return &partial{ev: se.ev, t: se.t, first: p.first, prev: p, len: p.len + 1, stage: s}
+}
+
+// place stores a partial match waiting for stage s; one waiting at a last
+// missing step gets a timer at first + maxspan.
+func (e *Engine) place(c *Compiled, st *sequenceState, key string, k *sequenceKey, s int, p *partial) {
+	k.pending[s] = p
+	if s == len(c.stages)-1 && c.Rule.Steps[c.stages[s]].Missing {
+		st.gen++
+		p.gen = st.gen
+		e.timers.push(timer{at: p.first.Add(time.Duration(c.Rule.MaxSpan)), rule: c, key: key, gen: p.gen, kind: timerSequence})
+	}
+}
+
+// closeMissing fires the partial match a timer of a last missing step is
+// for, if it is still waiting.
+func (e *Engine) closeMissing(c *Compiled, key string, gen uint64) *partial {
+	st := e.seq[c]
+	k, ok := st.keys.peek(key)
+	if !ok {
+		return nil
+	}
+	s := len(c.stages) - 1
+	p := k.pending[s]
+	if p == nil || p.gen != gen {
+		return nil
+	}
+	st.keys.remove(key)
+	return p
+}
+
 // sweep forgets keys whose every partial match has expired.
-func (st *sequenceState) sweep(maxspan time.Duration) {
-	for key, k := range st.keys {
-		if st.watermark.Sub(k.last) > maxspan {
-			delete(st.keys, key)
+func (st *sequenceState) sweep(now time.Time, maxspan time.Duration) {
+	for _, key := range st.keys.lru.Keys() {
+		if k, ok := st.keys.peek(key); ok && now.Sub(k.last) > maxspan {
+			st.keys.remove(key)
 		}
 	}
 }
+
+// size is how many keys hold partial matches.
+func (st *sequenceState) size() int { return st.keys.lru.Len() }

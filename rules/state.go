@@ -27,6 +27,12 @@ func newKeyCache[V any](max int) *keyCache[V] {
 
 func (kc *keyCache[V]) get(key string) (V, bool) { return kc.lru.Get(key) }
 func (kc *keyCache[V]) add(key string, v V)      { kc.lru.Add(key, v) }
+
+// peek returns a key's state without making it the most recently used.
+func (kc *keyCache[V]) peek(key string) (V, bool) { return kc.lru.Peek(key) }
+
+// len is how many keys are held.
+func (kc *keyCache[V]) len() int { return kc.lru.Len() }
 func (kc *keyCache[V]) remove(key string) {
 	kc.removing = true
 	kc.lru.Remove(key)
@@ -42,6 +48,7 @@ type timerKind int
 const (
 	timerThreshold timerKind = iota
 	timerSuppress
+	timerSequence // a sequence waiting at a last missing step
 )
 
 type timer struct {

@@ -204,7 +204,7 @@ func (e *Engine) thresholdAlert(c *Compiled, k *thresholdKey) Alert {
 	for _, en := range k.entries[from:] {
 		sample = append(sample, en.ev)
 	}
-	a := e.newAlert(c, sample, k.total)
+	a := e.newAlert(c, sample, k.total, c.Rule.By)
 	d := &a.Vigil.Alert
 	d.FirstSeen, a.Event.Start = k.entries[0].t, k.entries[0].t
 	d.Threshold = &AlertThreshold{

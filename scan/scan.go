@@ -29,6 +29,9 @@ type Options struct {
 	Engine  rules.EngineConfig
 	// BatchEvents is how many events go to the engines at once (default 4096).
 	BatchEvents int
+	// Enrich, when set, runs on every event before the rules, as the detect
+	// stage's enrichers do.
+	Enrich func(context.Context, event.Event)
 }
 
 // RuleSummary counts one rule's alerts and their most frequent entities.
@@ -116,6 +119,9 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 		}
 		for _, in := range inputs {
 			st, err := collectors.Read(in.Name, in.Reader, in.Parser, func(e event.Event) error {
+				if opts.Enrich != nil {
+					opts.Enrich(ctx, e)
+				}
 				batch = append(batch, e)
 				if len(batch) == batchSize {
 					return send()

@@ -49,7 +49,7 @@ func newRoot() *cobra.Command {
 		newStageCmd(g, "index", "Index alerts and verdicts into Elasticsearch (or NDJSON files)"),
 		newParseCmd(),
 		newReplayCmd(g),
-		newScanCmd(),
+		newScanCmd(g),
 		newRulesCmd(),
 		newBrokerCmd(),
 		newVersionCmd(),

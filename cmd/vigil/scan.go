@@ -23,7 +23,7 @@ import (
 // progressAbove is the input size from which scan shows a progress bar.
 const progressAbove = 64 << 20
 
-func newScanCmd() *cobra.Command {
+func newScanCmd(g *globals) *cobra.Command {
 	var o readOptions
 	var ruleDirs []string
 	var workers int
@@ -32,15 +32,23 @@ func newScanCmd() *cobra.Command {
 		Short: "Run the rules over log files offline (hunting, backtesting): alerts as NDJSON on stdout, a summary on stderr",
 		Long: "Parses each FILE (\"-\": standard input) and runs the rules on it with the detect stage's engine, " +
 			"without Kafka. Alerts are printed as NDJSON on stdout; a table of alerts per rule and their top " +
-			"entities goes to stderr. --rules defaults to the built-in pack.",
+			"entities goes to stderr. --rules defaults to detect.rules, or the built-in pack; the enrichers of " +
+			"detect.enrich run first, as in the detect stage.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			compiled, errs := pipeline.LoadRules(ruleDirs)
-			for _, err := range errs {
+			cfg, _, err := g.load()
+			if err != nil {
+				return err
+			}
+			if len(ruleDirs) > 0 {
+				cfg.Detect.Rules = ruleDirs
+			}
+			enrich, compiled, err := pipeline.NewDetector(cfg.Detect, func(err error) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "rule not loaded:", err)
+			})
+			if err != nil {
+				return fmt.Errorf("scan: %w", err)
 			}
-			if len(compiled) == 0 {
-				return fmt.Errorf("scan: no rule could be loaded")
-			}
+			defer enrich.Close()
 			inputs, total, closeAll, err := o.openInputs(args, cmd.InOrStdin())
 			if err != nil {
 				return err
@@ -56,7 +64,7 @@ func newScanCmd() *cobra.Command {
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 256<<10)
 			enc := json.NewEncoder(out)
 			start := time.Now()
-			sum, err := scan.Run(cmd.Context(), inputs, scan.Options{Rules: compiled, Workers: workers}, func(a rules.Alert) error {
+			sum, err := scan.Run(cmd.Context(), inputs, scan.Options{Rules: compiled, Workers: workers, Enrich: enrich.Enrich}, func(a rules.Alert) error {
 				return enc.Encode(a)
 			})
 			if ferr := out.Flush(); err == nil {

@@ -30,6 +30,7 @@ func writeConfig(t *testing.T, dir string) string {
 	cfg := fmt.Sprintf(`kafka:
   partitions: 3
 collect:
+  data_dir: %q
   inputs:
     - type: file
       paths: [%q]
@@ -39,7 +40,7 @@ triage:
   engine: fallback
 index:
   output_dir: %q
-`, logPath, filepath.Join(dir, "out"))
+`, filepath.Join(dir, "data"), logPath, filepath.Join(dir, "out"))
 	path := filepath.Join(dir, "vigil.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
