@@ -147,6 +147,10 @@ type Detect struct {
 	Lists string `yaml:"lists"`
 	// Enrich configures the enrichers that run on every event before the rules.
 	Enrich enrichers.Config `yaml:"enrich"`
+	// AllowedLateness lets events of a key arrive this much out of event-time
+	// order and still be evaluated in order (default 0: evaluated as they
+	// come). Older events go to vigil.dlq with the reason "late event".
+	AllowedLateness Duration `yaml:"allowed_lateness"`
 }
 
 // Triage configures the triage stage.

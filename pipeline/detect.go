@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/config"
@@ -37,17 +38,39 @@ func LoadRules(dirs []string, opts ...rules.LoadOption) ([]*rules.Compiled, []er
 // vigil.alerts keyed by their entity. Records that are not events go to
 // the DLQ.
 func (s *System) RunDetect(ctx context.Context) error {
-	enrich, compiled, err := NewDetector(s.Config.Detect, func(err error) { s.Log.Error("rule not loaded", "err", err) })
+	badRule := func(err error) { s.Log.Error("rule not loaded", "err", err) }
+	enrich, compiled, err := NewDetector(s.Config.Detect, badRule)
 	if err != nil {
 		return err
 	}
-	defer enrich.Close()
-	engine := rules.NewEngine(compiled, rules.EngineConfig{})
+	defer func() { enrich.Close() }()
+	var out []bus.Message  // what the current batch produces
+	var current bus.Record // the record being evaluated
+	lateness := time.Duration(s.Config.Detect.AllowedLateness)
+	engine := rules.NewEngine(compiled, rules.EngineConfig{
+		AllowedLateness: lateness,
+		OnLate: func(event.Event) {
+			out = append(out, bus.DeadLetter("detect", current,
+				fmt.Sprintf("late event: older than the newest event time minus detect.allowed_lateness (%s)", lateness)))
+		},
+	})
 	s.Log.Info("detect stage started", "rules", len(engine.Rules()))
 	return s.consume(ctx, GroupDetect, []string{bus.TopicEvents}, func(ctx context.Context, batch []bus.Record) error {
-		var out []bus.Message
+		if s.reload.Swap(false) {
+			// Between batches: unchanged rules keep their state.
+			if e2, c2, err := NewDetector(s.Config.Detect, badRule); err != nil {
+				s.Log.Error("rules not reloaded, the running rules stay", "err", err)
+			} else {
+				engine.Reload(c2)
+				enrich.Close()
+				enrich = e2
+				s.Log.Info("rules reloaded", "rules", len(engine.Rules()))
+			}
+		}
+		out = out[:0]
 		alerts := 0
 		for _, r := range batch {
+			current = r
 			ev, err := event.Unmarshal(r.Value)
 			if err != nil {
 				out = append(out, bus.DeadLetter("detect", r, err.Error()))
@@ -71,6 +94,12 @@ func (s *System) RunDetect(ctx context.Context) error {
 		return nil
 	})
 }
+
+// ReloadRules asks the detect stage to reload its rules and enrichers
+// before its next batch (vigil sends it on SIGHUP). Rules whose text did
+// not change keep their state; if the new rules fail to load, the running
+// ones stay.
+func (s *System) ReloadRules() { s.reload.Store(true) }
 
 // NewDetector builds what the detect stage runs: the enrichers of
 // detect.enrich and the rules of detect.rules, compiled with the

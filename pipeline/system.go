@@ -43,6 +43,8 @@ type System struct {
 	// NoRegistry turns off the inputs' offset registries: the demo and
 	// tests replay their files from the start every time.
 	NoRegistry bool
+
+	reload atomic.Bool // set by ReloadRules, taken by the detect stage
 }
 
 // Start connects to Kafka (or starts the embedded broker when

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -29,6 +31,7 @@ func newRunCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer sys.Close()
+			defer reloadOnSIGHUP(sys)()
 			runs := map[string]func(context.Context) error{
 				"detect": sys.RunDetect, "triage": sys.RunTriage, "index": sys.RunIndex,
 			}
@@ -83,6 +86,9 @@ func newStageCmd(g *globals, name, short string) *cobra.Command {
 				return err
 			}
 			defer sys.Close()
+			if name == "detect" {
+				defer reloadOnSIGHUP(sys)()
+			}
 			run := map[string]func(context.Context) error{
 				"collect": sys.RunCollect, "detect": sys.RunDetect, "triage": sys.RunTriage, "index": sys.RunIndex,
 			}[name]
@@ -117,4 +123,27 @@ func newBrokerCmd() *cobra.Command {
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep topics, offsets and groups in this directory across restarts")
 	cmd.Flags().IntVar(&partitions, "partitions", 6, "partitions of the topics it creates")
 	return cmd
+}
+
+// reloadOnSIGHUP makes SIGHUP reload the detect stage's rules; the
+// returned function stops listening.
+func reloadOnSIGHUP(sys *pipeline.System) func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				sys.Log.Info("SIGHUP: reloading rules")
+				sys.ReloadRules()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
 }
