@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -87,7 +88,9 @@ func (s *System) collectInput(ctx context.Context, in config.Input) error {
 		return p, nil
 	}
 	return src.Run(ctx, func(ctx context.Context, recs []collectors.Record) error {
-		msgs := make([]bus.Message, 0, len(recs))
+		// Parse in order (parsers keep per-stream state), then encode the
+		// events in parallel: encoding is the larger half of the work.
+		evs := make([]event.Event, 0, len(recs))
 		received := event.FormatTime(time.Now())
 		for _, r := range recs {
 			stream := in.Type
@@ -117,11 +120,11 @@ func (s *System) collectInput(ctx context.Context, in config.Input) error {
 			if r.Peer != "" {
 				ev.Set("log.source.address", r.Peer)
 			}
-			b, err := event.Marshal(ev)
-			if err != nil {
-				return fmt.Errorf("%s@%d: encode event: %w", r.Source.Name, r.Source.Offset, err)
-			}
-			msgs = append(msgs, bus.Message{Topic: bus.TopicEvents, Key: []byte(ev.String(keyField)), Value: b})
+			evs = append(evs, ev)
+		}
+		msgs, err := encodeEvents(evs, keyField)
+		if err != nil {
+			return err
 		}
 		if err := s.send(ctx, msgs); err != nil {
 			return err
@@ -129,4 +132,31 @@ func (s *System) collectInput(ctx context.Context, in config.Input) error {
 		s.Progress.Collected.Add(int64(len(msgs)))
 		return nil
 	})
+}
+
+// encodeEvents encodes events for vigil.events on every CPU, keeping
+// their order.
+func encodeEvents(evs []event.Event, keyField string) ([]bus.Message, error) {
+	msgs := make([]bus.Message, len(evs))
+	workers := min(runtime.NumCPU(), max(1, len(evs)/256))
+	chunk := (len(evs) + workers - 1) / workers
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*chunk, min((w+1)*chunk, len(evs))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				b, err := event.Marshal(evs[i])
+				if err != nil {
+					errs[w] = fmt.Errorf("encode event %s: %w", evs[i].ID(), err)
+					return
+				}
+				msgs[i] = bus.Message{Topic: bus.TopicEvents, Key: []byte(evs[i].String(keyField)), Value: b}
+			}
+		}()
+	}
+	wg.Wait()
+	return msgs, errors.Join(errs...)
 }
