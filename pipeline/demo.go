@@ -108,9 +108,15 @@ func RunDemo(ctx context.Context, opts DemoOptions) (*DemoResult, error) {
 
 	res := &DemoResult{
 		Events:      sys.Progress.Collected.Load(),
-		Alerts:      sys.Progress.Alerts.Load(),
 		DeadLetters: sys.Progress.DeadLetters.Load(),
 	}
+	// Alerts are counted as indexed: one per id (a suppressed alert is
+	// sent again with its final count under the same id).
+	alerts, err := indexer.ReadLatest(filepath.Join(opts.OutputDir, "alerts.ndjson"))
+	if err != nil {
+		return nil, err
+	}
+	res.Alerts = int64(len(alerts))
 	res.Verdicts, err = ReadVerdicts(filepath.Join(opts.OutputDir, "verdicts.ndjson"))
 	if err != nil {
 		return nil, err

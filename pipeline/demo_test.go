@@ -151,8 +151,8 @@ func TestDemoFindsTheSuccessfulBruteForceAsOneIncident(t *testing.T) {
 	if !hasRule(inc, "vigil.sudo.download") {
 		t.Errorf("the sudo download by deploy after the break-in is not in the incident: rules %v", inc.Rules)
 	}
-	if int64(len(alerts)) != res.Alerts {
-		t.Fatalf("%d alerts detected but %d indexed", res.Alerts, len(alerts))
+	if int64(len(alerts)) != res.Alerts || len(alerts) == 0 {
+		t.Fatalf("the demo reports %d alerts, %d were indexed", res.Alerts, len(alerts))
 	}
 
 	// Replaying the same scenario into the same output gives the same documents.
