@@ -21,6 +21,13 @@
 // latest document per id, and Close compacts each file to one line per
 // id.
 //
-// The estest sub-package is the Elasticsearch-protocol test server the
+// Setup installs the ILM policy and the component and index templates
+// (mappings from the embedded mappings/ecs_fields.json, generated from ECS,
+// plus vigil.* and triage.*), idempotently. With IndexPattern "monthly"
+// each document goes to <index>-YYYY.MM of a time fixed for its id.
+// IsRetryable tells an outage from a bug in a Write error.
+//
+// The scenario sub-package replays a demo scenario offline into the
+// documents the demo indexes, for tests. The estest sub-package is the Elasticsearch-protocol test server the
 // ESSink tests run against.
 package indexer

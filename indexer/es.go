@@ -37,6 +37,14 @@ type ESConfig struct {
 
 	AlertsIndex   string // default "vigil-alerts"
 	VerdictsIndex string // default "vigil-verdicts"
+	// IndexPattern chooses the index of each document: "" (or "fixed")
+	// writes every alert to AlertsIndex and every verdict to
+	// VerdictsIndex; "monthly" appends the month of a stable property of
+	// the document, "-YYYY.MM": the alert's @timestamp, the incident's
+	// vigil.incident.first_seen. Both are fixed for a given id, so a
+	// re-triaged verdict overwrites its earlier version in the same
+	// index and never lands in a second one.
+	IndexPattern string
 
 	FlushBytes int // bulk request size threshold; default 5 MB
 	Workers    int // concurrent bulk requests per Write; default runtime.NumCPU()
@@ -53,6 +61,12 @@ type ESConfig struct {
 	Timeout time.Duration
 }
 
+// Values of ESConfig.IndexPattern.
+const (
+	IndexFixed   = "fixed"
+	IndexMonthly = "monthly"
+)
+
 // Index names used when ESConfig leaves them empty.
 const (
 	DefaultAlertsIndex   = "vigil-alerts"
@@ -65,6 +79,7 @@ const (
 type ESSink struct {
 	client     *elasticsearch.Client
 	indices    map[string]string // by kind
+	monthly    bool
 	flushBytes int
 	workers    int
 	maxRetries int
@@ -96,6 +111,13 @@ func NewESSink(cfg ESConfig) (*ESSink, error) {
 		maxRetries: cfg.MaxRetries,
 		backoff:    cfg.RetryBackoff,
 		where:      describe(cfg),
+	}
+	switch cfg.IndexPattern {
+	case "", IndexFixed:
+	case IndexMonthly:
+		s.monthly = true
+	default:
+		return nil, fmt.Errorf("indexer: elasticsearch: index_pattern %q: want %q or %q", cfg.IndexPattern, IndexFixed, IndexMonthly)
 	}
 	if s.flushBytes <= 0 {
 		s.flushBytes = 5 << 20
@@ -214,6 +236,7 @@ func (s *ESSink) Close() error {
 func (s *ESSink) Write(ctx context.Context, docs []Doc) ([]Failed, error) {
 	var failed []Failed
 	pending := make([]item, 0, len(docs))
+	seen := make(map[string]int, len(docs))
 	for _, d := range docs {
 		switch {
 		case s.indices[d.Kind] == "":
@@ -228,7 +251,21 @@ func (s *ESSink) Write(ctx context.Context, docs []Doc) ([]Failed, error) {
 				failed = append(failed, Failed{Doc: d, Reason: fmt.Sprintf("document %q is not valid JSON: %v", d.ID, err)})
 				continue
 			}
-			pending = append(pending, item{doc: d, body: buf.Bytes()})
+			index, err := s.IndexFor(d)
+			if err != nil {
+				failed = append(failed, Failed{Doc: d, Reason: err.Error()})
+				continue
+			}
+			// A batch may hold several versions of one document (a
+			// re-triaged verdict); the requests of one round run in
+			// parallel, so only the last version is sent.
+			key := index + "\x00" + d.ID
+			if i, ok := seen[key]; ok {
+				pending[i] = item{doc: d, body: buf.Bytes(), index: index}
+				continue
+			}
+			seen[key] = len(pending)
+			pending = append(pending, item{doc: d, body: buf.Bytes(), index: index})
 		}
 	}
 	for attempt := 0; len(pending) > 0; attempt++ {
@@ -247,8 +284,8 @@ func (s *ESSink) Write(ctx context.Context, docs []Doc) ([]Failed, error) {
 		}
 		failed = append(failed, round.failed...)
 		if len(round.retry) > 0 && attempt >= s.maxRetries {
-			return nil, fmt.Errorf("indexer: elasticsearch %s: %d documents still refused after %d retries; last: %s",
-				s.where, len(round.retry), s.maxRetries, round.lastRetryReason)
+			return nil, retryable(fmt.Errorf("indexer: elasticsearch %s: %d documents still refused after %d retries; last: %s",
+				s.where, len(round.retry), s.maxRetries, round.lastRetryReason))
 		}
 		pending = round.retry
 	}
@@ -257,8 +294,9 @@ func (s *ESSink) Write(ctx context.Context, docs []Doc) ([]Failed, error) {
 
 // item is a document to send, with its body compacted to one line.
 type item struct {
-	doc  Doc
-	body []byte
+	doc   Doc
+	body  []byte
+	index string
 }
 
 // roundResult is the outcome of one bulk round.
@@ -294,10 +332,11 @@ func (s *ESSink) bulk(ctx context.Context, items []item) (roundResult, error) {
 	// buffer (which the indexer allocates up front) at the round's size.
 	size := 0
 	for _, it := range items {
-		size += len(it.body) + len(it.doc.ID) + len(s.indices[it.doc.Kind]) + 64
+		size += len(it.body) + len(it.doc.ID) + len(it.index) + 64
 	}
+	tr := &countingTransport{Transport: s.client}
 	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
-		Client:     countingTransport{s.client},
+		Client:     tr,
 		Decoder:    checkedDecoder{},
 		NumWorkers: s.workers,
 		FlushBytes: min(s.flushBytes, size+1),
@@ -312,7 +351,7 @@ func (s *ESSink) bulk(ctx context.Context, items []item) (roundResult, error) {
 	for i, it := range items {
 		err := bi.Add(ctx, esutil.BulkIndexerItem{
 			Action:     "index",
-			Index:      s.indices[it.doc.Kind],
+			Index:      it.index,
 			DocumentID: it.doc.ID,
 			Body:       bytes.NewReader(it.body),
 			OnSuccess: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem) {
@@ -333,7 +372,7 @@ func (s *ESSink) bulk(ctx context.Context, items []item) (roundResult, error) {
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				outcomes[i] = outcome{done: true, retry: retryable(res.Status), reason: itemReason(res)}
+				outcomes[i] = outcome{done: true, retry: retryableStatus(res.Status), reason: itemReason(res)}
 			},
 		})
 		if err != nil {
@@ -348,9 +387,13 @@ func (s *ESSink) bulk(ctx context.Context, items []item) (roundResult, error) {
 	defer mu.Unlock()
 	if reqErr != nil {
 		if ctx.Err() != nil {
-			reqErr = fmt.Errorf("%w (%v)", ctx.Err(), reqErr)
+			return roundResult{}, fmt.Errorf("indexer: elasticsearch %s: bulk request failed: %w (%v)", s.where, ctx.Err(), reqErr)
 		}
-		return roundResult{}, fmt.Errorf("indexer: elasticsearch %s: bulk request failed: %w", s.where, reqErr)
+		err := fmt.Errorf("indexer: elasticsearch %s: bulk request failed: %w", s.where, reqErr)
+		if tr.transient() {
+			err = retryable(err)
+		}
+		return roundResult{}, err
 	}
 	var r roundResult
 	for i, o := range outcomes {
@@ -367,11 +410,14 @@ func (s *ESSink) bulk(ctx context.Context, items []item) (roundResult, error) {
 	return r, nil
 }
 
-// retryable reports whether an item status is transient: the cluster was
-// overloaded (429) or a shard unavailable (5xx).
-func retryable(status int) bool {
-	return status == http.StatusTooManyRequests || status >= 500
+// retryableStatus reports whether a status is transient: the cluster was
+// overloaded (429), timed out (408) or a shard unavailable (5xx).
+func retryableStatus(status int) bool {
+	return status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500
 }
+
+// retryable marks err as one that retrying the batch later can fix.
+func retryable(err error) error { return &retryableError{err: err} }
 
 // itemReason builds the DLQ reason from an item's error.
 func itemReason(res esutil.BulkIndexerResponseItem) string {
@@ -387,12 +433,29 @@ func itemReason(res esutil.BulkIndexerResponseItem) string {
 }
 
 // countingTransport tags each bulk answer with the number of items its
-// request carried, for checkedDecoder.
-type countingTransport struct{ esapi.Transport }
+// request carried, for checkedDecoder, and remembers whether the last
+// request failed in a way a later retry can fix.
+type countingTransport struct {
+	esapi.Transport
+	mu        sync.Mutex
+	lastErr   error
+	lastState int
+}
+
+// transient reports whether the last request failed for a network error
+// or a 408/429/5xx answer.
+func (t *countingTransport) transient() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.lastErr != nil {
+		return true
+	}
+	return retryableStatus(t.lastState)
+}
 
 // Perform counts the request's items (an action line and a one-line
 // document each) before sending it.
-func (t countingTransport) Perform(req *http.Request) (*http.Response, error) {
+func (t *countingTransport) Perform(req *http.Request) (*http.Response, error) {
 	sent := -1
 	if req.GetBody != nil {
 		if body, err := req.GetBody(); err == nil {
@@ -403,6 +466,12 @@ func (t countingTransport) Perform(req *http.Request) (*http.Response, error) {
 		}
 	}
 	res, err := t.Transport.Perform(req)
+	t.mu.Lock()
+	t.lastErr, t.lastState = err, 0
+	if err == nil && res != nil {
+		t.lastState = res.StatusCode
+	}
+	t.mu.Unlock()
 	if err == nil && res != nil && res.Body != nil && sent >= 0 {
 		res.Body = &sentItems{ReadCloser: res.Body, sent: sent}
 	}

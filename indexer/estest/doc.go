@@ -9,7 +9,8 @@
 //
 // Data enters through the REST API: _bulk (index, create, update, delete;
 // per-item results and errors), the document APIs (_doc, _create,
-// _update), PUT /{index}, and index and component templates. A small
+// _update), PUT /{index}, index and component templates, and ILM policies
+// (_ilm/policy/{name}). A small
 // mapping model makes mapping conflicts real: the first document fixes
 // each field's type by dynamic mapping (strings that look like dates
 // become date fields, other strings text with a .keyword sub-field),

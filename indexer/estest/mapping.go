@@ -39,10 +39,13 @@ type mapping struct {
 	fields  map[string]string
 	multi   map[string]string
 	dynamic string
+	// disabled holds the object fields mapped "enabled": false: kept in
+	// _source, neither parsed nor indexed.
+	disabled map[string]bool
 }
 
 func newMapping() mapping {
-	return mapping{fields: make(map[string]string), multi: make(map[string]string)}
+	return mapping{fields: make(map[string]string), multi: make(map[string]string), disabled: make(map[string]bool)}
 }
 
 func (m *mapping) merge(o mapping) {
@@ -51,6 +54,9 @@ func (m *mapping) merge(o mapping) {
 	}
 	for k, v := range o.multi {
 		m.multi[k] = v
+	}
+	for k, v := range o.disabled {
+		m.disabled[k] = v
 	}
 	if o.dynamic != "" {
 		m.dynamic = o.dynamic
@@ -152,6 +158,12 @@ func (m *mapping) addProperties(prefix string, props map[string]any) *esError {
 		}
 		m.markParents(path)
 		m.fields[path] = typ
+		if enabled, ok := def["enabled"].(bool); ok && !enabled {
+			if typ != "object" {
+				return mapperParsing("Mapping definition for [%s] has unsupported parameters:  [enabled : false]", name)
+			}
+			m.disabled[path] = true
+		}
 		if hasProps {
 			if e := m.addProperties(path, sub); e != nil {
 				return e
@@ -208,6 +220,9 @@ func (m *mapping) check(doc map[string]any, id string) (mapping, *esError) {
 	}
 	var walk func(path string, v any) *esError
 	walk = func(path string, v any) *esError {
+		if m.disabled[path] {
+			return nil // enabled: false takes any value, unparsed
+		}
 		switch t := v.(type) {
 		case nil:
 			return nil
@@ -447,6 +462,9 @@ func (m *mapping) mappingJSON() map[string]any {
 		def := map[string]any{}
 		if t := m.fields[p]; t != "object" {
 			def["type"] = t
+		}
+		if m.disabled[p] {
+			def["enabled"] = false
 		}
 		defs[p] = def
 		parent := root

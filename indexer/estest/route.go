@@ -55,6 +55,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			if allow(w, r, http.MethodGet) {
 				s.getTemplates(w, segs[0], "*")
 			}
+		case "_ilm":
+			noHandler(w, r)
 		default:
 			if strings.HasPrefix(segs[0], "_") {
 				noHandler(w, r)
@@ -67,6 +69,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case segs[0] == "_index_template" || segs[0] == "_component_template":
 			s.templateAPI(w, r, segs[0], segs[1])
+			return
+		case segs[0] == "_ilm" && segs[1] == "policy":
+			s.ilmAPI(w, r, "")
 			return
 		case segs[0] == "_cluster" && segs[1] == "health":
 			if allow(w, r, http.MethodGet) {
@@ -107,6 +112,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	case 3:
+		if segs[0] == "_ilm" && segs[1] == "policy" {
+			s.ilmAPI(w, r, segs[2])
+			return
+		}
 		if strings.HasPrefix(segs[0], "_") {
 			noHandler(w, r)
 			return
@@ -407,6 +416,9 @@ func (s *Server) templateAPI(w http.ResponseWriter, r *http.Request, kind, name 
 		}
 		s.mu.Lock()
 		e = s.putTemplate(kind, name, body)
+		if e == nil {
+			s.counters.TemplateWrites++
+		}
 		s.mu.Unlock()
 		if e != nil {
 			writeError(w, e)

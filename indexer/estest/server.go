@@ -43,6 +43,10 @@ type Counters struct {
 	ItemFaults    int64 // bulk items answered with an injected status
 	Indexed       int64 // documents written (index, create, update, upsert)
 	Search        int64 // _search and _count requests answered
+	// TemplateWrites and PolicyWrites count accepted PUTs of index or
+	// component templates and of ILM policies.
+	TemplateWrites int64
+	PolicyWrites   int64
 }
 
 // ItemStatusFunc decides an injected status for one bulk item: item is
@@ -59,6 +63,7 @@ type Server struct {
 	indices            map[string]*index
 	indexTemplates     map[string]json.RawMessage
 	componentTemplates map[string]json.RawMessage
+	policies           map[string]*ilmPolicy
 	counters           Counters
 	created            int64 // creation sequence, orders indices and documents
 
@@ -96,6 +101,7 @@ func newServer() *Server {
 		indices:            make(map[string]*index),
 		indexTemplates:     make(map[string]json.RawMessage),
 		componentTemplates: make(map[string]json.RawMessage),
+		policies:           make(map[string]*ilmPolicy),
 	}
 }
 

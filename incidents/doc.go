@@ -1,0 +1,14 @@
+// Package incidents is the incident responder's command line: it lists
+// verdicts, shows one incident with its notes, alerts, evidence events and
+// the query that finds the raw events, and stores an analyst's correction
+// on a verdict.
+//
+// Verdicts and alerts enter from Elasticsearch when Source.ES is set (a
+// search over the verdicts and alerts indices, every monthly index
+// included), otherwise from the NDJSON files the index stage writes
+// (indexer.ReadLatest over Source.Dir). Output leaves as plain text on
+// the io.Writer each command takes; feedback leaves as
+// triage.feedback.{verdict,note,at,by} on the verdict: a partial update
+// (POST index/_update/id) in Elasticsearch, or an appended newer line of
+// the verdict in verdicts.ndjson, which readers take as the latest.
+package incidents

@@ -1,0 +1,302 @@
+package incidents
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vigil-siem/vigil/indexer"
+	"github.com/vigil-siem/vigil/rules"
+	"github.com/vigil-siem/vigil/triage"
+)
+
+// Source says where the verdicts are: Elasticsearch when ES is set, else
+// the NDJSON files in Dir.
+type Source struct {
+	ES  *indexer.ESConfig
+	Dir string // index.output_dir
+	// Analyst is recorded as triage.feedback.by (default $USER).
+	Analyst string
+	// Now is the clock for --since and feedback times (default time.Now).
+	Now func() time.Time
+}
+
+func (s Source) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// record is one verdict as stored: decoded, raw, and where it lives.
+type record struct {
+	v     triage.Verdict
+	raw   map[string]any
+	index string // Elasticsearch index; "" for files
+}
+
+// store reads and updates verdicts.
+type store interface {
+	verdicts(ctx context.Context, f Filter) ([]record, error)
+	verdict(ctx context.Context, id string) (record, error)
+	alerts(ctx context.Context, ids []string) ([]rules.Alert, error)
+	feedback(ctx context.Context, r record, fb map[string]any) error
+	close() error
+}
+
+// open returns the store of src.
+func open(src Source) (store, error) {
+	if src.ES != nil {
+		sink, err := indexer.NewESSink(*src.ES)
+		if err != nil {
+			return nil, err
+		}
+		return &esStore{sink: sink}, nil
+	}
+	if src.Dir == "" {
+		return nil, errors.New("incidents: no source: configure index.elasticsearch or index.output_dir")
+	}
+	return &fileStore{dir: src.Dir}, nil
+}
+
+// errNotFound is returned for an incident id no verdict has.
+var errNotFound = errors.New("no verdict has this incident id")
+
+func decodeRecord(raw []byte, index string) (record, error) {
+	var r record
+	if err := json.Unmarshal(raw, &r.v); err != nil {
+		return r, fmt.Errorf("decode verdict: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&r.raw); err != nil {
+		return r, fmt.Errorf("decode verdict: %w", err)
+	}
+	r.index = index
+	return r, nil
+}
+
+// fileStore reads the index stage's NDJSON output.
+type fileStore struct{ dir string }
+
+func (f *fileStore) close() error { return nil }
+
+func (f *fileStore) verdicts(_ context.Context, _ Filter) ([]record, error) {
+	path := filepath.Join(f.dir, indexer.VerdictsFile)
+	docs, err := indexer.ReadLatest(path)
+	if err != nil {
+		return nil, fmt.Errorf("incidents: %w", err)
+	}
+	out := make([]record, 0, len(docs))
+	for i, d := range docs {
+		r, err := decodeRecord(d, "")
+		if err != nil {
+			return nil, fmt.Errorf("incidents: %s: verdict %d: %w", path, i+1, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (f *fileStore) verdict(ctx context.Context, id string) (record, error) {
+	all, err := f.verdicts(ctx, Filter{})
+	if err != nil {
+		return record{}, err
+	}
+	for _, r := range all {
+		if r.v.ID() == id {
+			return r, nil
+		}
+	}
+	return record{}, fmt.Errorf("incidents: %s in %s: %w", id, filepath.Join(f.dir, indexer.VerdictsFile), errNotFound)
+}
+
+func (f *fileStore) alerts(_ context.Context, ids []string) ([]rules.Alert, error) {
+	path := filepath.Join(f.dir, indexer.AlertsFile)
+	docs, err := indexer.ReadLatest(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("incidents: %w", err)
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var out []rules.Alert
+	for i, d := range docs {
+		var a rules.Alert
+		if err := json.Unmarshal(d, &a); err != nil {
+			return nil, fmt.Errorf("incidents: %s: alert %d: %w", path, i+1, err)
+		}
+		if want[a.Vigil.Alert.ID] {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// feedback appends the updated verdict as a new line: readers take the
+// latest line of an id. One write of one whole line, then fsync.
+func (f *fileStore) feedback(_ context.Context, r record, fb map[string]any) error {
+	setFeedback(r.raw, fb)
+	line, err := json.Marshal(r.raw)
+	if err != nil {
+		return fmt.Errorf("incidents: encode verdict %s: %w", r.v.ID(), err)
+	}
+	path := filepath.Join(f.dir, indexer.VerdictsFile)
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("incidents: feedback: %w", err)
+	}
+	_, err = fh.Write(append(line, '\n'))
+	if err == nil {
+		err = fh.Sync()
+	}
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("incidents: feedback: append to %s: %w", path, err)
+	}
+	return nil
+}
+
+func setFeedback(raw map[string]any, fb map[string]any) {
+	t, _ := raw["triage"].(map[string]any)
+	if t == nil {
+		t = map[string]any{}
+		raw["triage"] = t
+	}
+	t["feedback"] = fb
+}
+
+// esStore searches Elasticsearch.
+type esStore struct{ sink *indexer.ESSink }
+
+func (e *esStore) close() error { return e.sink.Close() }
+
+// hit is one search hit.
+type hit struct {
+	Index  string          `json:"_index"`
+	ID     string          `json:"_id"`
+	Source json.RawMessage `json:"_source"`
+}
+
+func (e *esStore) search(ctx context.Context, kind string, query map[string]any) ([]hit, error) {
+	_, expr := e.sink.Index(kind)
+	body, err := json.Marshal(query)
+	if err != nil {
+		return nil, err
+	}
+	path := "/" + url.PathEscape(expr) + "/_search?ignore_unavailable=true&allow_no_indices=true"
+	status, raw, err := e.sink.Request(ctx, http.MethodPost, path, body)
+	if err != nil {
+		return nil, fmt.Errorf("incidents: %w", err)
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("incidents: search %s answered %d: %.300s", expr, status, raw)
+	}
+	var res struct {
+		Hits struct {
+			Hits []hit `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, fmt.Errorf("incidents: search %s: decode answer: %w", expr, err)
+	}
+	return res.Hits.Hits, nil
+}
+
+func (e *esStore) verdicts(ctx context.Context, f Filter) ([]record, error) {
+	var filters []any
+	if f.Verdict != "" {
+		filters = append(filters, map[string]any{"term": map[string]any{"triage.verdict": f.Verdict}})
+	}
+	if f.Severity != "" {
+		filters = append(filters, map[string]any{"term": map[string]any{"triage.severity": f.Severity}})
+	}
+	if f.Since > 0 {
+		filters = append(filters, map[string]any{"range": map[string]any{"vigil.incident.last_seen": map[string]any{
+			"gte": f.now.Add(-f.Since).Format(time.RFC3339)}}})
+	}
+	q := map[string]any{
+		"size":  f.limit(),
+		"query": map[string]any{"bool": map[string]any{"filter": filters}},
+		"sort":  []any{map[string]any{"vigil.incident.last_seen": map[string]any{"order": "desc", "unmapped_type": "date"}}},
+	}
+	if len(filters) == 0 {
+		q["query"] = map[string]any{"match_all": map[string]any{}}
+	}
+	hits, err := e.search(ctx, indexer.KindVerdict, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]record, 0, len(hits))
+	for _, h := range hits {
+		r, err := decodeRecord(h.Source, h.Index)
+		if err != nil {
+			return nil, fmt.Errorf("incidents: %s/%s: %w", h.Index, h.ID, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (e *esStore) verdict(ctx context.Context, id string) (record, error) {
+	hits, err := e.search(ctx, indexer.KindVerdict, map[string]any{"size": 1, "query": map[string]any{"ids": map[string]any{"values": []string{id}}}})
+	if err != nil {
+		return record{}, err
+	}
+	if len(hits) == 0 {
+		return record{}, fmt.Errorf("incidents: %s: %w", id, errNotFound)
+	}
+	r, err := decodeRecord(hits[0].Source, hits[0].Index)
+	if err != nil {
+		return record{}, fmt.Errorf("incidents: %s/%s: %w", hits[0].Index, id, err)
+	}
+	return r, nil
+}
+
+func (e *esStore) alerts(ctx context.Context, ids []string) ([]rules.Alert, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	hits, err := e.search(ctx, indexer.KindAlert, map[string]any{"size": len(ids), "query": map[string]any{"ids": map[string]any{"values": ids}}})
+	if err != nil {
+		return nil, err
+	}
+	var out []rules.Alert
+	for _, h := range hits {
+		var a rules.Alert
+		if err := json.Unmarshal(h.Source, &a); err != nil {
+			return nil, fmt.Errorf("incidents: alert %s/%s: %w", h.Index, h.ID, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (e *esStore) feedback(ctx context.Context, r record, fb map[string]any) error {
+	body, err := json.Marshal(map[string]any{"doc": map[string]any{"triage": map[string]any{"feedback": fb}}})
+	if err != nil {
+		return err
+	}
+	path := "/" + url.PathEscape(r.index) + "/_update/" + url.PathEscape(r.v.ID())
+	status, raw, err := e.sink.Request(ctx, http.MethodPost, path, body)
+	if err != nil {
+		return fmt.Errorf("incidents: feedback: %w", err)
+	}
+	if status/100 != 2 {
+		return fmt.Errorf("incidents: feedback: update %s/%s answered %d: %.300s", r.index, r.v.ID(), status, raw)
+	}
+	return nil
+}
