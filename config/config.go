@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/enrichers"
+	"github.com/vigil-siem/vigil/triage"
 )
 
 // Config is the whole of Vigil's configuration.
@@ -153,27 +154,10 @@ type Detect struct {
 	AllowedLateness Duration `yaml:"allowed_lateness"`
 }
 
-// Triage configures the triage stage.
-type Triage struct {
-	// Window: an incident stays open while its entity keeps raising alerts
-	// within this time (default 30m).
-	Window Duration `yaml:"window"`
-	// Engine is auto (OpenAI when OPENAI_API_KEY is set, else fallback),
-	// openai or fallback.
-	Engine    string   `yaml:"engine"`
-	CacheSize int      `yaml:"cache_size"`
-	CacheTTL  Duration `yaml:"cache_ttl"`
-	OpenAI    OpenAI   `yaml:"openai"`
-}
-
-// OpenAI configures the LLM engine. The key comes from OPENAI_API_KEY.
-type OpenAI struct {
-	BaseURL    string   `yaml:"base_url"`
-	Model      string   `yaml:"model"`
-	Timeout    Duration `yaml:"timeout"`
-	MaxRetries int      `yaml:"max_retries"`
-	APIKey     string   `yaml:"-"`
-}
+// Triage configures the triage stage: engines, cache, safety, limits and
+// cost (see triage/README.md for every option). The OpenAI key comes from
+// OPENAI_API_KEY.
+type Triage = triage.Config
 
 // Index configures the index stage.
 type Index struct {
@@ -197,6 +181,13 @@ type Elasticsearch struct {
 	Workers       int      `yaml:"workers"`
 	MaxRetries    int      `yaml:"max_retries"`
 	Compress      bool     `yaml:"compress"`
+	// IndexPattern is fixed (one index per kind) or monthly
+	// (vigil-alerts-2025.12 by alert time, verdicts by incident start).
+	IndexPattern string `yaml:"index_pattern"`
+	// Retention deletes indices this long after creation (ILM); 0 keeps them.
+	Retention Duration `yaml:"retention"`
+	// Events also installs the template for raw events (vigil es setup).
+	Events bool `yaml:"events"`
 }
 
 // Enabled says whether an Elasticsearch cluster is configured.
@@ -229,11 +220,11 @@ func Default() Config {
 		Collect: Collect{KeyField: "host.name", DataDir: "vigil-data"},
 		Detect:  Detect{Enrich: enrichers.DefaultConfig()},
 		Triage: Triage{
-			Window:    Duration(30 * time.Minute),
+			Window:    triage.Duration(30 * time.Minute),
 			Engine:    "auto",
 			CacheSize: 4096,
-			CacheTTL:  Duration(24 * time.Hour),
-			OpenAI:    OpenAI{Model: "gpt-4o-mini", Timeout: Duration(60 * time.Second), MaxRetries: 3},
+			CacheTTL:  triage.Duration(24 * time.Hour),
+			OpenAI:    triage.OpenAIOptions{Model: "gpt-4o-mini", Timeout: triage.Duration(60 * time.Second), MaxRetries: 3},
 		},
 		Index: Index{
 			OutputDir:     "vigil-out",

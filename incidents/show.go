@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-siem/vigil/event"
 	"github.com/vigil-siem/vigil/rules"
+	"github.com/vigil-siem/vigil/triage"
 )
 
 // Show prints one incident for a responder: the verdict, confidence and
@@ -184,4 +185,29 @@ func esQuery(field, value string, ids []string, from, to time.Time) string {
 		q["query"].(map[string]any)["bool"].(map[string]any)["should"] = q["query"].(map[string]any)["bool"].(map[string]any)["should"].([]any)[1:]
 	}
 	return compactJSON(q)
+}
+
+// Load returns the incident of a verdict with its alerts, as triage saw
+// it (for `vigil triage explain`).
+func Load(ctx context.Context, src Source, id string) (*triage.Incident, error) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return nil, fmt.Errorf("incidents: incident id is empty")
+	}
+	st, err := open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	r, err := st.verdict(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	alerts, err := st.alerts(ctx, r.v.Vigil.Incident.AlertIDs)
+	if err != nil {
+		return nil, err
+	}
+	inc := r.v.Vigil.Incident
+	inc.Alerts = alerts
+	return &inc, nil
 }

@@ -18,7 +18,22 @@ func NewSink(ctx context.Context, cfg config.Index) (indexer.Sink, error) {
 	if !es.Enabled() {
 		return indexer.NewFileSink(indexer.FileConfig{Dir: cfg.OutputDir})
 	}
-	sink, err := indexer.NewESSink(indexer.ESConfig{
+	sink, err := indexer.NewESSink(ESConfig(es))
+	if err != nil {
+		return nil, fmt.Errorf("index.elasticsearch: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sink.Ping(pingCtx); err != nil {
+		sink.Close()
+		return nil, fmt.Errorf("index.elasticsearch: %w", err)
+	}
+	return sink, nil
+}
+
+// ESConfig turns index.elasticsearch into the indexer's configuration.
+func ESConfig(es config.Elasticsearch) indexer.ESConfig {
+	return indexer.ESConfig{
 		Addresses:           es.Addresses,
 		CloudID:             es.CloudID,
 		APIKey:              es.APIKey,
@@ -31,17 +46,33 @@ func NewSink(ctx context.Context, cfg config.Index) (indexer.Sink, error) {
 		Workers:             es.Workers,
 		MaxRetries:          es.MaxRetries,
 		CompressRequestBody: es.Compress,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("index.elasticsearch: %w", err)
+		IndexPattern:        es.IndexPattern,
 	}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := sink.Ping(pingCtx); err != nil {
-		sink.Close()
-		return nil, fmt.Errorf("index.elasticsearch: %w", err)
+}
+
+// outageWait bounds how long the index stage waits for Elasticsearch to
+// come back before giving up on a batch (below librdkafka's
+// max.poll.interval.ms, so the stage keeps its partitions meanwhile).
+const outageWait = 4 * time.Minute
+
+// writeThroughOutage writes docs, waiting with backoff while the cluster
+// is down or overloaded: consuming pauses, nothing is dropped.
+func (s *System) writeThroughOutage(ctx context.Context, sink indexer.Sink, docs []indexer.Doc) ([]indexer.Failed, error) {
+	deadline := time.Now().Add(outageWait)
+	backoff := 500 * time.Millisecond
+	for {
+		failed, err := sink.Write(ctx, docs)
+		if err == nil || !indexer.IsRetryable(err) || time.Now().After(deadline) {
+			return failed, err
+		}
+		s.Log.Warn("elasticsearch unavailable, index stage paused", "retry_in", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 15*time.Second)
 	}
-	return sink, nil
 }
 
 // docID reads the id an alert or verdict document is indexed under.
@@ -86,7 +117,7 @@ func (s *System) RunIndex(ctx context.Context) error {
 			docs = append(docs, d)
 			origin[d.Kind+"/"+d.ID] = r
 		}
-		failed, err := sink.Write(ctx, docs)
+		failed, err := s.writeThroughOutage(ctx, sink, docs)
 		if err != nil {
 			return err
 		}

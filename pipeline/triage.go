@@ -10,7 +10,6 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/vigil-siem/vigil/bus"
-	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/rules"
 	"github.com/vigil-siem/vigil/triage"
 )
@@ -18,39 +17,14 @@ import (
 // triageConcurrency bounds the incidents judged at once within a batch.
 const triageConcurrency = 4
 
-// NewTriageEngine builds the engine that triage.engine asks for: OpenAI
-// (with the fallback engine answering when it fails) when a key is set,
-// the fallback engine otherwise; both behind the response cache.
-func NewTriageEngine(cfg config.Triage) (triage.Engine, error) {
-	var engine triage.Engine = triage.NewFallback()
-	useOpenAI := cfg.Engine == "openai" || cfg.Engine == "auto" && cfg.OpenAI.APIKey != ""
-	if useOpenAI {
-		llm, err := triage.NewOpenAI(triage.OpenAIConfig{
-			APIKey:     cfg.OpenAI.APIKey,
-			BaseURL:    cfg.OpenAI.BaseURL,
-			Model:      cfg.OpenAI.Model,
-			Timeout:    time.Duration(cfg.OpenAI.Timeout),
-			MaxRetries: cfg.OpenAI.MaxRetries,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("triage.openai: %w", err)
-		}
-		engine = triage.WithFallback(llm, engine)
-	}
-	if cfg.CacheSize > 0 {
-		engine = triage.NewCached(engine, cfg.CacheSize, time.Duration(cfg.CacheTTL))
-	}
-	return engine, nil
-}
-
 // RunTriage consumes vigil.alerts, groups them into incidents, judges each
 // incident that is new or changed materially, and produces its verdict on
 // vigil.verdicts keyed by incident id. An alert that cannot be decoded
 // goes to the DLQ.
 func (s *System) RunTriage(ctx context.Context) error {
-	engine, err := NewTriageEngine(s.Config.Triage)
+	engine, err := triage.NewTriager(s.Config.Triage)
 	if err != nil {
-		return err
+		return fmt.Errorf("triage: %w", err)
 	}
 	grouper := triage.NewGrouper(triage.GrouperConfig{Window: time.Duration(s.Config.Triage.Window)})
 	// The last triage of each incident: an incident that grows without a

@@ -51,8 +51,11 @@ func (c *fallbackChain) Triage(ctx context.Context, inc *Incident) (Triage, erro
 		return Triage{}, fmt.Errorf("triage incident %s: %s failed (%w) and fallback %s failed: %w",
 			id, c.primary.Name(), perr, c.fallback.Name(), ferr)
 	}
-	if !slices.Contains(t.Flags, FlagLLMFailed) {
-		t.Flags = append(slices.Clip(t.Flags), FlagLLMFailed)
+	t.Flags = slices.Clip(t.Flags)
+	for _, f := range chainFlags(perr) {
+		if !slices.Contains(t.Flags, f) {
+			t.Flags = append(t.Flags, f)
+		}
 	}
 	note := fmt.Sprintf("LLM triage failed (%s): %s; fallback engine used.", c.primary.Name(), llmShort(perr.Error(), 300))
 	if notes := strings.TrimRight(t.Notes, "\n"); notes != "" {
@@ -69,4 +72,20 @@ func (c *fallbackChain) Triage(ctx context.Context, inc *Incident) (Triage, erro
 	}
 	t.LatencyMS = time.Since(start).Milliseconds()
 	return t, nil
+}
+
+// chainFlags are the flags a fallback answer gets for the primary's error:
+// always FlagLLMFailed (so the cache does not keep it), plus why the LLM
+// was not asked when a limit refused the call.
+func chainFlags(err error) []string {
+	flags := []string{FlagLLMFailed}
+	switch {
+	case errors.Is(err, ErrBudgetExhausted):
+		flags = append(flags, FlagBudgetExhausted)
+	case errors.Is(err, ErrCircuitOpen):
+		flags = append(flags, FlagCircuitOpen)
+	case errors.Is(err, ErrPromptOverBudget):
+		flags = append(flags, FlagPromptOverBudget)
+	}
+	return flags
 }

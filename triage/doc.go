@@ -2,11 +2,30 @@
 //
 // Alerts arrive from the vigil.alerts topic and are grouped by entity (the
 // alert's first group key: source.ip, user.name, host.name) within a
-// sliding window into an Incident with a deterministic id. When an incident
-// is new or changes materially (a new rule, a higher severity) it is
-// judged by an Engine: the OpenAI engine when an API key is configured,
-// otherwise the deterministic fallback engine, which is also what answers
-// when the LLM fails. Identical incidents are answered from an LRU cache.
+// sliding window into an Incident with a deterministic id (Grouper). When
+// an incident is new or changes materially (a new rule, a higher
+// severity) the stage asks a Triager, which NewTriager composes from a
+// Config:
+//
+//		guard → cache → OpenAI (behind the Limiter) → fallback
+//
+//	  - the Guard (outermost) detects instruction-like log text on the
+//	    input side and, when it finds some, flags the verdict
+//	    possible_prompt_injection and never lets it be benign or
+//	    false_positive or fall below the fallback engine's severity;
+//	  - the cache answers an incident with a known Fingerprint for free;
+//	  - the Prompter renders a compact context (alerts grouped and counted,
+//	    a sample of matched events, enrichment, the entity's history and
+//	    similar verdicts from the ContextStore, with analyst feedback),
+//	    neutralises delimiters and Unicode tricks, redacts secrets,
+//	    optionally pseudonymises users and internal IPs, and summarises it
+//	    until it fits the prompt token budget, counted offline;
+//	  - the Limiter bounds concurrency, requests and tokens per minute and
+//	    the daily token budget, and trips a circuit breaker;
+//	  - the Fallback engine (deterministic) answers when no key is set or
+//	    when the LLM fails or is not asked, with a flag saying why.
+//
 // The Verdict (the incident plus triage.*) leaves on vigil.verdicts, keyed
-// by incident id.
+// by incident id. Explain renders the exact prompt for audits. README.md
+// lists every option.
 package triage

@@ -33,6 +33,9 @@ const (
 	openaiBackoffMax  = 30 * time.Second
 )
 
+// defaultCompletionTokens is the expected size of one answer.
+const defaultCompletionTokens = 1000
+
 // openaiAnswerAttempts is how often one incident is asked for before an
 // invalid or refused answer becomes an *AnswerError.
 const openaiAnswerAttempts = 2
@@ -54,16 +57,28 @@ type OpenAIConfig struct {
 	MaxRetries int
 	// HTTPClient is optional; its transport is wrapped with the retries.
 	HTTPClient *http.Client
+	// Prompter renders the prompts; nil is one with redaction and no
+	// token budget.
+	Prompter *Prompter
+	// Limiter admits each call (concurrency, rate, budget, breaker); nil
+	// admits everything.
+	Limiter *Limiter
+	// CompletionTokens is what one answer is expected to cost, for the
+	// limiter's estimates (default 1000).
+	CompletionTokens int
 }
 
 // OpenAI triages incidents with a chat-completions model using structured
 // output, so every answer is a JSON object checked against the schema.
 type OpenAI struct {
-	client *openai.Client
-	model  string
-	name   string
-	apiKey string
-	format *openai.ChatCompletionResponseFormat
+	client     *openai.Client
+	model      string
+	name       string
+	apiKey     string
+	format     *openai.ChatCompletionResponseFormat
+	prompter   *Prompter
+	limiter    *Limiter
+	completion int
 }
 
 // NewOpenAI returns an engine that calls the chat-completions API at
@@ -106,11 +121,22 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openai engine: %w", err)
 	}
+	if cfg.Prompter == nil {
+		if cfg.Prompter, err = NewPrompter(PromptConfig{Model: cfg.Model}); err != nil {
+			return nil, fmt.Errorf("openai engine: %w", err)
+		}
+	}
+	if cfg.CompletionTokens <= 0 {
+		cfg.CompletionTokens = defaultCompletionTokens
+	}
 	return &OpenAI{
-		client: openai.NewClientWithConfig(oc),
-		model:  cfg.Model,
-		name:   "openai:" + cfg.Model,
-		apiKey: cfg.APIKey,
+		prompter:   cfg.Prompter,
+		limiter:    cfg.Limiter,
+		completion: cfg.CompletionTokens,
+		client:     openai.NewClientWithConfig(oc),
+		model:      cfg.Model,
+		name:       "openai:" + cfg.Model,
+		apiKey:     cfg.APIKey,
 		format: &openai.ChatCompletionResponseFormat{
 			Type: openai.ChatCompletionResponseFormatTypeJSONSchema,
 			JSONSchema: &openai.ChatCompletionResponseFormatJSONSchema{
@@ -131,46 +157,68 @@ func (o *OpenAI) Name() string { return o.name }
 // more and then returned as an *AnswerError.
 func (o *OpenAI) Triage(ctx context.Context, inc *Incident) (Triage, error) {
 	start := time.Now()
-	p, err := buildPrompt(inc)
+	if inc == nil {
+		return Triage{}, errors.New("openai triage: nil incident")
+	}
+	p, err := o.prompter.Build(inc)
 	if err != nil {
 		return Triage{}, fmt.Errorf("openai triage: %w", err)
 	}
 	req := openai.ChatCompletionRequest{
 		Model: o.model,
 		Messages: []openai.ChatCompletionMessage{
-			{Role: openai.ChatMessageRoleSystem, Content: p.system},
-			{Role: openai.ChatMessageRoleUser, Content: p.user},
+			{Role: openai.ChatMessageRoleSystem, Content: p.System},
+			{Role: openai.ChatMessageRoleUser, Content: p.User},
 		},
 		ResponseFormat: o.format,
+	}
+	estimate := p.Tokens + o.completion
+	if p.Tokens == 0 {
+		estimate = (len(p.System)+len(p.User))/3 + o.completion
 	}
 	var tokens Tokens
 	var last error
 	for attempt := 1; attempt <= openaiAnswerAttempts; attempt++ {
+		permit, err := o.limiter.Acquire(ctx, estimate)
+		if err != nil {
+			if tokens.Total > 0 || last != nil {
+				return Triage{}, &AnswerError{Incident: inc.ID, Model: o.model, Attempts: attempt - 1, Tokens: tokens, Err: fmt.Errorf("%v; retry not admitted: %w", last, err)}
+			}
+			return Triage{}, fmt.Errorf("openai triage of incident %s with %s: %w", inc.ID, o.model, err)
+		}
 		resp, err := o.client.CreateChatCompletion(ctx, req)
 		if err != nil {
+			permit.Done(Tokens{}, err)
 			return Triage{}, o.redact(fmt.Errorf("openai triage of incident %s with %s: %w", inc.ID, o.model, err))
 		}
-		tokens.Prompt += resp.Usage.PromptTokens
-		tokens.Completion += resp.Usage.CompletionTokens
-		tokens.Total += resp.Usage.TotalTokens
+		used := Tokens{Prompt: resp.Usage.PromptTokens, Completion: resp.Usage.CompletionTokens, Total: resp.Usage.TotalTokens}
+		tokens.Prompt += used.Prompt
+		tokens.Completion += used.Completion
+		tokens.Total += used.Total
 		ans, err := parseAnswer(resp)
+		permit.Done(used, err)
 		if err != nil {
 			last = err
 			continue
+		}
+		actions := make([]string, len(ans.RecommendedActions))
+		for i, a := range ans.RecommendedActions {
+			actions[i] = p.Restore(a)
 		}
 		t := Triage{
 			Verdict:            ans.Verdict,
 			Confidence:         *ans.Confidence,
 			Severity:           ans.Severity,
-			Summary:            ans.Summary,
-			Notes:              ans.Notes,
+			Summary:            p.Restore(ans.Summary),
+			Notes:              p.Restore(ans.Notes),
 			Attack:             ans.Attack,
-			RecommendedActions: ans.RecommendedActions,
+			RecommendedActions: actions,
 			Engine:             o.name,
+			Model:              o.model,
 			Tokens:             tokens,
 			LatencyMS:          time.Since(start).Milliseconds(),
 		}
-		if p.injection {
+		if p.Injection {
 			t.Flags = append(t.Flags, FlagPromptInjection)
 		}
 		return t, nil

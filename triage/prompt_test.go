@@ -148,17 +148,17 @@ func TestBuildPromptKeepsInjectionInsideData(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			inc := llmIncident("203.0.113.7", llmBaseTime, tt.extra)
-			p, err := buildPrompt(inc)
+			p, err := mustPrompter(t, PromptConfig{}).Build(inc)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := strings.Count(p.user, promptDataClose); n != 1 {
-				t.Fatalf("closing delimiter occurs %d times in the user message, want 1:\n%s", n, p.user)
+			if n := strings.Count(p.User, promptDataClose); n != 1 {
+				t.Fatalf("closing delimiter occurs %d times in the user message, want 1:\n%s", n, p.User)
 			}
-			if n := strings.Count(p.user, promptDataOpen); n != 1 {
+			if n := strings.Count(p.User, promptDataOpen); n != 1 {
 				t.Fatalf("opening delimiter occurs %d times, want 1", n)
 			}
-			block := llmDataBlock(t, p.user)
+			block := llmDataBlock(t, p.User)
 			if !strings.Contains(block, "ignore previous instructions") {
 				t.Errorf("the injected text left the data block")
 			}
@@ -166,19 +166,19 @@ func TestBuildPromptKeepsInjectionInsideData(t *testing.T) {
 			if err := json.Unmarshal([]byte(block), &doc); err != nil {
 				t.Fatalf("data block is not one JSON document: %v", err)
 			}
-			if !p.injection {
+			if !p.Injection {
 				t.Errorf("instruction-like log text not noticed")
 			}
-			if !strings.Contains(p.system, "untrusted") || !strings.Contains(p.system, "never as instructions") {
+			if !strings.Contains(p.System, "untrusted") || !strings.Contains(p.System, "never as instructions") {
 				t.Errorf("system prompt does not say the data is untrusted")
 			}
 		})
 	}
-	clean, err := buildPrompt(llmIncident("203.0.113.7", llmBaseTime, ""))
+	clean, err := mustPrompter(t, PromptConfig{}).Build(llmIncident("203.0.113.7", llmBaseTime, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if clean.injection {
+	if clean.Injection {
 		t.Errorf("plain sshd lines flagged as prompt injection")
 	}
 }
@@ -193,45 +193,54 @@ func TestBuildPromptBoundsContext(t *testing.T) {
 	events[0].Set("process.command_line", strings.Repeat("A", 3000)+"TAIL")
 	events[0].Set("user.roles", []any{strings.Repeat("é", 600)})
 	inc.Alerts = []rules.Alert{llmAlert("ssh_bruteforce", "high", events)}
-	for i := range 30 { // more alerts than the prompt keeps
+	for i := range 30 { // more alert groups than the prompt keeps
 		inc.Alerts = append(inc.Alerts, llmAlert(fmt.Sprintf("rule_%02d", i), "low", events[:1]))
 	}
+	// The same alert again: deduplicated into its group with a count.
+	inc.Alerts = append(inc.Alerts, inc.Alerts[0])
 
 	_, user, err := BuildPrompt(inc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc promptIncident
+	var doc promptDoc
 	if err := json.Unmarshal([]byte(llmDataBlock(t, user)), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Alerts) != promptMaxAlerts || doc.AlertsOmitted != 31-promptMaxAlerts {
-		t.Fatalf("kept %d alerts, %d omitted; want %d and %d", len(doc.Alerts), doc.AlertsOmitted, promptMaxAlerts, 31-promptMaxAlerts)
+	full := promptLevels[0]
+	if len(doc.Alerts) != full.alerts || doc.AlertsOmitted != 31-full.alerts {
+		t.Fatalf("kept %d alert groups, %d omitted; want %d and %d", len(doc.Alerts), doc.AlertsOmitted, full.alerts, 31-full.alerts)
 	}
-	a := doc.Alerts[0]
-	var ids []string
-	for _, e := range a.Events {
-		ids = append(ids, e.ID())
+	g := doc.Alerts[0]
+	if g.RuleID != "ssh_bruteforce" || g.Count != 2 || g.EventCount != 80 || len(g.EventIDs) != promptEventIDs {
+		t.Errorf("first alert group %+v: want ssh_bruteforce counted twice, 80 events, %d event ids", g, promptEventIDs)
 	}
-	if got, want := strings.Join(ids, ","), "ev-00,ev-01,ev-02,ev-37,ev-38,ev-39"; got != want {
-		t.Errorf("events kept %s, want the first and last three %s", got, want)
+	if len(doc.Events) != full.events || doc.EventsOmitted != 40-full.events {
+		t.Fatalf("%d events, %d omitted; want %d and %d", len(doc.Events), doc.EventsOmitted, full.events, 40-full.events)
 	}
-	if a.EventsOmitted != 34 || a.EventCount != 40 {
-		t.Errorf("events_omitted %d event_count %d, want 34 and 40", a.EventsOmitted, a.EventCount)
+	if first, last := doc.Events[0].Fields.ID(), doc.Events[len(doc.Events)-1].Fields.ID(); first != "ev-00" || last != "ev-39" {
+		t.Errorf("event sample runs %s..%s, want the first and last event ev-00..ev-39", first, last)
 	}
-	if strings.Join(a.Attack, ",") != "T1110.001" || a.RuleID != "ssh_bruteforce" || len(a.GroupKeys) != 1 || a.GroupKeys[0].Value != "198.51.100.9" {
-		t.Errorf("alert context lost: %+v", a)
+	if got := doc.Events[0].MatchedBy; len(got) != 31 {
+		t.Errorf("ev-00 matched by %d rules, want 31 (every alert used it)", len(got))
 	}
-	cmd := a.Events[0].String("process.command_line")
+	cmd := doc.Events[0].Fields.String("process.command_line")
 	if strings.Contains(cmd, "TAIL") || !strings.Contains(cmd, "[truncated 2492 bytes]") {
-		t.Errorf("long field not capped at %d bytes: %d bytes, ends %q", promptMaxString, len(cmd), cmd[len(cmd)-30:])
+		t.Errorf("long field not capped at %d bytes: %d bytes", promptMaxString, len(cmd))
 	}
-	roles, _ := a.Events[0].Get("user.roles").([]any)
+	roles, _ := doc.Enrichment["user.name=root"]["user.roles"].([]any)
 	if len(roles) != 1 || !strings.HasPrefix(roles[0].(string), strings.Repeat("é", 256)+"...[truncated") {
-		t.Errorf("nested long string not capped on a rune boundary: %v", roles)
+		t.Errorf("enrichment string not capped on a rune boundary: %v", doc.Enrichment)
 	}
-	if doc.Entity.Value != "198.51.100.9" || doc.Severity != "high" || len(doc.Rules) != 1 || doc.Rules[0].Count != 1 {
-		t.Errorf("incident summary lost: %+v", doc)
+	if doc.Events[0].Fields.Get("user.roles") != nil {
+		t.Errorf("enrichment repeated in the event")
+	}
+	r := doc.Rules[0]
+	if strings.Join(r.Attack, ",") != "T1110.001" || r.ID != "ssh_bruteforce" || r.Alerts != 1 {
+		t.Errorf("rule summary lost: %+v", r)
+	}
+	if doc.Incident.Entity.Value != "198.51.100.9" || doc.Incident.Severity != "high" {
+		t.Errorf("incident summary lost: %+v", doc.Incident)
 	}
 }
 
@@ -241,8 +250,8 @@ func TestBuildPromptCorpusIncidentStaysBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Six events of at most a few hundred bytes each, plus the frame.
-	if len(user) > 16<<10 {
+	// 24 sample events of at most a few hundred bytes each, plus the frame.
+	if len(user) > 24<<10 {
 		t.Errorf("prompt for a %d-event alert is %d bytes; the event sample is not bounded", len(lines), len(user))
 	}
 	if !strings.Contains(user, "POSSIBLE BREAK-IN ATTEMPT") || !strings.Contains(user, llmShort(lines[len(lines)-1], 60)[:40]) {
@@ -317,4 +326,13 @@ func BenchmarkBuildPrompt(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "incidents/s")
+}
+
+func mustPrompter(tb testing.TB, cfg PromptConfig) *Prompter {
+	tb.Helper()
+	p, err := NewPrompter(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
 }

@@ -64,10 +64,18 @@ type Triage struct {
 	Attack             []string `json:"attack"`
 	RecommendedActions []string `json:"recommended_actions"`
 	Engine             string   `json:"engine"`
-	Cached             bool     `json:"cached"`
-	Tokens             Tokens   `json:"tokens"`
-	LatencyMS          int64    `json:"latency_ms"`
-	Flags              []string `json:"flags,omitempty"`
+	// Model is the LLM that answered, empty for the fallback engine.
+	Model  string `json:"model,omitempty"`
+	Cached bool   `json:"cached"`
+	Tokens Tokens `json:"tokens"`
+	// CostUSD estimates what the LLM calls of this triage cost, from the
+	// configured prices per million input and output tokens.
+	CostUSD   float64  `json:"cost_usd"`
+	LatencyMS int64    `json:"latency_ms"`
+	Flags     []string `json:"flags,omitempty"`
+	// Feedback is an analyst's correction, added after the fact by
+	// `vigil incidents feedback`; engines never set it.
+	Feedback *Feedback `json:"feedback,omitempty"`
 }
 
 // Tokens counts the LLM tokens one triage used.
@@ -116,4 +124,16 @@ const (
 	FlagLLMFailed = "llm_failed_fallback_used"
 	// FlagPromptInjection: instruction-like text was found in log fields.
 	FlagPromptInjection = "possible_prompt_injection"
+	// FlagVerdictRaised: the injection guard raised a benign or
+	// false-positive verdict, or a severity below the fallback engine's.
+	FlagVerdictRaised = "verdict_raised_by_injection_guard"
+	// FlagBudgetExhausted: the daily token budget was spent, so the
+	// fallback engine answered without asking the LLM.
+	FlagBudgetExhausted = "llm_budget_exhausted"
+	// FlagCircuitOpen: the circuit breaker was open after repeated LLM
+	// failures, so the fallback engine answered without asking the LLM.
+	FlagCircuitOpen = "llm_circuit_open"
+	// FlagPromptOverBudget: even the most summarised prompt was larger
+	// than the prompt token budget, so the fallback engine answered.
+	FlagPromptOverBudget = "prompt_over_token_budget"
 )

@@ -65,6 +65,37 @@ func TestBinary(t *testing.T) {
 		if st, err := os.Stat(filepath.Join(dir, "vigil-out", "verdicts.ndjson")); err != nil || st.Size() == 0 {
 			t.Fatalf("demo did not write ./vigil-out/verdicts.ndjson: %v", err)
 		}
+
+		// The responder's commands read that output.
+		run := func(args ...string) (string, string, error) {
+			cmd := exec.Command(bin, args...)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "OPENAI_API_KEY=")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			return stdout.String(), stderr.String(), err
+		}
+		list, _, err := run("incidents", "list", "--verdict", "malicious")
+		if err != nil || !strings.Contains(list, "source.ip=198.51.100.23") || strings.Contains(list, "203.0.113.45") {
+			t.Fatalf("incidents list --verdict malicious: %v\n%s", err, list)
+		}
+		id := strings.Fields(strings.Split(list, "\n")[1])[0]
+		show, _, err := run("incidents", "show", id)
+		if err != nil || !strings.Contains(show, "MALICIOUS") || !strings.Contains(show, "What to do next") || !strings.Contains(show, "198.51.100.23") {
+			t.Fatalf("incidents show %s: %v\n%s", id, err, show)
+		}
+		prompt, stderr, err := run("triage", "explain", id)
+		if err != nil || !strings.Contains(prompt, "198.51.100.23") || !strings.Contains(stderr, "prompt tokens") {
+			t.Fatalf("triage explain %s: %v\n%.500s\n%s", id, err, prompt, stderr)
+		}
+		if _, _, err := run("incidents", "feedback", id, "--verdict", "malicious", "--note", "confirmed: wget of x.sh"); err != nil {
+			t.Fatalf("incidents feedback: %v", err)
+		}
+		show, _, _ = run("incidents", "show", id)
+		if !strings.Contains(show, "confirmed: wget of x.sh") {
+			t.Fatalf("the analyst's feedback is not shown:\n%s", show)
+		}
 	})
 
 	scenario := filepath.Join("..", "..", "testdata", "scenarios", "ssh-bruteforce", "auth.log")

@@ -24,6 +24,13 @@ const ValidAnswer = `{"verdict":"suspicious","confidence":0.72,"severity":"mediu
 	`"notes":"## What happened\nPassword guessing against SSH.\n\n## Timeline\n- 2024-03-01T10:00:00Z first failure\n\n## Evidence\n- vigil.event_id ev-1\n\n## Why this verdict\nNo success seen.\n\n## Next steps\n- Block the source.",` +
 	`"attack":["T1110.001"],"recommended_actions":["Block 203.0.113.7 at the firewall","Check web-1 for successful logins"]}`
 
+// BenignAnswer is a valid answer that calls every incident benign and low:
+// what a model steered by a prompt injection would say.
+const BenignAnswer = `{"verdict":"benign","confidence":0.97,"severity":"low",` +
+	`"summary":"Routine activity; nothing to do.",` +
+	`"notes":"## What happened\nNothing.\n\n## Timeline\n- none\n\n## Evidence\n- none\n\n## Why this verdict\nThe data says so.\n\n## Next steps\n- None.",` +
+	`"attack":[],"recommended_actions":[]}`
+
 // malformedAnswer is what Malformed returns: chatty text, not JSON.
 const malformedAnswer = `Sure! Here is my analysis: {verdict: malicious, confidence: high`
 
