@@ -204,6 +204,11 @@ func analyze(inc *Incident) *analysis {
 // correlate walks the events in time order, pairing successful logins with
 // the failures before them and privilege use with the logins before it.
 func (an *analysis) correlate() {
+	// One password attempt is often logged several times (sshd's "Failed
+	// password", PAM's "authentication failure", "Invalid user"): failures
+	// are counted per event.action, and the largest count stands for the
+	// attempts.
+	perAction := attemptCounter{}
 	failBySrc := map[string]int{}
 	firstFailBySrc := map[string]*item{}
 	failByUser := map[string]int{}
@@ -218,16 +223,17 @@ func (an *analysis) correlate() {
 		switch it.class {
 		case classAuthFailure:
 			an.failures = append(an.failures, it)
-			an.failCount += it.repeat
+			action := it.ev.String("event.action")
+			an.failCount = max(an.failCount, perAction.add("", action, it.repeat))
 			if it.src != "" {
-				failBySrc[it.src] += it.repeat
+				failBySrc[it.src] = max(failBySrc[it.src], perAction.add("src\x00"+it.src, action, it.repeat))
 				if firstFailBySrc[it.src] == nil {
 					firstFailBySrc[it.src] = it
 				}
 				fsrcs = append(fsrcs, it.src)
 			}
 			if it.user != "" {
-				failByUser[it.user] += it.repeat
+				failByUser[it.user] = max(failByUser[it.user], perAction.add("user\x00"+it.user, action, it.repeat))
 				if firstFailByUser[it.user] == nil {
 					firstFailByUser[it.user] = it
 				}
@@ -942,3 +948,14 @@ func plain(s string) string {
 // code renders log text as inline Markdown code, so nothing in it is read
 // as formatting or links.
 func code(s string) string { return "`" + plain(s) + "`" }
+
+// attemptCounter counts failures per scope (all, a source, a user) and
+// event.action.
+type attemptCounter map[string]int
+
+// add counts n more failures of action in scope and returns that count.
+func (c attemptCounter) add(scope, action string, n int) int {
+	k := scope + "\x00" + action
+	c[k] += n
+	return c[k]
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -596,5 +597,30 @@ func TestFallbackDecisiveFactNamesPrivilegeUse(t *testing.T) {
 	}
 	if strings.Contains(tr.Summary, "show no login failure, compromise or privilege use") || !strings.Contains(tr.Summary, "used privileges on web-01") {
 		t.Fatalf("the decisive fact must name the privilege use it counted: %s", tr.Summary)
+	}
+}
+
+func TestFallbackCountsAttemptsNotLogLines(t *testing.T) {
+	at := time.Date(2025, 12, 10, 9, 0, 0, 0, time.UTC)
+	var evs []event.Event
+	for i := range 3 {
+		for _, action := range []string{"ssh_login", "pam_authentication_failure"} {
+			e := event.Event{"event.dataset": "system.auth", "event.category": []any{"authentication"},
+				"event.action": action, "event.outcome": "failure", "source.ip": "203.0.113.9",
+				"user.name": "root", "host.name": "web-01", "vigil.event_id": fmt.Sprintf("%s-%d", action, i)}
+			e.SetTime(at.Add(time.Duration(i) * time.Second))
+			evs = append(evs, e)
+		}
+	}
+	a := rules.Alert{Timestamp: at, Rule: rules.AlertRule{ID: "r", Name: "R"}}
+	a.Vigil.Alert = rules.AlertDetail{ID: "a", Kind: "threshold", Severity: "medium",
+		Entity: rules.Entity{Field: "source.ip", Value: "203.0.113.9"}, FirstSeen: at, LastSeen: at, EventCount: 6, Events: evs}
+	inc, _ := NewGrouper(GrouperConfig{}).Add(a)
+	tr, err := NewFallback().Triage(context.Background(), inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tr.Summary, "3 failed login(s) from 203.0.113.9") {
+		t.Fatalf("three attempts, each logged by sshd and by PAM, must count as 3: %s", tr.Summary)
 	}
 }
