@@ -31,7 +31,7 @@ func ReadRecords(path string) ([]Record, error) {
 		return readCSV(path, data)
 	case ".yaml", ".yml":
 		var list []map[string]any
-		if err := yaml.Unmarshal(data, &list); err != nil {
+		if err := unmarshalYAML(data, &list); err != nil {
 			return nil, fmt.Errorf("%s: want a YAML list of objects: %s", path, firstLine(err.Error()))
 		}
 		out := make([]Record, 0, len(list))
@@ -140,4 +140,15 @@ func (r Record) Bool(keys ...string) (bool, error) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return line
+}
+
+// unmarshalYAML decodes YAML, turning a panic of the YAML library on
+// hostile input (seen with odd tags) into an error.
+func unmarshalYAML(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed YAML (the decoder failed: %v)", r)
+		}
+	}()
+	return yaml.Unmarshal(data, v)
 }
