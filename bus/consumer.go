@@ -212,3 +212,50 @@ func (c *Consumer) report(err error) {
 
 // Close leaves the group, so its partitions move to other members at once.
 func (c *Consumer) Close() error { return c.c.Close() }
+
+// Assigned returns how many partitions the group assigned to this
+// consumer (0 before the first rebalance completes).
+func (c *Consumer) Assigned() (int, error) {
+	parts, err := c.c.Assignment()
+	if err != nil {
+		return 0, fmt.Errorf("kafka consumer %s: assignment: %w", c.cfg.Group, err)
+	}
+	return len(parts), nil
+}
+
+// Lag returns, per topic, the records of the partitions assigned to this
+// consumer that its group has not committed: the high watermark minus the
+// committed offset (minus the low watermark when nothing is committed
+// yet). It asks the broker, each request waiting at most timeout.
+func (c *Consumer) Lag(timeout time.Duration) (map[string]int64, error) {
+	parts, err := c.c.Assignment()
+	if err != nil {
+		return nil, fmt.Errorf("kafka consumer %s: assignment: %w", c.cfg.Group, err)
+	}
+	lag := map[string]int64{}
+	for _, t := range c.cfg.Topics {
+		lag[t] = 0
+	}
+	if len(parts) == 0 {
+		return lag, nil
+	}
+	ms := int(timeout / time.Millisecond)
+	committed, err := c.c.Committed(parts, ms)
+	if err != nil {
+		return nil, fmt.Errorf("kafka consumer %s: committed offsets: %w", c.cfg.Group, err)
+	}
+	for _, tp := range committed {
+		low, high, err := c.c.QueryWatermarkOffsets(*tp.Topic, tp.Partition, ms)
+		if err != nil {
+			return nil, fmt.Errorf("kafka consumer %s: watermarks of %s[%d]: %w", c.cfg.Group, *tp.Topic, tp.Partition, err)
+		}
+		from := int64(tp.Offset)
+		if from < 0 {
+			from = low
+		}
+		if high > from {
+			lag[*tp.Topic] += high - from
+		}
+	}
+	return lag, nil
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -21,6 +22,18 @@ type Config struct {
 	Triage  Triage     `yaml:"triage"`
 	Index   Index      `yaml:"index"`
 	Log     Log        `yaml:"log"`
+	Metrics Metrics    `yaml:"metrics"`
+	// ShutdownTimeout bounds how long a process drains and commits after
+	// SIGTERM before it gives up and exits non-zero (default 15s).
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Metrics configures the HTTP endpoint of every process: /metrics
+// (Prometheus), /healthz and /readyz.
+type Metrics struct {
+	// Listen is the host:port to serve on (default 127.0.0.1:9464; empty
+	// disables the endpoint).
+	Listen string `yaml:"listen"`
 }
 
 // Broker configures the embedded broker started when kafka.bootstrap_servers is empty.
@@ -230,7 +243,9 @@ func Default() Config {
 			OutputDir:     "vigil-out",
 			Elasticsearch: Elasticsearch{AlertsIndex: "vigil-alerts", VerdictsIndex: "vigil-verdicts", MaxRetries: 5},
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:             Log{Level: "info", Format: "text"},
+		Metrics:         Metrics{Listen: "127.0.0.1:9464"},
+		ShutdownTimeout: Duration(15 * time.Second),
 	}
 }
 
@@ -278,6 +293,14 @@ func (c Config) Validate() error {
 	}
 	if c.Triage.Window <= 0 {
 		return fmt.Errorf("triage.window: must be positive")
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			return fmt.Errorf("metrics.listen: %q is not host:port: %w", c.Metrics.Listen, err)
+		}
+	}
+	if c.ShutdownTimeout < 0 {
+		return fmt.Errorf("shutdown_timeout: must not be negative")
 	}
 	if c.Kafka.Partitions < 1 {
 		return fmt.Errorf("kafka.partitions: must be at least 1")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -220,11 +221,24 @@ func writeKey(buf *bytes.Buffer, first *bool, name string) {
 func writeMember(buf *bytes.Buffer, first *bool, name string, v any) error {
 	writeKey(buf, first, name)
 	switch t := v.(type) {
-	case string:
-		writeString(buf, t)
-		return nil
 	case Event:
 		return writeEvent(buf, t)
+	case []any:
+		if simpleValues(t) {
+			buf.WriteByte('[')
+			for i, x := range t {
+				if i > 0 {
+					buf.WriteByte(',')
+				}
+				writeSimple(buf, x)
+			}
+			buf.WriteByte(']')
+			return nil
+		}
+	default:
+		if writeSimple(buf, v) {
+			return nil
+		}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -232,6 +246,38 @@ func writeMember(buf *bytes.Buffer, first *bool, name string, v any) error {
 	}
 	buf.Write(b)
 	return nil
+}
+
+// writeSimple writes strings, integers and booleans the way
+// encoding/json does, without reflection; it reports false (and writes
+// nothing) for any other value.
+func writeSimple(buf *bytes.Buffer, v any) bool {
+	var scratch [24]byte
+	switch t := v.(type) {
+	case string:
+		writeString(buf, t)
+	case int64:
+		buf.Write(strconv.AppendInt(scratch[:0], t, 10))
+	case int:
+		buf.Write(strconv.AppendInt(scratch[:0], int64(t), 10))
+	case bool:
+		buf.WriteString(strconv.FormatBool(t))
+	default:
+		return false
+	}
+	return true
+}
+
+// simpleValues says whether writeSimple writes every element.
+func simpleValues(vs []any) bool {
+	for _, v := range vs {
+		switch v.(type) {
+		case string, int64, int, bool:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // writeString writes s as a JSON string. Invalid UTF-8 is replaced by
@@ -260,14 +306,14 @@ func writeString(buf *bytes.Buffer, s string) {
 // int64 decode as int64, other numbers as float64. Anything after the
 // object but white space is an error.
 func Unmarshal(data []byte) (Event, error) {
-	d := decoder{data: data}
+	d := decoder{data: data, path: make([]byte, 0, 64), keys: make([][]byte, 0, 16)}
 	d.space()
 	if d.pos >= len(data) || data[d.pos] != '{' {
 		return nil, d.errorf("not a JSON object")
 	}
 	d.pos++
 	e := make(Event, 32)
-	err := d.object(e, "", 0)
+	err := d.object(e, 0)
 	if err == nil {
 		d.space()
 		if d.pos != len(data) {

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"io"
 	"strconv"
 	"unicode/utf8"
 )
@@ -22,6 +22,8 @@ var errDuplicateKey = errors.New("duplicate key")
 type decoder struct {
 	data []byte
 	pos  int
+	path []byte   // the dotted path of the object being read
+	keys [][]byte // the keys of the objects being read, for duplicates
 }
 
 func (d *decoder) errorf(format string, args ...any) error {
@@ -40,8 +42,9 @@ func (d *decoder) space() {
 }
 
 // object reads the members of an object whose '{' was consumed, storing
-// leaves under prefix.
-func (d *decoder) object(e Event, prefix string, depth int) error {
+// leaves under the path in d.path. Paths and keys the intern table knows
+// are not allocated.
+func (d *decoder) object(e Event, depth int) error {
 	if depth > 10000 {
 		return d.errorf("exceeded max depth")
 	}
@@ -50,33 +53,37 @@ func (d *decoder) object(e Event, prefix string, depth int) error {
 		d.pos++
 		return nil
 	}
-	var seen []string
+	base := len(d.path)
+	seen := len(d.keys)
+	defer func() { d.keys = d.keys[:seen] }()
 	for {
 		d.space()
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 			return d.errorf("expected a string key")
 		}
-		key, err := d.str()
+		key, err := d.strBytes()
 		if err != nil {
 			return err
 		}
-		if slices.Contains(seen, key) {
-			return errDuplicateKey
+		for _, k := range d.keys[seen:] {
+			if bytes.Equal(k, key) {
+				return errDuplicateKey
+			}
 		}
-		seen = append(seen, key)
+		d.keys = append(d.keys, key)
 		d.space()
 		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
 			return d.errorf("expected ':' after key %q", key)
 		}
 		d.pos++
 		d.space()
-		path := key
-		if prefix != "" {
-			path = prefix + "." + key
+		if base > 0 {
+			d.path = append(d.path, '.')
 		}
+		d.path = append(d.path, key...)
 		if d.pos < len(d.data) && d.data[d.pos] == '{' {
 			d.pos++
-			if err := d.object(e, path, depth+1); err != nil {
+			if err := d.object(e, depth+1); err != nil {
 				return err
 			}
 		} else {
@@ -84,8 +91,9 @@ func (d *decoder) object(e Event, prefix string, depth int) error {
 			if err != nil {
 				return err
 			}
-			e[path] = v
+			e[interned.intern(d.path)] = v
 		}
+		d.path = d.path[:base]
 		d.space()
 		if d.pos >= len(d.data) {
 			return d.errorf("unexpected end of JSON")
@@ -209,6 +217,9 @@ func (d *decoder) number() (any, error) {
 			return nil, d.errorf("invalid number")
 		}
 	}
+	if i, ok := smallInt(d.data[start:d.pos]); ok {
+		return i, nil
+	}
 	text := string(d.data[start:d.pos])
 	if i, err := strconv.ParseInt(text, 10, 64); err == nil {
 		return i, nil
@@ -221,36 +232,90 @@ func (d *decoder) number() (any, error) {
 	return f, nil
 }
 
-// str reads a string at d.pos ('"'). Plain ASCII/valid UTF-8 without
-// escapes is copied directly; the rest goes through encoding/json.
+// smallInt parses an integer of at most 18 digits (which always fits
+// int64) without allocating; anything else is left to strconv.
+func smallInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// str reads a string at d.pos ('"'). Known strings are not allocated.
 func (d *decoder) str() (string, error) {
 	start := d.pos
+	raw, simple, err := d.scanString()
+	if err != nil {
+		return "", err
+	}
+	if simple {
+		if len(raw) <= 32 {
+			return interned.intern(raw), nil
+		}
+		return string(raw), nil
+	}
+	var s string
+	if err := unmarshalStd(d.data[start:d.pos], &s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// strBytes reads a string at d.pos ('"') and returns its decoded bytes:
+// a slice of the input when it has no escapes, a copy otherwise.
+func (d *decoder) strBytes() ([]byte, error) {
+	start := d.pos
+	raw, simple, err := d.scanString()
+	if err != nil {
+		return nil, err
+	}
+	if simple {
+		return raw, nil
+	}
+	var s string
+	if err := unmarshalStd(d.data[start:d.pos], &s); err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
+}
+
+// scanString moves past a string at d.pos ('"'), returning its raw
+// content and whether it is plain (valid UTF-8 without escapes).
+func (d *decoder) scanString() (raw []byte, simple bool, err error) {
+	start := d.pos
 	d.pos++
-	simple := true
+	simple = true
 	for d.pos < len(d.data) {
 		c := d.data[d.pos]
 		switch {
 		case c == '"':
 			d.pos++
-			raw := d.data[start+1 : d.pos-1]
-			if simple && utf8.Valid(raw) {
-				return string(raw), nil
-			}
-			var s string
-			if err := unmarshalStd(d.data[start:d.pos], &s); err != nil {
-				return "", err
-			}
-			return s, nil
+			raw = d.data[start+1 : d.pos-1]
+			return raw, simple && utf8.Valid(raw), nil
 		case c == '\\':
 			simple = false
 			d.pos += 2
 		case c < 0x20:
-			return "", d.errorf("invalid control character in string")
+			return nil, false, d.errorf("invalid control character in string")
 		default:
 			d.pos++
 		}
 	}
-	return "", d.errorf("unterminated string")
+	return nil, false, d.errorf("unterminated string")
 }
 
 // skip moves past one value (used for objects inside arrays).
@@ -320,6 +385,9 @@ func unmarshalTree(data []byte) (Event, error) {
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil {
 		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("decode event: trailing data after the JSON object")
 	}
 	e := make(Event, len(obj)+16)
 	flatten(e, "", obj)

@@ -183,3 +183,25 @@ func FuzzUnmarshalMatchesEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestMarshalValuesMatchEncodingJSON checks the reflection-free value
+// writers against encoding/json, value by value.
+func TestMarshalValuesMatchEncodingJSON(t *testing.T) {
+	for _, v := range []any{
+		int64(-5), int64(0), int64(1 << 62), 7, true, false, 1.5, "a<b&c\u2028", "",
+		[]any{}, []any{"x", int64(2), false, 3}, []any{nil}, []any{1.25, "y"}, []string{"s"},
+		map[string]any{"k": int64(1)},
+	} {
+		got, err := Marshal(Event{"a.b": v})
+		if err != nil {
+			t.Fatalf("%#v: %v", v, err)
+		}
+		std, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"a":{"b":` + string(std) + `}}`; string(got) != want {
+			t.Errorf("%#v: got %s, want %s", v, got, want)
+		}
+	}
+}

@@ -27,6 +27,12 @@ func (s *System) RunCollect(ctx context.Context) error {
 	if len(inputs) == 0 {
 		return fmt.Errorf("collect: no inputs configured (collect.inputs)")
 	}
+	s.setCheck("collect", func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		return bus.EnsureTopics(ctx, s.Bus, bus.TopicEvents)
+	})
+	defer s.setCheck("collect", nil)
 	errs := make([]error, len(inputs))
 	var wg sync.WaitGroup
 	for i, in := range inputs {
@@ -105,6 +111,9 @@ func (s *System) collectInput(ctx context.Context, in config.Input) error {
 			if ev == nil {
 				continue // not a record (a Zeek #fields header)
 			}
+			if reason := ev.String(event.FieldParseError); reason != "" {
+				s.Metrics.ParseFailures.WithLabelValues(s.Metrics.Reason(reason)).Inc()
+			}
 			if r.Truncated {
 				ev.Set("vigil.truncated", true)
 			}
@@ -130,6 +139,8 @@ func (s *System) collectInput(ctx context.Context, in config.Input) error {
 			return err
 		}
 		s.Progress.Collected.Add(int64(len(msgs)))
+		s.Metrics.StageIn.WithLabelValues("collect").Add(float64(len(recs)))
+		s.Metrics.StageOut.WithLabelValues("collect").Add(float64(len(msgs)))
 		return nil
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/enrichers"
 	"github.com/vigil-siem/vigil/event"
+	"github.com/vigil-siem/vigil/metrics"
 	"github.com/vigil-siem/vigil/rules"
 )
 
@@ -55,7 +56,10 @@ func (s *System) RunDetect(ctx context.Context) error {
 		},
 	})
 	s.Log.Info("detect stage started", "rules", len(engine.Rules()))
-	return s.consume(ctx, GroupDetect, []string{bus.TopicEvents}, func(ctx context.Context, batch []bus.Record) error {
+	m := s.Metrics
+	var evaluated int64                        // engine.Stats().Events already counted
+	enrichSeen := map[string]enrichers.Stats{} // enricher counters already counted
+	return s.consume(ctx, "detect", GroupDetect, []string{bus.TopicEvents}, nil, func(ctx context.Context, batch []bus.Record) error {
 		if s.reload.Swap(false) {
 			// Between batches: unchanged rules keep their state.
 			if e2, c2, err := NewDetector(s.Config.Detect, badRule); err != nil {
@@ -64,11 +68,13 @@ func (s *System) RunDetect(ctx context.Context) error {
 				engine.Reload(c2)
 				enrich.Close()
 				enrich = e2
+				enrichSeen = map[string]enrichers.Stats{} // the new enrichers count from 0
 				s.Log.Info("rules reloaded", "rules", len(engine.Rules()))
 			}
 		}
 		out = out[:0]
 		alerts := 0
+		ruleAlerts := map[string]int{}
 		for _, r := range batch {
 			current = r
 			ev, err := event.Unmarshal(r.Value)
@@ -84,6 +90,7 @@ func (s *System) RunDetect(ctx context.Context) error {
 				}
 				out = append(out, bus.Message{Topic: bus.TopicAlerts, Key: []byte(a.Vigil.Alert.Entity.String()), Value: b})
 				alerts++
+				ruleAlerts[a.Rule.ID]++
 			}
 		}
 		if err := s.send(ctx, out); err != nil {
@@ -91,8 +98,33 @@ func (s *System) RunDetect(ctx context.Context) error {
 		}
 		s.Progress.Alerts.Add(int64(alerts))
 		s.Progress.DetectIn.Add(int64(len(batch)))
+		m.StageIn.WithLabelValues("detect").Add(float64(len(batch)))
+		m.StageOut.WithLabelValues("detect").Add(float64(alerts))
+		for id, n := range ruleAlerts {
+			m.RuleAlerts.WithLabelValues(id).Add(float64(n))
+		}
+		st := engine.Stats()
+		m.RuleEvaluations.Add(float64(st.Events - evaluated))
+		evaluated = st.Events
+		m.RuleStateKeys.Reset()
+		for id, n := range engine.StateKeys() {
+			m.RuleStateKeys.WithLabelValues(id).Set(float64(n))
+		}
+		enrichSeen = observeEnrichers(m, enrich.Stats(), enrichSeen)
 		return nil
 	})
+}
+
+// observeEnrichers adds what the enrichers counted since seen to the
+// metrics and returns the new counts.
+func observeEnrichers(m *metrics.Metrics, now, seen map[string]enrichers.Stats) map[string]enrichers.Stats {
+	for name, st := range now {
+		before := seen[name]
+		m.EnrichCache.WithLabelValues(name, "hit").Add(float64(st.CacheHits - min(before.CacheHits, st.CacheHits)))
+		m.EnrichCache.WithLabelValues(name, "miss").Add(float64(st.CacheMisses - min(before.CacheMisses, st.CacheMisses)))
+		m.EnrichCacheSize.WithLabelValues(name).Set(float64(st.CacheSize))
+	}
+	return now
 }
 
 // ReloadRules asks the detect stage to reload its rules and enrichers

@@ -9,6 +9,7 @@ import (
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/indexer"
+	"github.com/vigil-siem/vigil/metrics"
 )
 
 // NewSink returns the Elasticsearch sink when index.elasticsearch is
@@ -62,6 +63,9 @@ func (s *System) writeThroughOutage(ctx context.Context, sink indexer.Sink, docs
 	backoff := 500 * time.Millisecond
 	for {
 		failed, err := sink.Write(ctx, docs)
+		if err != nil && indexer.IsRetryable(err) && !time.Now().After(deadline) {
+			s.Metrics.BulkItems.WithLabelValues("retried").Add(float64(len(docs)))
+		}
 		if err == nil || !indexer.IsRetryable(err) || time.Now().After(deadline) {
 			return failed, err
 		}
@@ -72,6 +76,21 @@ func (s *System) writeThroughOutage(ctx context.Context, sink indexer.Sink, docs
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 15*time.Second)
+	}
+}
+
+// sinkCheck is the index stage's readiness beyond its consumer: an
+// Elasticsearch sink must answer a ping; the file sink is always ready.
+func sinkCheck(sink indexer.Sink) metrics.Check {
+	p, ok := sink.(interface{ Ping(context.Context) error })
+	if !ok {
+		return nil
+	}
+	return func(ctx context.Context) error {
+		if err := p.Ping(ctx); err != nil {
+			return fmt.Errorf("elasticsearch: %w", err)
+		}
+		return nil
 	}
 }
 
@@ -96,7 +115,7 @@ func (s *System) RunIndex(ctx context.Context) error {
 			s.Log.Error("closing the index sink", "err", err)
 		}
 	}()
-	return s.consume(ctx, GroupIndex, []string{bus.TopicAlerts, bus.TopicVerdicts}, func(ctx context.Context, batch []bus.Record) error {
+	return s.consume(ctx, "index", GroupIndex, []string{bus.TopicAlerts, bus.TopicVerdicts}, sinkCheck(sink), func(ctx context.Context, batch []bus.Record) error {
 		var dead []bus.Message
 		docs := make([]indexer.Doc, 0, len(batch))
 		origin := make(map[string]bus.Record, len(batch))
@@ -128,6 +147,10 @@ func (s *System) RunIndex(ctx context.Context) error {
 			return err
 		}
 		s.Progress.IndexIn.Add(int64(len(batch)))
+		s.Metrics.StageIn.WithLabelValues("index").Add(float64(len(batch)))
+		s.Metrics.StageOut.WithLabelValues("index").Add(float64(len(docs) - len(failed)))
+		s.Metrics.BulkItems.WithLabelValues("indexed").Add(float64(len(docs) - len(failed)))
+		s.Metrics.BulkItems.WithLabelValues("failed").Add(float64(len(failed)))
 		return nil
 	})
 }

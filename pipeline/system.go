@@ -2,14 +2,17 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/config"
+	"github.com/vigil-siem/vigil/metrics"
 )
 
 // Consumer groups, one per stage.
@@ -40,17 +43,25 @@ type System struct {
 	Producer *bus.Producer
 	Progress *Progress
 	Log      *slog.Logger
+	// Metrics are this process's Prometheus collectors (its own registry).
+	Metrics *metrics.Metrics
 	// NoRegistry turns off the inputs' offset registries: the demo and
 	// tests replay their files from the start every time.
 	NoRegistry bool
 
 	reload atomic.Bool // set by ReloadRules, taken by the detect stage
+
+	mu        sync.Mutex
+	consumers map[string]*bus.Consumer // running consumers by stage, for lag
+	checks    map[string]metrics.Check // readiness of the running stages
 }
 
 // Start connects to Kafka (or starts the embedded broker when
 // kafka.bootstrap_servers is empty), creates the topics and a producer.
 func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*System, error) {
-	s := &System{Config: cfg, Bus: cfg.Kafka, Progress: &Progress{}, Log: log}
+	s := &System{Config: cfg, Bus: cfg.Kafka, Progress: &Progress{}, Log: log, Metrics: metrics.New(),
+		consumers: map[string]*bus.Consumer{}, checks: map[string]metrics.Check{}}
+	s.Metrics.OnScrape(s.updateLag)
 	if s.Bus.BootstrapServers == "" {
 		b, err := bus.StartBroker(bus.BrokerConfig{Listen: cfg.Broker.Listen, DataDir: cfg.Broker.DataDir, Partitions: cfg.Kafka.Partitions})
 		if err != nil {
@@ -83,8 +94,10 @@ func (s *System) Close() {
 	}
 }
 
-// consume runs one stage's consumer until ctx is done.
-func (s *System) consume(ctx context.Context, group string, topics []string, handle func(context.Context, []bus.Record) error) error {
+// consume runs one stage's consumer until ctx is done. While it runs, the
+// stage is ready once the group assigned it partitions (and extra, when
+// set, passes), and its lag is reported.
+func (s *System) consume(ctx context.Context, stage, group string, topics []string, extra metrics.Check, handle func(context.Context, []bus.Record) error) error {
 	c, err := bus.NewConsumer(s.Bus, bus.ConsumerConfig{
 		Group:  group,
 		Topics: topics,
@@ -95,7 +108,35 @@ func (s *System) consume(ctx context.Context, group string, topics []string, han
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	s.mu.Lock()
+	s.consumers[stage] = c
+	s.mu.Unlock()
+	s.setCheck(stage, func(ctx context.Context) error {
+		s.mu.Lock()
+		var n int
+		var err error
+		if s.consumers[stage] == c { // not closed meanwhile
+			n, err = c.Assigned()
+		}
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("consumer group %s has assigned no partition to this process yet", group)
+		}
+		if extra != nil {
+			return extra(ctx)
+		}
+		return nil
+	})
+	defer func() {
+		s.mu.Lock()
+		delete(s.consumers, stage)
+		s.mu.Unlock()
+		s.setCheck(stage, func(context.Context) error { return fmt.Errorf("stopped") })
+		c.Close()
+	}()
 	if err := c.Run(ctx, handle); err != nil {
 		return fmt.Errorf("%s: %w", group, err)
 	}
@@ -110,9 +151,64 @@ func (s *System) send(ctx context.Context, msgs []bus.Message) error {
 	for _, m := range msgs {
 		if m.Topic == bus.TopicDLQ {
 			s.Progress.DeadLetters.Add(1)
+			s.Metrics.DLQ.WithLabelValues(m.Headers[bus.HeaderDLQStage], s.Metrics.Reason(m.Headers[bus.HeaderDLQReason])).Inc()
 		}
 	}
 	return nil
+}
+
+// setCheck sets (or with nil removes) the readiness check of a stage.
+func (s *System) setCheck(stage string, c metrics.Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c == nil {
+		delete(s.checks, stage)
+		return
+	}
+	s.checks[stage] = c
+}
+
+// Ready says whether every stage running in this process is ready: its
+// consumer has partitions (so Kafka is reachable), the index stage's sink
+// answers, collect reaches Kafka. It is an error before any stage started.
+func (s *System) Ready(ctx context.Context) error {
+	s.mu.Lock()
+	checks := make(map[string]metrics.Check, len(s.checks))
+	for k, v := range s.checks {
+		checks[k] = v
+	}
+	s.mu.Unlock()
+	if len(checks) == 0 {
+		return fmt.Errorf("no stage is running")
+	}
+	names := make([]string, 0, len(checks))
+	for k := range checks {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, n := range names {
+		if err := checks[n](ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// updateLag refreshes vigil_stage_consumer_lag from the running consumers.
+func (s *System) updateLag() {
+	s.mu.Lock()
+	defer s.mu.Unlock() // held: a consumer is not closed while its lag is read
+	for stage, c := range s.consumers {
+		lag, err := c.Lag(2 * time.Second)
+		if err != nil {
+			s.Log.Warn("consumer lag", "stage", stage, "err", err)
+			continue
+		}
+		for topic, n := range lag {
+			s.Metrics.ConsumerLag.WithLabelValues(stage, topic).Set(float64(n))
+		}
+	}
 }
 
 // Stages runs detect, triage and index in goroutines until Stop. Errors of

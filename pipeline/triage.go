@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -35,7 +36,18 @@ func (s *System) RunTriage(ctx context.Context) error {
 		return err
 	}
 	s.Log.Info("triage stage started", "engine", engine.Name())
-	return s.consume(ctx, GroupTriage, []string{bus.TopicAlerts}, func(ctx context.Context, batch []bus.Record) error {
+	if lim := engine.Limiter(); lim != nil {
+		s.Metrics.OnScrape(func() {
+			st := lim.State()
+			open := 0.0
+			if st.BreakerOpen {
+				open = 1
+			}
+			s.Metrics.LLMBreakerOpen.Set(open)
+			s.Metrics.LLMSpentToday.Set(float64(st.SpentToday))
+		})
+	}
+	return s.consume(ctx, "triage", GroupTriage, []string{bus.TopicAlerts}, nil, func(ctx context.Context, batch []bus.Record) error {
 		var out []bus.Message
 		var changed []*triage.Incident
 		index := map[string]int{}
@@ -80,6 +92,7 @@ func (s *System) RunTriage(ctx context.Context) error {
 		}
 		for _, v := range fresh {
 			judged.Add(v.ID(), v.Triage)
+			s.observeTriage(v.Triage)
 		}
 		verdicts = append(verdicts, fresh...)
 		for _, v := range verdicts {
@@ -94,8 +107,26 @@ func (s *System) RunTriage(ctx context.Context) error {
 		}
 		s.Progress.Verdicts.Add(int64(len(verdicts)))
 		s.Progress.TriageIn.Add(int64(len(batch)))
+		s.Metrics.StageIn.WithLabelValues("triage").Add(float64(len(batch)))
+		s.Metrics.StageOut.WithLabelValues("triage").Add(float64(len(verdicts)))
 		return nil
 	})
+}
+
+// observeTriage counts one fresh judgement: its verdict, and for LLM
+// answers the tokens, cost and latency.
+func (s *System) observeTriage(t triage.Triage) {
+	m := s.Metrics
+	m.Incidents.WithLabelValues(t.Verdict).Inc()
+	m.LLMCalls.WithLabelValues(t.Engine, strconv.FormatBool(t.Cached)).Inc()
+	if t.Tokens.Total > 0 && !t.Cached {
+		m.LLMTokens.WithLabelValues("prompt").Add(float64(t.Tokens.Prompt))
+		m.LLMTokens.WithLabelValues("completion").Add(float64(t.Tokens.Completion))
+		m.LLMCost.Add(t.CostUSD)
+	}
+	if t.Model != "" && !t.Cached && t.LatencyMS > 0 {
+		m.LLMLatency.Observe(float64(t.LatencyMS) / 1000)
+	}
 }
 
 // judge triages incidents concurrently (bounded) and returns their

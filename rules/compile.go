@@ -10,21 +10,25 @@ import (
 
 // Compiled is a rule with its expressions compiled, ready to run.
 type Compiled struct {
-	Rule       *Rule
-	where      *condition
-	match      *condition   // match, threshold and new_terms rules (nil: every event)
-	steps      []*condition // sequence rules, one per step
-	stages     []int        // sequence stages (steps expanded by count) → step index
-	stepKeys   [][]string   // sequence: per step, the rule's by plus the step's by
-	until      *condition   // sequence: the expiration event
-	untilKeys  []string     // sequence: the rule's by plus until's by
-	hash       string       // of the rule as written, to tell a changed rule on reload and restore
-	require    *requirement // what an event must have to be a candidate (nil: every event)
-	exceptions []*exception
-	threat     []Threat
-	risk       int
-	threshold  thresholdTest
-	warnings   []error
+	Rule      *Rule
+	where     *condition
+	match     *condition   // match, threshold and new_terms rules (nil: every event)
+	steps     []*condition // sequence rules, one per step
+	stages    []int        // sequence stages (steps expanded by count) → step index
+	stepKeys  [][]string   // sequence: per step, the rule's by plus the step's by
+	until     *condition   // sequence: the expiration event
+	untilKeys []string     // sequence: the rule's by plus until's by
+	hash      string       // of the rule as written, to tell a changed rule on reload and restore
+	require   *requirement // what an event must have to be a candidate (nil: every event)
+	// whereIsRequire: the where expression is exactly require (field ==
+	// "v" or field in ["v", ...]), so an indexed candidate whose field
+	// holds a string has passed it already.
+	whereIsRequire bool
+	exceptions     []*exception
+	threat         []Threat
+	risk           int
+	threshold      thresholdTest
+	warnings       []error
 }
 
 // Warnings returns what is suspicious but not wrong in the rule, such as
@@ -78,6 +82,7 @@ func compile(r *Rule, e *env) (*Compiled, []compileError) {
 	}
 	c.hash = ruleHash(r)
 	c.require = ruleRequirement(r)
+	c.whereIsRequire = c.where != nil && c.require != nil && whereIsRequirement(r.Where, c.require)
 	for i, x := range r.Exceptions {
 		if x.Expr != "" {
 			c.exceptions = append(c.exceptions, &exception{expr: try(fmt.Sprintf("exceptions[%d].expr", i), x.Expr)})

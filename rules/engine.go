@@ -299,18 +299,21 @@ func (e *Engine) evaluate(ev event.Event, t time.Time, hasTime bool) []Alert {
 	var alerts []Alert
 	if e.cfg.NoIndex {
 		for _, r := range e.rules {
-			alerts = append(alerts, e.evalRule(r, ev, t, hasTime)...)
+			alerts = append(alerts, e.evalRule(r, ev, t, hasTime, false)...)
 		}
 		return alerts
 	}
 	for _, i := range e.index.candidates(ev) {
-		alerts = append(alerts, e.evalRule(e.rules[i], ev, t, hasTime)...)
+		alerts = append(alerts, e.evalRule(e.rules[i], ev, t, hasTime, true)...)
 	}
 	return alerts
 }
 
-func (e *Engine) evalRule(r *Compiled, ev event.Event, t time.Time, hasTime bool) []Alert {
-	if r.where != nil && !e.eval(r.where, ev) {
+// evalRule runs one rule on an event; indexed says the index chose the
+// rule as a candidate, so a where that is the rule's index requirement
+// holds already when the event's field is a string.
+func (e *Engine) evalRule(r *Compiled, ev event.Event, t time.Time, hasTime, indexed bool) []Alert {
+	if r.where != nil && !(indexed && r.whereIsRequire && isString(ev[r.require.field])) && !e.eval(r.where, ev) {
 		return nil
 	}
 	var got []Alert
@@ -340,6 +343,11 @@ func (e *Engine) evalRule(r *Compiled, ev event.Event, t time.Time, hasTime bool
 		got = e.suppress(r, got)
 	}
 	return got
+}
+
+func isString(v any) bool {
+	_, ok := v.(string)
+	return ok
 }
 
 func (e *Engine) sequenceAlert(c *Compiled, p *partial) Alert {

@@ -57,6 +57,7 @@ func (e *env) compile(src string) (*condition, []string, error) {
 		expr.AsBool(),
 		expr.AllowUndefinedVariables(),
 		expr.Patch(fieldPatcher{compare: true}),
+		expr.Patch(fastFields{}),
 	}
 	for name, fn := range e.functions() {
 		opts = append(opts, expr.Function(name, fn))
@@ -171,6 +172,20 @@ func (f fieldPatcher) Visit(node *ast.Node) {
 		}
 	case *ast.VariableDeclaratorNode:
 		ast.Walk(&n.Expr, restoreVariable{name: n.Name})
+	}
+}
+
+// fastFields turns the lookups $env["a.b"] of dotted field paths into
+// identifiers named "a.b", which expr compiles to a direct map index
+// (OpLoadFast) instead of a reflective fetch. It runs after fieldPatcher,
+// on the final tree. A dotted name can be neither a variable nor a
+// function, so the identifier can only mean the field; bare names keep
+// the $env lookup.
+type fastFields struct{}
+
+func (fastFields) Visit(node *ast.Node) {
+	if path, ok := envPath(*node); ok && strings.Contains(path, ".") {
+		ast.Patch(node, &ast.IdentifierNode{Value: path})
 	}
 }
 

@@ -84,11 +84,11 @@ func (l *valueList) contains(v string) bool {
 type env struct {
 	extra map[string]Function
 	lists map[string]*valueList
-	regex *lru.Cache[string, *regexp.Regexp]
+	regex *lru.Cache[string, *matcher]
 }
 
 func newEnv(cfg *loadConfig) (*env, []error) {
-	cache, _ := lru.New[string, *regexp.Regexp](maxRegexCache) // size is positive
+	cache, _ := lru.New[string, *matcher](maxRegexCache) // size is positive
 	e := &env{extra: cfg.functions, lists: map[string]*valueList{}, regex: cache}
 	var errs []error
 	for _, fsys := range cfg.listFS {
@@ -193,16 +193,17 @@ func (e *env) functions() map[string]Function {
 
 // compileRegex returns the compiled pattern, from the cache when it was
 // seen before.
-func (e *env) compileRegex(pattern string) (*regexp.Regexp, error) {
-	if re, ok := e.regex.Get(pattern); ok {
-		return re, nil
+func (e *env) compileRegex(pattern string) (*matcher, error) {
+	if m, ok := e.regex.Get(pattern); ok {
+		return m, nil
 	}
 	re, err := regexp.Compile(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("re: bad pattern %q: %w", pattern, err)
 	}
-	e.regex.Add(pattern, re)
-	return re, nil
+	m := newMatcher(re)
+	e.regex.Add(pattern, m)
+	return m, nil
 }
 
 func (e *env) reFunc(params ...any) (any, error) {

@@ -70,6 +70,50 @@ func exprRequirements(src string) []requirement {
 	return requirements(tree.Node)
 }
 
+// whereIsRequirement says whether the expression is nothing but req: one
+// `field == "v"` or `field in ["v", ...]` with string literals, on the
+// field req is about. For an event whose field holds a string, the index
+// then decides the expression exactly.
+func whereIsRequirement(src string, req *requirement) bool {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return false
+	}
+	ast.Walk(&tree.Node, fieldPatcher{})
+	b, ok := tree.Node.(*ast.BinaryNode)
+	if !ok {
+		return false
+	}
+	f, ok := envPath(b.Left)
+	if !ok || f != req.field {
+		return false
+	}
+	var vs []string
+	switch b.Operator {
+	case "==":
+		s, ok := b.Right.(*ast.StringNode)
+		if !ok {
+			return false
+		}
+		vs = []string{s.Value}
+	case "in":
+		arr, ok := b.Right.(*ast.ArrayNode)
+		if !ok {
+			return false
+		}
+		for _, x := range arr.Nodes {
+			s, ok := x.(*ast.StringNode)
+			if !ok {
+				return false
+			}
+			vs = append(vs, s.Value)
+		}
+	default:
+		return false
+	}
+	return slices.Equal(vs, req.values)
+}
+
 // requirements returns what must hold for the node to be true.
 func requirements(n ast.Node) []requirement {
 	b, ok := n.(*ast.BinaryNode)

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vigil-siem/vigil/collectors"
 	"github.com/vigil-siem/vigil/event"
@@ -143,8 +144,10 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 		readErr <- nil
 	}()
 
-	results := make([][]rules.Alert, workers)
+	// The alerts of a batch are handed to emit (in order, on one
+	// goroutine) while the engines work on the next batch.
 	var failed error
+	var stopped atomic.Bool
 	record := func(a rules.Alert) {
 		sum.Alerts++
 		rs := perRule[a.Rule.ID]
@@ -152,32 +155,52 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 		rs.Entities[a.Vigil.Alert.Entity.String()]++
 		if err := emit(a); err != nil && failed == nil {
 			failed = err
+			stopped.Store(true)
 			cancel() // stop reading
 		}
 	}
+	type done struct {
+		events int
+		alerts [][]rules.Alert
+	}
+	emitted := make(chan done, 1)
+	emitEnd := make(chan struct{})
+	go func() {
+		defer close(emitEnd)
+		for d := range emitted {
+			if failed != nil {
+				continue // batches the engines ran before they saw the stop
+			}
+			sum.Events += int64(d.events)
+			for _, alerts := range d.alerts {
+				for _, a := range alerts {
+					if failed == nil {
+						record(a)
+					}
+				}
+			}
+		}
+	}()
 	for batch := range batches {
-		if failed != nil {
+		if stopped.Load() {
 			continue // drain so the reader can finish
 		}
+		results := make([][]rules.Alert, workers)
 		var wg sync.WaitGroup
 		for i, eng := range engines {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = results[i][:0]
 				for _, ev := range batch {
 					results[i] = append(results[i], eng.Process(ev)...)
 				}
 			}()
 		}
 		wg.Wait()
-		sum.Events += int64(len(batch))
-		for _, alerts := range results {
-			for _, a := range alerts {
-				record(a)
-			}
-		}
+		emitted <- done{events: len(batch), alerts: results}
 	}
+	close(emitted)
+	<-emitEnd
 	if err := <-readErr; err != nil && failed == nil {
 		failed = err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-siem/vigil/config"
+	"github.com/vigil-siem/vigil/metrics"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -53,7 +55,9 @@ func newRoot() *cobra.Command {
 		newRulesCmd(),
 		newIncidentsCmd(g),
 		newESCmd(g),
+		newKibanaCmd(),
 		newBrokerCmd(),
+		newConfigCmd(g),
 		newVersionCmd(),
 	)
 	return root
@@ -64,19 +68,24 @@ func (g *globals) load() (config.Config, *slog.Logger, error) {
 	if err != nil {
 		return cfg, nil, err
 	}
-	return cfg, newLogger(cfg.Log), nil
+	log := newLogger(os.Stderr, cfg.Log, secrets(cfg))
+	log.Debug("configuration loaded", "file", g.configPath, "config", cfg)
+	return cfg, log, nil
 }
 
-func newLogger(c config.Log) *slog.Logger {
+// newLogger writes text or JSON logs to w; attributes named like secrets
+// and the given secret values are redacted before anything is written.
+func newLogger(w io.Writer, c config.Log, secrets []string) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(metrics.NewRedactHandler(h, secrets))
 }
 
 // ignoreCanceled treats the end of a command by signal as success.

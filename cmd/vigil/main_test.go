@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-siem/vigil/kibana/kibanatest"
 )
 
 // buildVigil builds the real binary once per test run.
@@ -187,6 +189,25 @@ tests:
 		out, err = exec.Command(bin, "rules", "test", dir).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "FAIL") || !strings.Contains(string(out), "expects an alert it does not get") {
 			t.Errorf("vigil rules test with a failing test: %v: %s", err, out)
+		}
+	})
+
+	t.Run("kibana setup imports the saved objects", func(t *testing.T) {
+		kb := kibanatest.NewServer(kibanatest.Config{APIKey: "test-kibana-key"})
+		defer kb.Close()
+		cmd := exec.Command(bin, "kibana", "setup", "--url", kb.URL)
+		cmd.Env = append(os.Environ(), "VIGIL_KIBANA_API_KEY=test-kibana-key")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "saved objects imported") {
+			t.Fatalf("vigil kibana setup: %v: %s", err, out)
+		}
+		if len(kb.Objects("")) == 0 {
+			t.Fatal("no saved object reached Kibana")
+		}
+		cmd = exec.Command(bin, "kibana", "setup", "--url", kb.URL)
+		cmd.Env = append(os.Environ(), "VIGIL_KIBANA_API_KEY=refused-key-7f3a9")
+		if out, err := cmd.CombinedOutput(); err == nil || strings.Contains(string(out), "refused-key-7f3a9") {
+			t.Fatalf("a refused key must fail without echoing it: %v: %s", err, out)
 		}
 	})
 

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +31,11 @@ func newRunCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer sys.Close()
+			stopOps, err := serveOps(cfg, sys, log)
+			if err != nil {
+				return err
+			}
+			defer stopOps()
 			defer reloadOnSIGHUP(sys)()
 			runs := map[string]func(context.Context) error{
 				"detect": sys.RunDetect, "triage": sys.RunTriage, "index": sys.RunIndex,
@@ -38,12 +43,10 @@ func newRunCmd(g *globals) *cobra.Command {
 			if len(cfg.Collect.Inputs) > 0 {
 				runs["collect"] = sys.RunCollect
 			}
-			var wg sync.WaitGroup
+			var stages stageSet
 			errs := make(chan error, len(runs))
 			for name, run := range runs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
+				stages.Go(name, func() {
 					err := run(ctx)
 					if err != nil && ctx.Err() == nil {
 						errs <- fmt.Errorf("%s stage: %w", name, err)
@@ -53,12 +56,14 @@ func newRunCmd(g *globals) *cobra.Command {
 					if name == "collect" && ctx.Err() == nil {
 						log.Info("collect: all inputs read to the end; the other stages keep running until SIGINT/SIGTERM")
 					}
-				}()
+				})
 			}
 			log.Info("vigil running", "kafka", sys.Bus.BootstrapServers)
 			<-ctx.Done()
-			log.Info("shutting down: draining stages")
-			wg.Wait()
+			log.Info("shutting down: draining stages", "shutdown_timeout", time.Duration(cfg.ShutdownTimeout).String())
+			if err := stages.Wait(log, time.Duration(cfg.ShutdownTimeout)); err != nil {
+				return err
+			}
 			close(errs)
 			return <-errs
 		},
@@ -86,6 +91,11 @@ func newStageCmd(g *globals, name, short string) *cobra.Command {
 				return err
 			}
 			defer sys.Close()
+			stopOps, err := serveOps(cfg, sys, log)
+			if err != nil {
+				return err
+			}
+			defer stopOps()
 			if name == "detect" {
 				defer reloadOnSIGHUP(sys)()
 			}
@@ -93,7 +103,18 @@ func newStageCmd(g *globals, name, short string) *cobra.Command {
 				"collect": sys.RunCollect, "detect": sys.RunDetect, "triage": sys.RunTriage, "index": sys.RunIndex,
 			}[name]
 			log.Info(name+" stage running", "kafka", sys.Bus.BootstrapServers)
-			return ignoreCanceled(run(cmd.Context()))
+			var stages stageSet
+			runErr := make(chan error, 1)
+			stages.Go(name, func() { runErr <- run(cmd.Context()) })
+			select {
+			case err := <-runErr: // ended on its own (inputs read to the end, or failed)
+				return ignoreCanceled(err)
+			case <-cmd.Context().Done():
+			}
+			if err := stages.Wait(log, time.Duration(cfg.ShutdownTimeout)); err != nil {
+				return err
+			}
+			return ignoreCanceled(<-runErr)
 		},
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +42,8 @@ triage:
   engine: fallback
 index:
   output_dir: %q
+metrics:
+  listen: 127.0.0.1:0
 `, filepath.Join(dir, "data"), logPath, filepath.Join(dir, "out"))
 	path := filepath.Join(dir, "vigil.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -154,9 +158,47 @@ func TestRunStopsCleanlyOnSIGTERM(t *testing.T) {
 	cfg := writeConfig(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	run, stderr := start(t, ctx, []string{"VIGIL_KAFKA_BOOTSTRAP_SERVERS="}, bin, "run", "-c", cfg)
+	// Secrets configured the way operators do (environment), all fake;
+	// debug logs dump the configuration, so redaction has work to do.
+	fake := func(what string) string { return fmt.Sprintf("fake-%s-%d", what, time.Now().UnixNano()) }
+	secretValues := []string{fake("openai"), fake("sasl"), fake("esapikey"), fake("espassword"), fake("ingest")}
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	run, stderr := start(t, ctx, []string{"VIGIL_KAFKA_BOOTSTRAP_SERVERS=", "VIGIL_METRICS_LISTEN=" + metricsAddr,
+		"VIGIL_LOG_LEVEL=debug", "VIGIL_LOG_FORMAT=json",
+		"OPENAI_API_KEY=" + secretValues[0], "VIGIL_KAFKA_SETTINGS=sasl.username=vigil,sasl.password=" + secretValues[1],
+		"VIGIL_INDEX_ELASTICSEARCH_API_KEY=" + secretValues[2], "VIGIL_INDEX_ELASTICSEARCH_PASSWORD=" + secretValues[3],
+		"VIGIL_INGEST_TOKEN=" + secretValues[4]}, bin, "run", "-c", cfg)
 	waitForVerdict(t, filepath.Join(dir, "out"), run)
+	base := "http://" + metricsAddr
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s of a running vigil run: %d", path, resp.StatusCode)
+		}
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(body, []byte(`vigil_detect_alerts_total{rule="vigil.ssh.brute_force_success"} 1`)) {
+		t.Errorf("/metrics of vigil run does not count the successful brute force:\n%.2000s", body)
+	}
 	stop(t, run, stderr)
+	logs := stderr.String()
+	for _, sec := range secretValues {
+		if strings.Contains(logs, sec) {
+			t.Errorf("a configured secret (%s...) is in the logs", sec[:10])
+		}
+	}
+	if !strings.Contains(logs, `"msg":"configuration loaded"`) || !strings.Contains(logs, "[REDACTED]") {
+		t.Errorf("the debug configuration dump is missing or shows nothing redacted:\n%.3000s", logs)
+	}
 	// On the way out the file sink compacts: one line per incident id.
 	data, err := os.ReadFile(filepath.Join(dir, "out", "verdicts.ndjson"))
 	if err != nil {

@@ -1,0 +1,67 @@
+package rules
+
+import (
+	"regexp"
+	"testing"
+)
+
+// prefilterCases pair patterns of the pack with inputs that match, miss,
+// or only look close (case, non-ASCII, literal split).
+var prefilterCases = []struct {
+	pattern string
+	input   string
+}{
+	{`(?i)union(\s|\+|%20|%09|%0a|%0d|/\*.*?\*/|%2f\*.*?\*%2f)+((all|distinct)(\s|\+|%20)+)?select`, "/item?id=1%20UNION%20ALL%20SELECT%201,2"},
+	{`(?i)union(\s|\+|%20|%09|%0a|%0d|/\*.*?\*/|%2f\*.*?\*%2f)+((all|distinct)(\s|\+|%20)+)?select`, "/images/kibana-search.png"},
+	{`(?i)(information_schema|xp_cmdshell|@@version|%40%40version|waitfor(\s|\+|%20)+delay)`, "/q?x=1;WAITFOR+DELAY+'0:0:5'"},
+	{`(?i)(information_schema|xp_cmdshell|@@version|%40%40version|waitfor(\s|\+|%20)+delay)`, "/q?x=informatıon_schema"},
+	{`(?i)javascript(\s|%20)*(:|%3a)`, "/r?u=JaVaScRiPt%3Aalert(1)"},
+	{`(?i)javascript(\s|%20)*(:|%3a)`, "/r?u=javascrip"},
+	{`(?i)(nikto|sqlmap|w3af|nmap)`, "Mozilla/5.00 (Nikto/2.1.6)"},
+	{`(?i)(nikto|sqlmap|w3af|nmap)`, "Mozilla/5.0 (X11; Linux x86_64)"},
+	{`(?i)(googlebot|bingbot)`, "Mozilla/5.0 (compatible; GOOGLEBOT/2.1)"},
+	{"^/(tmp|var/tmp|dev/shm)/", "/tmp/x"},
+	{"^/(tmp|var/tmp|dev/shm)/", "/usr/tmp/x"},
+	{`(?i)kelvin`, "\u212aelvin"},
+	{`(?i)sleep`, "\u017fleep"},
+	{`"cidrIp(v6)?":"[0-9a-fA-F.:]+/0"`, `{"cidrIp":"0.0.0.0/0"}`},
+	{`"cidrIp(v6)?":"[0-9a-fA-F.:]+/0"`, `{"CIDRIP":"0.0.0.0/0"}`},
+	{`a{2,}b`, "xaab"},
+	{`a{2,}b`, "xab"},
+	{``, "anything"},
+}
+
+func TestMatcherAgreesWithRegexp(t *testing.T) {
+	for _, c := range prefilterCases {
+		re := regexp.MustCompile(c.pattern)
+		got, want := newMatcher(re).MatchString(c.input), re.MatchString(c.input)
+		if got != want {
+			t.Errorf("%q on %q: matcher %v, regexp %v", c.pattern, c.input, got, want)
+		}
+	}
+}
+
+func TestMatcherPrefilterRejects(t *testing.T) {
+	m := newMatcher(regexp.MustCompile(`(?i)union(\s|\+|%20)+select`))
+	if len(m.pre) == 0 {
+		t.Fatal("no prefilter for a pattern with required literals")
+	}
+	if m.MatchString("/index.html") {
+		t.Error("matched an input without the literals")
+	}
+}
+
+func FuzzMatcherAgreesWithRegexp(f *testing.F) {
+	for _, c := range prefilterCases {
+		f.Add(c.pattern, c.input)
+	}
+	f.Fuzz(func(t *testing.T, pattern, input string) {
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			return
+		}
+		if got, want := newMatcher(re).MatchString(input), re.MatchString(input); got != want {
+			t.Errorf("%q on %q: matcher %v, regexp %v", pattern, input, got, want)
+		}
+	})
+}
