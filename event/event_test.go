@@ -156,7 +156,33 @@ func referenceUnmarshal(data []byte) (Event, error) {
 	}
 	e := Event{}
 	flatten(e, "", obj)
+	if pathsCollide("", obj, map[string]bool{}) {
+		// Two members flatten to one path ({"":{"0":1},"0":2}): which one
+		// wins depends on document order, which a map cannot tell.
+		return nil, nil
+	}
 	return e, nil
+}
+
+// pathsCollide says whether two leaves of obj flatten to the same path.
+func pathsCollide(prefix string, obj map[string]any, seen map[string]bool) bool {
+	for k, v := range obj {
+		path := k
+		if prefix != "" {
+			path = prefix + "." + k
+		}
+		if m, ok := v.(map[string]any); ok {
+			if pathsCollide(path, m, seen) {
+				return true
+			}
+			continue
+		}
+		if seen[path] {
+			return true
+		}
+		seen[path] = true
+	}
+	return false
 }
 
 func FuzzUnmarshalMatchesEncodingJSON(f *testing.F) {
@@ -178,7 +204,7 @@ func FuzzUnmarshalMatchesEncodingJSON(f *testing.F) {
 		if err != nil && refErr == nil {
 			t.Fatalf("Unmarshal rejected (%v) what encoding/json accepts: %q", err, data)
 		}
-		if err == nil && !reflect.DeepEqual(got, want) {
+		if err == nil && want != nil && !reflect.DeepEqual(got, want) {
 			t.Fatalf("decoders disagree on %q:\n got %#v\nwant %#v", data, got, want)
 		}
 	})

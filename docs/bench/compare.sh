@@ -70,4 +70,4 @@ for n in "${names[@]}"; do
 		'BEGIN { printf "| %-36s | %8.2f | %8.2f | %9.0f | %9.2fx | %7.2fx |\n", n, w, c, l / w, w / rw, c / rc }'
 done
 echo
-tail -1 "$work/scan.err"
+echo "last vigil scan run: $(tail -1 "$work/scan.err")"
