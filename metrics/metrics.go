@@ -54,6 +54,12 @@ type Metrics struct {
 	BulkItems *prometheus.CounterVec
 	// DLQ counts records sent to vigil.dlq by stage and reason bucket.
 	DLQ *prometheus.CounterVec
+	// InputBlocked is how long each collect input has waited for the
+	// pipeline (Kafka slow or down): backpressure, in seconds since start.
+	InputBlocked *prometheus.GaugeVec
+	// InputDropped counts records an input lost because its sender cannot
+	// be pushed back (UDP syslog with a full queue).
+	InputDropped *prometheus.GaugeVec
 
 	mu      sync.Mutex
 	reasons map[string]bool // reason buckets in use, bounded
@@ -88,7 +94,9 @@ func New() *Metrics {
 	m.LLMSpentToday = prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_triage_llm_budget_spent_today", Help: "LLM budget spent today, as the limiter counts it."})
 	m.BulkItems = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_index_documents_total", Help: "Documents the index stage handled, by outcome (indexed, failed, retried)."}, []string{"outcome"})
 	m.DLQ = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_dlq_records_total", Help: "Records sent to vigil.dlq, by stage and reason (bucketed)."}, []string{"stage", "reason"})
-	for _, c := range []prometheus.Collector{m.StageIn, m.StageOut, m.ConsumerLag, m.ParseFailures, m.RuleEvaluations, m.RuleAlerts,
+	m.InputBlocked = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigil_collect_input_blocked_seconds", Help: "Time a collect input waited for the pipeline (backpressure), since start."}, []string{"input", "type"})
+	m.InputDropped = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigil_collect_input_dropped_records", Help: "Records an input could not keep because its sender cannot be pushed back (UDP syslog), since start."}, []string{"input", "type"})
+	for _, c := range []prometheus.Collector{m.InputBlocked, m.InputDropped, m.StageIn, m.StageOut, m.ConsumerLag, m.ParseFailures, m.RuleEvaluations, m.RuleAlerts,
 		m.RuleStateKeys, m.EnrichCache, m.EnrichCacheSize, m.Incidents, m.LLMCalls, m.LLMTokens, m.LLMCost, m.LLMLatency,
 		m.LLMBreakerOpen, m.LLMSpentToday, m.BulkItems, m.DLQ,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -39,7 +40,7 @@ func (s *System) RunCollect(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.collectInput(ctx, in); err != nil {
+			if err := s.collectInput(ctx, i, in); err != nil {
 				errs[i] = fmt.Errorf("collect.inputs[%d] (%s %s): %w", i, in.Type, in.Format, err)
 			}
 		}()
@@ -48,7 +49,7 @@ func (s *System) RunCollect(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (s *System) collectInput(ctx context.Context, in config.Input) error {
+func (s *System) collectInput(ctx context.Context, index int, in config.Input) error {
 	loc := time.UTC
 	if in.Timezone != "" {
 		var err error
@@ -66,6 +67,12 @@ func (s *System) collectInput(ctx context.Context, in config.Input) error {
 	if err != nil {
 		return err
 	}
+	label := strconv.Itoa(index)
+	s.Metrics.OnScrape(func() {
+		st := src.Stats()
+		s.Metrics.InputBlocked.WithLabelValues(label, in.Type).Set(st.Blocked.Seconds())
+		s.Metrics.InputDropped.WithLabelValues(label, in.Type).Set(float64(st.Dropped))
+	})
 	if c, ok := src.(io.Closer); ok {
 		defer c.Close()
 	}

@@ -134,6 +134,8 @@ func TestMetricsAndReadinessOfARun(t *testing.T) {
 		{`vigil_stage_events_out_total{stage="collect"}`, func(v float64) bool { return v == float64(lines+2) }, "every line becomes an event"},
 		{`vigil_stage_events_in_total{stage="detect"}`, func(v float64) bool { return v == float64(lines+2) }, "detect read every event"},
 		{`vigil_collect_parse_failures_total{reason="not a bsd syslog"}`, func(v float64) bool { return v == 2 }, "the two garbage lines"},
+		{`vigil_collect_input_dropped_records{input="0",type="file"}`, func(v float64) bool { return v == 0 }, "a file input never drops"},
+		{`vigil_collect_input_blocked_seconds{input="0",type="file"}`, func(v float64) bool { return v >= 0 }, "backpressure time is exported"},
 		{`vigil_detect_rule_evaluations_total`, func(v float64) bool { return v == float64(lines+2) }, "one evaluation per event"},
 		{`vigil_detect_alerts_total{rule="vigil.ssh.brute_force"}`, func(v float64) bool { return v > 0 }, "the brute force fired"},
 		{`vigil_detect_alerts_total{rule="vigil.ssh.brute_force_success"}`, func(v float64) bool { return v == 1 }, "one successful brute force"},
