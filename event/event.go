@@ -126,3 +126,11 @@ func Stringify(v any) string {
 	}
 	return string(b)
 }
+
+// InRange says whether t can be written as @timestamp: years 1 to 9999 in
+// UTC. A parser that reads "0000-01-01T00:00:00+01:00" (year 0 in another
+// zone is year -1 in UTC) must treat it as unparseable.
+func InRange(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 1 && y <= 9999
+}

@@ -128,6 +128,14 @@ func decodeObject(raw []byte) (map[string]any, string) {
 // parseTime reads EVE's "2017-01-30T16:12:26.985026+0100". When junk
 // follows a valid time, the valid part is used and trailing is true.
 func parseTime(s string) (t time.Time, trailing, ok bool) {
+	t, trailing, ok = parseTimeAnyYear(s)
+	if ok && !event.InRange(t) {
+		return time.Time{}, false, false
+	}
+	return t, trailing, ok
+}
+
+func parseTimeAnyYear(s string) (t time.Time, trailing, ok bool) {
 	const layout = "2006-01-02T15:04:05.999999999-0700"
 	if t, err := time.Parse(layout, s); err == nil {
 		return t, false, true
@@ -393,7 +401,7 @@ func tls(e event.Event, rec map[string]any) {
 	}
 	for k, key := range map[string]string{"notbefore": "tls.server.not_before", "notafter": "tls.server.not_after"} {
 		if s := str(t[k]); s != "" {
-			if tm, err := time.Parse("2006-01-02T15:04:05", s); err == nil {
+			if tm, err := time.Parse("2006-01-02T15:04:05", s); err == nil && event.InRange(tm) {
 				e[key] = event.FormatTime(tm)
 			}
 		}
@@ -448,11 +456,11 @@ func flow(e event.Event, rec map[string]any, typ string) {
 	}
 	const layout = "2006-01-02T15:04:05.999999999-0700"
 	var start, end time.Time
-	if t, err := time.Parse(layout, str(f["start"])); err == nil {
+	if t, err := time.Parse(layout, str(f["start"])); err == nil && event.InRange(t) {
 		start = t
 		e["event.start"] = event.FormatTime(t)
 	}
-	if t, err := time.Parse(layout, str(f["end"])); err == nil {
+	if t, err := time.Parse(layout, str(f["end"])); err == nil && event.InRange(t) {
 		end = t
 		e["event.end"] = event.FormatTime(t)
 	}
