@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 )
 
 // Limits of the JSON document readers (Windows and CloudTrail exports).
@@ -164,4 +165,27 @@ func SkipSeparators(raw []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// DecodeJSONObject decodes one JSON object (numbers as json.Number) and
+// returns it, or the reason it is not one; unit names what raw is in the
+// reason ("line", "record").
+func DecodeJSONObject(raw []byte, unit string) (map[string]any, string) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, "not JSON: empty " + unit
+	}
+	if raw[0] != '{' {
+		return nil, "not JSON: " + unit + " does not start with {"
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, "not JSON: " + err.Error()
+	}
+	if dec.InputOffset() != int64(len(raw)) {
+		return nil, "not JSON: data after the object at byte " + strconv.FormatInt(dec.InputOffset(), 10)
+	}
+	return obj, ""
 }

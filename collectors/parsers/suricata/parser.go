@@ -47,7 +47,7 @@ var mapped = map[string]bool{
 func (p *Parser) Parse(src parsers.Source, line []byte) event.Event {
 	raw := bytes.TrimRight(line, "\r\n")
 	e := parsers.Start(src, line, string(raw))
-	rec, reason := decodeObject(raw)
+	rec, reason := parsers.DecodeJSONObject(raw, "line")
 	if reason != "" {
 		return parsers.Flag(e, reason)
 	}
@@ -103,26 +103,6 @@ func (p *Parser) Parse(src parsers.Source, line []byte) event.Event {
 		classify(e, "", "")
 	}
 	return e
-}
-
-func decodeObject(raw []byte) (map[string]any, string) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return nil, "not JSON: empty line"
-	}
-	if raw[0] != '{' {
-		return nil, "not JSON: line does not start with {"
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		return nil, "not JSON: " + err.Error()
-	}
-	if dec.InputOffset() != int64(len(raw)) {
-		return nil, "not JSON: data after the object at byte " + strconv.FormatInt(dec.InputOffset(), 10)
-	}
-	return obj, ""
 }
 
 // parseTime reads EVE's "2017-01-30T16:12:26.985026+0100". When junk

@@ -52,7 +52,7 @@ type record struct {
 func (p *Parser) Parse(src parsers.Source, line []byte) event.Event {
 	raw := bytes.TrimRight(line, "\r\n")
 	e := parsers.Start(src, line, string(raw))
-	obj, reason := decodeObject(raw)
+	obj, reason := parsers.DecodeJSONObject(raw, "record")
 	if reason != "" {
 		return parsers.Flag(e, reason)
 	}
@@ -71,27 +71,6 @@ func (p *Parser) Parse(src parsers.Source, line []byte) event.Event {
 	e[event.FieldTimestamp] = r.stamp
 	fill(e, r)
 	return e
-}
-
-// decodeObject decodes one JSON object, numbers kept as json.Number.
-func decodeObject(raw []byte) (map[string]any, string) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return nil, "not JSON: empty record"
-	}
-	if raw[0] != '{' {
-		return nil, "not JSON: record does not start with {"
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		return nil, "not JSON: " + err.Error()
-	}
-	if dec.InputOffset() != int64(len(raw)) {
-		return nil, "not JSON: data after the object at byte " + strconv.FormatInt(dec.InputOffset(), 10)
-	}
-	return obj, ""
 }
 
 // envelope are the keys of the flat (NXLog, winlogbeat-ish) shape that
