@@ -7,9 +7,18 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
+// topicSettings are the topic configurations Vigil sets on the topics it
+// creates: checkpoints are compacted, only the newest value of a key is kept.
+func topicSettings(topic string) map[string]string {
+	if topic == TopicState {
+		return map[string]string{"cleanup.policy": "compact"}
+	}
+	return nil
+}
+
 // EnsureTopics creates the topics that do not exist yet, with the
-// configured partitions and replication factor. Existing topics are left
-// as they are.
+// configured partitions and replication factor (vigil.state compacted).
+// Existing topics are left as they are.
 func EnsureTopics(ctx context.Context, cfg Config, topics ...string) error {
 	cm, err := cfg.configMap(nil)
 	if err != nil {
@@ -26,6 +35,7 @@ func EnsureTopics(ctx context.Context, cfg Config, topics ...string) error {
 			Topic:             t,
 			NumPartitions:     cfg.partitions(),
 			ReplicationFactor: cfg.replicationFactor(),
+			Config:            topicSettings(t),
 		})
 	}
 	results, err := admin.CreateTopics(ctx, specs)

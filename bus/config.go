@@ -13,10 +13,16 @@ const (
 	TopicAlerts   = "vigil.alerts"
 	TopicVerdicts = "vigil.verdicts"
 	TopicDLQ      = "vigil.dlq"
+	// TopicRekey is the detect stage's internal topic: events re-keyed by
+	// the join key of the rules whose key is not the events' key.
+	TopicRekey = "vigil.detect.rekey"
+	// TopicState holds the detect stage's rule state checkpoints
+	// (compacted).
+	TopicState = "vigil.state"
 )
 
 // Topics lists every topic Vigil creates on start.
-var Topics = []string{TopicEvents, TopicAlerts, TopicVerdicts, TopicDLQ}
+var Topics = []string{TopicEvents, TopicAlerts, TopicVerdicts, TopicDLQ, TopicRekey, TopicState}
 
 // Config says how to reach Kafka.
 type Config struct {

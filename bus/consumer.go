@@ -35,7 +35,32 @@ type ConsumerConfig struct {
 	// OnError receives errors that do not stop consuming (a commit refused
 	// after a rebalance, a broker connection lost and retried). Optional.
 	OnError func(error)
+	// OnAssign, when set, is called when the group assigns partitions to
+	// this member, before any of their records is polled. It returns where
+	// to start each partition (an offset, or OffsetBeginning; a partition
+	// it leaves out starts at the group's committed offset); an error
+	// stops Run with that error.
+	OnAssign func(parts []TopicPartition) (map[TopicPartition]int64, error)
+	// OnRevoke, when set, is called when partitions are taken from this
+	// member, while it still owns them (lost is true when the group
+	// already gave them to another member: nothing should be written on
+	// their behalf). Records of those partitions polled but not yet handed
+	// to the handler are dropped.
+	OnRevoke func(parts []TopicPartition, lost bool)
+	// Tick, when set, is called by Run after every poll, with or without
+	// records (at least every 100ms), on Run's goroutine: periodic work
+	// that must not race with the handler. An error stops Run.
+	Tick func(ctx context.Context) error
 }
+
+// TopicPartition names one partition of a topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// String is "topic[partition]".
+func (tp TopicPartition) String() string { return fmt.Sprintf("%s[%d]", tp.Topic, tp.Partition) }
 
 // Consumer reads records as a member of a consumer group and commits
 // offsets only after they were handled.
@@ -43,6 +68,13 @@ type Consumer struct {
 	c        *kafka.Consumer
 	cfg      ConsumerConfig
 	consumed atomic.Int64
+	// revoked are partitions taken away during the current poll: their
+	// records gathered so far are dropped from the batch.
+	revoked map[TopicPartition]bool
+	// hookErr is an OnAssign failure, returned by the next poll.
+	hookErr error
+	// hooksOff silences OnAssign and OnRevoke (Abandon).
+	hooksOff bool
 }
 
 // NewConsumer joins the group and subscribes to the topics. A group with no
@@ -73,11 +105,65 @@ func NewConsumer(cfg Config, cc ConsumerConfig) (*Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka consumer for %s: %w", cfg.BootstrapServers, err)
 	}
-	if err := c.SubscribeTopics(cc.Topics, nil); err != nil {
+	cons := &Consumer{c: c, cfg: cc}
+	var rebalance kafka.RebalanceCb
+	if cc.OnAssign != nil || cc.OnRevoke != nil {
+		rebalance = cons.rebalance
+	}
+	if err := c.SubscribeTopics(cc.Topics, rebalance); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("subscribe to %v: %w", cc.Topics, err)
 	}
-	return &Consumer{c: c, cfg: cc}, nil
+	return cons, nil
+}
+
+// rebalance runs inside Poll (so on Run's goroutine, between batches):
+// it lets the caller place the assigned partitions and save the revoked
+// ones before they move.
+func (c *Consumer) rebalance(kc *kafka.Consumer, ev kafka.Event) error {
+	switch e := ev.(type) {
+	case kafka.AssignedPartitions:
+		parts := e.Partitions
+		if c.cfg.OnAssign != nil && !c.hooksOff {
+			start, err := c.cfg.OnAssign(fromKafka(parts))
+			if err != nil {
+				c.hookErr = fmt.Errorf("kafka consumer %s: on assignment: %w", c.cfg.Group, err)
+			}
+			for i := range parts {
+				if off, ok := start[TopicPartition{*parts[i].Topic, parts[i].Partition}]; ok && (off >= 0 || off == OffsetBeginning) {
+					parts[i].Offset = kafka.Offset(off)
+				}
+			}
+		}
+		if err := kc.Assign(parts); err != nil {
+			c.report(fmt.Errorf("kafka consumer %s: assign %d partitions: %w", c.cfg.Group, len(parts), err))
+		}
+	case kafka.RevokedPartitions:
+		tps := fromKafka(e.Partitions)
+		if c.revoked == nil {
+			c.revoked = map[TopicPartition]bool{}
+		}
+		for _, tp := range tps {
+			c.revoked[tp] = true
+		}
+		if c.cfg.OnRevoke != nil && !c.hooksOff {
+			c.cfg.OnRevoke(tps, kc.AssignmentLost())
+		}
+		if err := kc.Unassign(); err != nil {
+			c.report(fmt.Errorf("kafka consumer %s: unassign: %w", c.cfg.Group, err))
+		}
+	}
+	return nil
+}
+
+func fromKafka(parts []kafka.TopicPartition) []TopicPartition {
+	out := make([]TopicPartition, 0, len(parts))
+	for _, p := range parts {
+		if p.Topic != nil {
+			out = append(out, TopicPartition{Topic: *p.Topic, Partition: p.Partition})
+		}
+	}
+	return out
 }
 
 // Consumed counts the records handled and committed so far.
@@ -93,22 +179,58 @@ func (c *Consumer) Run(ctx context.Context, handle func(ctx context.Context, bat
 		if err != nil {
 			return err
 		}
-		if len(batch) == 0 {
-			if ctx.Err() != nil {
-				return nil
+		if len(batch) > 0 {
+			if err := handle(ctx, batch); err != nil {
+				return err
 			}
-			continue
+			c.commit(batch)
+			c.consumed.Add(int64(len(batch)))
 		}
-		if err := handle(ctx, batch); err != nil {
-			return err
+		if ctx.Err() != nil {
+			return nil
 		}
-		c.commit(batch)
-		c.consumed.Add(int64(len(batch)))
+		if c.cfg.Tick != nil {
+			if err := c.cfg.Tick(ctx); err != nil {
+				return err
+			}
+		}
 	}
 }
 
-// poll waits for the first record (until ctx is done), then gathers more
-// for up to MaxWait.
+// OffsetBeginning, as a start offset from OnAssign, starts a partition at
+// its first stored record.
+const OffsetBeginning = int64(kafka.OffsetBeginning)
+
+// Committed returns the group's committed offset (the next record to
+// read) of each partition; a partition without one is left out.
+func (c *Consumer) Committed(parts []TopicPartition, timeout time.Duration) (map[TopicPartition]int64, error) {
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	kps := make([]kafka.TopicPartition, 0, len(parts))
+	for _, tp := range parts {
+		topic := tp.Topic
+		kps = append(kps, kafka.TopicPartition{Topic: &topic, Partition: tp.Partition})
+	}
+	got, err := c.c.Committed(kps, int(timeout/time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("kafka consumer %s: committed offsets: %w", c.cfg.Group, err)
+	}
+	out := map[TopicPartition]int64{}
+	for _, kp := range got {
+		if kp.Topic != nil && kp.Error == nil && kp.Offset >= 0 {
+			out[TopicPartition{Topic: *kp.Topic, Partition: kp.Partition}] = int64(kp.Offset)
+		}
+	}
+	return out, nil
+}
+
+// Abandon turns off OnAssign and OnRevoke, so that closing the consumer
+// runs no hook: a stage that stops as if it had crashed uses it.
+func (c *Consumer) Abandon() { c.hooksOff = true }
+
+// poll waits for the first record (until ctx is done, or for one idle
+// poll when Tick is set), then gathers more for up to MaxWait.
 func (c *Consumer) poll(ctx context.Context) ([]Record, error) {
 	var batch []Record
 	var deadline time.Time
@@ -123,7 +245,15 @@ func (c *Consumer) poll(ctx context.Context) ([]Record, error) {
 		} else if ctx.Err() != nil {
 			return nil, nil
 		}
-		switch e := c.c.Poll(timeout).(type) {
+		ev := c.c.Poll(timeout)
+		if c.hookErr != nil {
+			return nil, c.hookErr
+		}
+		if len(c.revoked) > 0 {
+			batch = dropRevoked(batch, c.revoked)
+			c.revoked = nil
+		}
+		switch e := ev.(type) {
 		case *kafka.Message:
 			if e.TopicPartition.Error != nil {
 				c.report(fmt.Errorf("consume: %w", e.TopicPartition.Error))
@@ -139,8 +269,23 @@ func (c *Consumer) poll(ctx context.Context) ([]Record, error) {
 			}
 			c.report(e)
 		}
+		if ev == nil && len(batch) == 0 && c.cfg.Tick != nil {
+			return nil, nil // idle: let Run tick
+		}
 	}
 	return batch, nil
+}
+
+// dropRevoked removes the records of revoked partitions from a batch
+// not yet handled: their new owner reads them.
+func dropRevoked(batch []Record, revoked map[TopicPartition]bool) []Record {
+	kept := batch[:0]
+	for _, r := range batch {
+		if !revoked[TopicPartition{r.Topic, r.Partition}] {
+			kept = append(kept, r)
+		}
+	}
+	return kept
 }
 
 func toRecord(m *kafka.Message) Record {

@@ -11,6 +11,7 @@ import (
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/enrichers"
 	"github.com/vigil-siem/vigil/triage"
+	"github.com/vigil-siem/vigil/wire"
 )
 
 // Config is the whole of Vigil's configuration.
@@ -26,6 +27,10 @@ type Config struct {
 	// ShutdownTimeout bounds how long a process drains and commits after
 	// SIGTERM before it gives up and exits non-zero (default 15s).
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+
+	// Wire says which topics carry Avro in the Confluent Schema Registry
+	// wire format instead of JSON, and how to reach the registry.
+	Wire wire.Config `yaml:"wire"`
 }
 
 // Metrics configures the HTTP endpoint of every process: /metrics
@@ -165,6 +170,17 @@ type Detect struct {
 	// order and still be evaluated in order (default 0: evaluated as they
 	// come). Older events go to vigil.dlq with the reason "late event".
 	AllowedLateness Duration `yaml:"allowed_lateness"`
+	// CheckpointInterval is how often the rule state of each partition is
+	// checkpointed to vigil.state (default 5s); it is also checkpointed
+	// when a partition moves to another member and on shutdown.
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// MaxKeys bounds the keys each stateful rule remembers per partition;
+	// the least recently used is evicted beyond it (default 100000).
+	MaxKeys int `yaml:"max_keys"`
+	// WatchInterval is how often the rule directories are checked for
+	// added, changed or removed rule files, which reload the rules as
+	// SIGHUP does (default 2s; negative: no watching).
+	WatchInterval Duration `yaml:"watch_interval"`
 }
 
 // Triage configures the triage stage: engines, cache, safety, limits and
@@ -304,6 +320,9 @@ func (c Config) Validate() error {
 	}
 	if c.Kafka.Partitions < 1 {
 		return fmt.Errorf("kafka.partitions: must be at least 1")
+	}
+	if err := c.Wire.Validate("wire"); err != nil {
+		return err
 	}
 	return nil
 }

@@ -25,13 +25,18 @@ const FieldErrors = "vigil.enrichment_errors"
 type Config struct {
 	// ReloadInterval is how often data files are checked for changes
 	// (default 30s; negative: never).
-	ReloadInterval lookup.Duration    `yaml:"reload_interval"`
-	Network        network.Config     `yaml:"network"`
-	GeoIP          geoip.Config       `yaml:"geoip"`
-	ThreatIntel    threatintel.Config `yaml:"threatintel"`
-	Assets         assets.Config      `yaml:"assets"`
-	Identity       identity.Config    `yaml:"identity"`
-	RDNS           rdns.Config        `yaml:"rdns"`
+	ReloadInterval lookup.Duration `yaml:"reload_interval"`
+	// CacheSize bounds each of the Set's caches of what the enrichers
+	// write for one address, host name or user name (entries; default
+	// 10000). The enrichers' own caches sit behind them. Entries do not
+	// expire: they are dropped when a data file is reloaded.
+	CacheSize   int                `yaml:"cache_size"`
+	Network     network.Config     `yaml:"network"`
+	GeoIP       geoip.Config       `yaml:"geoip"`
+	ThreatIntel threatintel.Config `yaml:"threatintel"`
+	Assets      assets.Config      `yaml:"assets"`
+	Identity    identity.Config    `yaml:"identity"`
+	RDNS        rdns.Config        `yaml:"rdns"`
 }
 
 // DefaultConfig is the configuration used when detect.enrich is not
@@ -69,6 +74,13 @@ type Set struct {
 	assets  *assets.Enricher
 	users   *identity.Enricher
 	dns     *rdns.Enricher
+	// plans answer network, geoip, threatintel, assets and identity in
+	// one step per value (plan.go); rest are the enrichers run after them
+	// one by one (rdns). planned is false when the list was changed.
+	plans   *plans
+	addrOn  bool
+	planned bool
+	rest    []enricher
 	stop    chan struct{}
 	done    sync.WaitGroup
 	once    sync.Once
@@ -116,7 +128,11 @@ func New(cfg Config) (*Set, error) {
 		// After threatintel, so a name found here is not matched: a
 		// PTR record is the address owner's claim, not an observation.
 		s.list = append(s.list, s.dns)
+		s.rest = append(s.rest, s.dns)
 	}
+	s.plans = newPlans(cfg.CacheSize)
+	s.addrOn = s.network != nil || s.geo != nil || s.intel != nil || s.assets != nil
+	s.planned = true
 	interval := cfg.ReloadInterval.Or(30 * time.Second)
 	if interval > 0 && s.hasReloaders() {
 		s.done.Add(1)
@@ -154,12 +170,18 @@ func (s *Set) poll(interval time.Duration) {
 // returning the reload errors (the previous data stays in use).
 func (s *Set) Reload() error {
 	var errs []error
+	changed := false
 	for _, e := range s.list {
 		if r, ok := e.(reloader); ok {
-			if _, err := r.Reload(); err != nil {
+			ok, err := r.Reload()
+			if err != nil {
 				errs = append(errs, err)
 			}
+			changed = changed || ok
 		}
+	}
+	if changed {
+		s.plans.purge()
 	}
 	return errors.Join(errs...)
 }
@@ -168,6 +190,19 @@ func (s *Set) Reload() error {
 // that returns an error or panics adds "name: reason" to
 // vigil.enrichment_errors and the next one runs.
 func (s *Set) Enrich(ctx context.Context, ev event.Event) {
+	if s.planned && s.enrichPlanned(ev) {
+		for _, e := range s.rest {
+			if err := safeEnrich(ctx, e, ev); err != nil {
+				flag(ev, e.Name()+": "+err.Error())
+			}
+		}
+		return
+	}
+	s.enrichEach(ctx, ev)
+}
+
+// enrichEach runs the enrichers one by one.
+func (s *Set) enrichEach(ctx context.Context, ev event.Event) {
 	for _, e := range s.list {
 		if err := safeEnrich(ctx, e, ev); err != nil {
 			flag(ev, e.Name()+": "+err.Error())
@@ -198,12 +233,15 @@ func (s *Set) Names() []string {
 	return out
 }
 
-// Stats returns each enricher's counters by name.
+// Stats returns each enricher's counters by name, and under CacheName the
+// Set's own caches in front of them (an event answered from those does not
+// reach the enrichers' caches).
 func (s *Set) Stats() map[string]Stats {
-	out := make(map[string]Stats, len(s.list))
+	out := make(map[string]Stats, len(s.list)+1)
 	for _, e := range s.list {
 		out[e.Name()] = e.Stats()
 	}
+	out[CacheName] = s.plans.stats()
 	return out
 }
 

@@ -312,7 +312,9 @@ func Unmarshal(data []byte) (Event, error) {
 		return nil, d.errorf("not a JSON object")
 	}
 	d.pos++
-	e := make(Event, 32)
+	// Room for a typical event without growing, in one allocation of 32
+	// slots (a hint above 28 takes 64): collectors write 10 to 25 fields.
+	e := make(Event, 28)
 	err := d.object(e, 0)
 	if err == nil {
 		d.space()

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -24,6 +26,11 @@ type decoder struct {
 	pos  int
 	path []byte   // the dotted path of the object being read
 	keys [][]byte // the keys of the objects being read, for duplicates
+	// doc is data as one string, made at the first string value that is
+	// not interned: every plain string value is a substring of it, so an
+	// event's strings cost one allocation, not one each.
+	doc   string
+	elems []any // the elements of the arrays being read
 }
 
 func (d *decoder) errorf(format string, args ...any) error {
@@ -120,7 +127,7 @@ func (d *decoder) value(depth int) (any, error) {
 	}
 	switch c := d.data[d.pos]; {
 	case c == '"':
-		return d.str()
+		return d.strValue()
 	case c == '{':
 		// An object inside an array: kept nested, as encoding/json would.
 		start := d.pos
@@ -136,19 +143,21 @@ func (d *decoder) value(depth int) (any, error) {
 		return normalize(m), nil
 	case c == '[':
 		d.pos++
-		out := []any{}
 		d.space()
 		if d.pos < len(d.data) && d.data[d.pos] == ']' {
 			d.pos++
-			return out, nil
+			return []any{}, nil
 		}
+		// The elements gather on d.elems (nested arrays above them) and are
+		// copied into a slice of their exact length at the end.
+		base := len(d.elems)
 		for {
 			d.space()
 			v, err := d.value(depth + 1)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, v)
+			d.elems = append(d.elems, v)
 			d.space()
 			if d.pos >= len(d.data) {
 				return nil, d.errorf("unexpected end of JSON")
@@ -158,6 +167,9 @@ func (d *decoder) value(depth int) (any, error) {
 				d.pos++
 			case ']':
 				d.pos++
+				out := slices.Clone(d.elems[base:])
+				clear(d.elems[base:])
+				d.elems = d.elems[:base]
 				return out, nil
 			default:
 				return nil, d.errorf("invalid character %q in array", d.data[d.pos])
@@ -264,15 +276,118 @@ func (d *decoder) str() (string, error) {
 	}
 	if simple {
 		if len(raw) <= 32 {
-			return interned.intern(raw), nil
+			if s, ok := interned[string(raw)]; ok {
+				return s, nil
+			}
 		}
-		return string(raw), nil
+		return d.substr(start+1, d.pos-1), nil
+	}
+	if s, ok := unescape(raw); ok {
+		return s, nil
 	}
 	var s string
 	if err := unmarshalStd(d.data[start:d.pos], &s); err != nil {
 		return "", err
 	}
 	return s, nil
+}
+
+// strValue is str as a value: a known string comes boxed already, so
+// storing it in the event allocates nothing.
+func (d *decoder) strValue() (any, error) {
+	start := d.pos
+	raw, simple, err := d.scanString()
+	if err != nil {
+		return nil, err
+	}
+	if simple {
+		if len(raw) <= 32 {
+			if v, ok := boxed[string(raw)]; ok {
+				return v, nil
+			}
+		}
+		return d.substr(start+1, d.pos-1), nil
+	}
+	if s, ok := unescape(raw); ok {
+		return s, nil
+	}
+	var s string
+	if err := unmarshalStd(d.data[start:d.pos], &s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// substr returns data[from:to] as a substring of d.doc.
+func (d *decoder) substr(from, to int) string {
+	if from == to {
+		return ""
+	}
+	if d.doc == "" {
+		d.doc = string(d.data)
+	}
+	return d.doc[from:to]
+}
+
+// unescape decodes a JSON string's raw content holding escapes. It
+// declines (false) what it leaves to encoding/json: invalid UTF-8, \u
+// escapes of surrogates, anything malformed.
+func unescape(raw []byte) (string, bool) {
+	if !utf8.Valid(raw) {
+		return "", false
+	}
+	buf := make([]byte, 0, len(raw))
+	for {
+		i := bytes.IndexByte(raw, '\\')
+		if i < 0 {
+			buf = append(buf, raw...)
+			return string(buf), true
+		}
+		buf = append(buf, raw[:i]...)
+		if i+1 >= len(raw) {
+			return "", false
+		}
+		c := raw[i+1]
+		raw = raw[i+2:]
+		switch c {
+		case '"', '\\', '/':
+			buf = append(buf, c)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			if len(raw) < 4 {
+				return "", false
+			}
+			var r rune
+			for _, h := range raw[:4] {
+				switch {
+				case '0' <= h && h <= '9':
+					r = r<<4 | rune(h-'0')
+				case 'a' <= h && h <= 'f':
+					r = r<<4 | rune(h-'a'+10)
+				case 'A' <= h && h <= 'F':
+					r = r<<4 | rune(h-'A'+10)
+				default:
+					return "", false
+				}
+			}
+			if utf16.IsSurrogate(r) {
+				return "", false
+			}
+			buf = utf8.AppendRune(buf, r)
+			raw = raw[4:]
+		default:
+			return "", false
+		}
+	}
 }
 
 // strBytes reads a string at d.pos ('"') and returns its decoded bytes:
@@ -299,19 +414,23 @@ func (d *decoder) scanString() (raw []byte, simple bool, err error) {
 	start := d.pos
 	d.pos++
 	simple = true
+	ascii := true
 	for d.pos < len(d.data) {
 		c := d.data[d.pos]
 		switch {
+		case c >= 0x20 && c != '"' && c != '\\' && c < 0x80:
+			d.pos++
 		case c == '"':
 			d.pos++
 			raw = d.data[start+1 : d.pos-1]
-			return raw, simple && utf8.Valid(raw), nil
+			return raw, simple && (ascii || utf8.Valid(raw)), nil
 		case c == '\\':
 			simple = false
 			d.pos += 2
 		case c < 0x20:
 			return nil, false, d.errorf("invalid control character in string")
 		default:
+			ascii = false
 			d.pos++
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"strconv"
 	"time"
 )
@@ -65,10 +66,65 @@ func (e Event) Time() (time.Time, bool) {
 	case time.Time:
 		return v, true
 	case string:
-		t, err := time.Parse(time.RFC3339Nano, v)
-		return t, err == nil
+		return parseTime(v)
 	}
 	return time.Time{}, false
+}
+
+// parseTime is time.Parse(time.RFC3339Nano, s), with a fast path for the
+// UTC times Vigil writes (2006-01-02T15:04:05Z, with .000 milliseconds
+// or without).
+func parseTime(s string) (time.Time, bool) {
+	if t, ok := parseUTC(s); ok {
+		return t, true
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t, err == nil
+}
+
+// parseUTC reads exactly 2006-01-02T15:04:05Z or 2006-01-02T15:04:05.000Z;
+// false sends anything else, valid or not, to time.Parse.
+func parseUTC(s string) (time.Time, bool) {
+	if len(s) != 20 && (len(s) != 24 || s[19] != '.') || s[len(s)-1] != 'Z' ||
+		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(from, to int) int {
+		n := 0
+		for i := from; i < to; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec := num(11, 13), num(14, 16), num(17, 19)
+	ms := 0
+	if len(s) == 24 {
+		ms = num(20, 23)
+	}
+	if year < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 || ms < 0 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, ms*1e6, time.UTC), true
+}
+
+// daysIn is the number of days of a month (1-12) of the Gregorian year.
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // SetTime stores t as @timestamp in RFC 3339 with milliseconds, in UTC.
@@ -79,11 +135,10 @@ func (e Event) ID() string { return e.String(FieldID) }
 
 // Clone returns a shallow copy: top-level values are shared, the map is not.
 func (e Event) Clone() Event {
-	c := make(Event, len(e))
-	for k, v := range e {
-		c[k] = v
+	if e == nil {
+		return make(Event)
 	}
-	return c
+	return maps.Clone(e) // copies the table whole, no rehashing
 }
 
 // FormatTime renders a timestamp the way Vigil writes every date field.

@@ -192,6 +192,9 @@ func FuzzUnmarshalMatchesEncodingJSON(f *testing.F) {
 		"{\"bad\":\"\xff\xfe\"}",
 		`{"a":{"b":{"c":-0}},"a.b.d":"x"}`,
 		` {"a":1} `,
+		`{"e":"\/\b\f\n\r\t\u0041\u00e9\u20ac\\","k":"system\"","l":"sshd","m":[["a",["b"]],[],"c"]}`,
+		`{"x":"\u12","y":"\q","z":"a\"b"}`,
+		`{"event":{"original":"1.2.3.4 - - \"GET / HTTP/1.1\" 200 \"-\" \"curl/8\"","dataset":"apache.access"}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -88,6 +88,18 @@ func newInternTable(lists ...string) internTable {
 // interned is the table of known paths, segments and values.
 var interned = newInternTable(knownPaths, knownValues)
 
+// boxed holds the strings of interned as values of type any, so that
+// storing one in an event does not allocate its interface; read-only.
+var boxed = boxAll(interned)
+
+func boxAll(t internTable) map[string]any {
+	m := make(map[string]any, len(t))
+	for k, s := range t {
+		m[k] = s
+	}
+	return m
+}
+
 // intern returns b as a string, without allocating when it is known.
 func (t internTable) intern(b []byte) string {
 	if s, ok := t[string(b)]; ok {

@@ -236,7 +236,8 @@ func (s *ESSink) Close() error {
 func (s *ESSink) Write(ctx context.Context, docs []Doc) ([]Failed, error) {
 	var failed []Failed
 	pending := make([]item, 0, len(docs))
-	seen := make(map[string]int, len(docs))
+	type docKey struct{ index, id string }
+	seen := make(map[docKey]int, len(docs))
 	for _, d := range docs {
 		switch {
 		case s.indices[d.Kind] == "":
@@ -246,8 +247,8 @@ func (s *ESSink) Write(ctx context.Context, docs []Doc) ([]Failed, error) {
 		default:
 			// The bulk body is NDJSON: a document must be valid JSON on one
 			// line, or it would corrupt the whole request.
-			var buf bytes.Buffer
-			if err := json.Compact(&buf, d.Body); err != nil {
+			body, err := oneLine(d.Body)
+			if err != nil {
 				failed = append(failed, Failed{Doc: d, Reason: fmt.Sprintf("document %q is not valid JSON: %v", d.ID, err)})
 				continue
 			}
@@ -259,13 +260,13 @@ func (s *ESSink) Write(ctx context.Context, docs []Doc) ([]Failed, error) {
 			// A batch may hold several versions of one document (a
 			// re-triaged verdict); the requests of one round run in
 			// parallel, so only the last version is sent.
-			key := index + "\x00" + d.ID
+			key := docKey{index, d.ID}
 			if i, ok := seen[key]; ok {
-				pending[i] = item{doc: d, body: buf.Bytes(), index: index}
+				pending[i] = item{doc: d, body: body, index: index}
 				continue
 			}
 			seen[key] = len(pending)
-			pending = append(pending, item{doc: d, body: buf.Bytes(), index: index})
+			pending = append(pending, item{doc: d, body: body, index: index})
 		}
 	}
 	for attempt := 0; len(pending) > 0; attempt++ {
@@ -290,6 +291,22 @@ func (s *ESSink) Write(ctx context.Context, docs []Doc) ([]Failed, error) {
 		pending = round.retry
 	}
 	return failed, nil
+}
+
+// oneLine returns body as one line of valid JSON: body itself when it
+// already is (the usual case: documents come compact from Kafka), a
+// compacted copy when it spans lines, an error when it is not JSON.
+func oneLine(body []byte) ([]byte, error) {
+	if validJSON(body) && bytes.IndexByte(body, '\n') < 0 {
+		return body, nil
+	}
+	// Spans lines, or invalid: encoding/json compacts it or says what is
+	// wrong and where.
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, body); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // item is a document to send, with its body compacted to one line.
@@ -329,17 +346,26 @@ func (s *ESSink) bulk(ctx context.Context, items []item) (roundResult, error) {
 		}
 	}
 	// One round never needs more than one request per worker: cap the
-	// buffer (which the indexer allocates up front) at the round's size.
-	size := 0
+	// buffers (which the indexer allocates up front, one per worker) at
+	// a worker's share of the round. Items go to the workers round-robin;
+	// a worker that gets more than its share sends a second request.
+	size, largest := 0, 0
 	for _, it := range items {
-		size += len(it.body) + len(it.doc.ID) + len(it.index) + 64
+		n := len(it.body) + len(it.doc.ID) + len(it.index) + 64
+		size += n
+		largest = max(largest, n)
 	}
+	workers := max(min(s.workers, len(items)), 1)
 	tr := &countingTransport{Transport: s.client}
 	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
 		Client:     tr,
 		Decoder:    checkedDecoder{},
-		NumWorkers: s.workers,
-		FlushBytes: min(s.flushBytes, size+1),
+		NumWorkers: workers,
+		FlushBytes: min(s.flushBytes, size/workers+2*largest+1),
+		// Only what the outcome of an item needs, a fraction of the full
+		// answer to decode: whether any item failed, and each item's
+		// status and error (its position tells which item it is).
+		FilterPath: []string{"errors", "items.*.status", "items.*.error"},
 		// The indexer runs its requests on a background context; hand it
 		// the caller's so cancelling Write cancels requests in flight.
 		OnFlushStart: func(context.Context) context.Context { return ctx },
@@ -372,7 +398,7 @@ func (s *ESSink) bulk(ctx context.Context, items []item) (roundResult, error) {
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				outcomes[i] = outcome{done: true, retry: retryableStatus(res.Status), reason: itemReason(res)}
+				outcomes[i] = outcome{done: true, retry: retryableStatus(res.Status), reason: itemReason(it.index, res)}
 			},
 		})
 		if err != nil {
@@ -419,10 +445,15 @@ func retryableStatus(status int) bool {
 // retryable marks err as one that retrying the batch later can fix.
 func retryable(err error) error { return &retryableError{err: err} }
 
-// itemReason builds the DLQ reason from an item's error.
-func itemReason(res esutil.BulkIndexerResponseItem) string {
+// itemReason builds the DLQ reason from an item's error. index is the
+// one the item was sent to: the filtered answer Write asks for does not
+// repeat it.
+func itemReason(index string, res esutil.BulkIndexerResponseItem) string {
+	if res.Index != "" {
+		index = res.Index
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "elasticsearch rejected document (index %s, status %d)", res.Index, res.Status)
+	fmt.Fprintf(&b, "elasticsearch rejected document (index %s, status %d)", index, res.Status)
 	if res.Error.Type != "" {
 		fmt.Fprintf(&b, ": %s: %s", res.Error.Type, res.Error.Reason)
 	}
@@ -478,19 +509,20 @@ func (t *countingTransport) Perform(req *http.Request) (*http.Response, error) {
 	return res, err
 }
 
+// countNewlines counts the newlines r holds. The request body's reader
+// (a bytes.Reader) hands its whole buffer to Write, without a copy.
 func countNewlines(r io.Reader) (int, error) {
-	buf := make([]byte, 32<<10)
-	n := 0
-	for {
-		m, err := r.Read(buf)
-		n += bytes.Count(buf[:m], []byte{'\n'})
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
+	var c newlineCounter
+	_, err := io.Copy(&c, r)
+	return int(c), err
+}
+
+// newlineCounter is an io.Writer that counts the newlines written to it.
+type newlineCounter int
+
+func (c *newlineCounter) Write(p []byte) (int, error) {
+	*c += newlineCounter(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
 }
 
 // sentItems is a bulk answer's body that knows how many items were sent.
@@ -505,7 +537,11 @@ type sentItems struct {
 type checkedDecoder struct{}
 
 func (checkedDecoder) UnmarshalFromReader(r io.Reader, blk *esutil.BulkIndexerResponse) error {
-	if err := json.NewDecoder(r).Decode(blk); err != nil {
+	data, err := readBulkAnswer(r)
+	if err != nil {
+		return err
+	}
+	if err := decodeBulkAnswer(data, blk); err != nil {
 		return err
 	}
 	if si, ok := r.(*sentItems); ok && len(blk.Items) > si.sent {

@@ -31,6 +31,17 @@ type Metrics struct {
 	RuleAlerts *prometheus.CounterVec
 	// RuleStateKeys is the keys each stateful rule holds, by rule id.
 	RuleStateKeys *prometheus.GaugeVec
+	// RuleStateEvictions counts keys of stateful rules evicted because a
+	// rule held detect's maximum number of keys (least recently used first).
+	RuleStateEvictions prometheus.Counter
+	// StateCheckpoints counts the detect stage's state checkpoints written
+	// to vigil.state, by result (ok, failed).
+	StateCheckpoints *prometheus.CounterVec
+	// StateCheckpointBytes counts the bytes of state written to vigil.state.
+	StateCheckpointBytes prometheus.Counter
+	// RuleReloads counts rule reloads of the detect stage (SIGHUP, a rule
+	// file changed), by result (ok, failed).
+	RuleReloads *prometheus.CounterVec
 	// EnrichCache counts enrichment cache answers by enricher and result
 	// (hit or miss); EnrichCacheSize is each cache's entries now.
 	EnrichCache     *prometheus.CounterVec
@@ -83,6 +94,10 @@ func New() *Metrics {
 	m.RuleEvaluations = prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_detect_rule_evaluations_total", Help: "Events the detect engine evaluated against the rules."})
 	m.RuleAlerts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_detect_alerts_total", Help: "Alerts produced, by rule id."}, []string{"rule"})
 	m.RuleStateKeys = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigil_detect_rule_state_keys", Help: "Keys a stateful rule holds state for, by rule id."}, []string{"rule"})
+	m.RuleStateEvictions = prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_detect_rule_state_evictions_total", Help: "Keys of stateful rules evicted because a rule held its maximum number of keys (least recently used first)."})
+	m.StateCheckpoints = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_detect_state_checkpoints_total", Help: "Rule state checkpoints of a partition written to vigil.state, by result (ok, failed)."}, []string{"result"})
+	m.StateCheckpointBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_detect_state_checkpoint_bytes_total", Help: "Bytes of rule state written to vigil.state."})
+	m.RuleReloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_detect_rule_reloads_total", Help: "Rule reloads of the detect stage (SIGHUP, a rule file changed), by result (ok, failed)."}, []string{"result"})
 	m.EnrichCache = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_detect_enrich_cache_lookups_total", Help: "Enrichment cache answers, by enricher and result (hit, miss)."}, []string{"enricher", "result"})
 	m.EnrichCacheSize = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigil_detect_enrich_cache_entries", Help: "Entries in an enricher's cache."}, []string{"enricher"})
 	m.Incidents = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_triage_verdicts_total", Help: "Verdicts produced for incidents, by verdict."}, []string{"verdict"})
@@ -99,6 +114,7 @@ func New() *Metrics {
 	for _, c := range []prometheus.Collector{m.InputBlocked, m.InputDropped, m.StageIn, m.StageOut, m.ConsumerLag, m.ParseFailures, m.RuleEvaluations, m.RuleAlerts,
 		m.RuleStateKeys, m.EnrichCache, m.EnrichCacheSize, m.Incidents, m.LLMCalls, m.LLMTokens, m.LLMCost, m.LLMLatency,
 		m.LLMBreakerOpen, m.LLMSpentToday, m.BulkItems, m.DLQ,
+		m.RuleStateEvictions, m.StateCheckpoints, m.StateCheckpointBytes, m.RuleReloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

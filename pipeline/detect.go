@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/enrichers"
-	"github.com/vigil-siem/vigil/event"
 	"github.com/vigil-siem/vigil/metrics"
 	"github.com/vigil-siem/vigil/rules"
 )
@@ -37,82 +35,91 @@ func LoadRules(dirs []string, opts ...rules.LoadOption) ([]*rules.Compiled, []er
 
 // RunDetect consumes vigil.events, runs the rules and produces alerts on
 // vigil.alerts keyed by their entity. Records that are not events go to
-// the DLQ.
+// the DLQ. Rules whose key is not the events' key get their events
+// through vigil.detect.rekey (see routing); the rule state of each
+// assigned partition is checkpointed to vigil.state and restored by the
+// member the partition goes to (see detectTask). With rule directories,
+// a changed rule file reloads the rules as SIGHUP does.
 func (s *System) RunDetect(ctx context.Context) error {
-	badRule := func(err error) { s.Log.Error("rule not loaded", "err", err) }
-	enrich, compiled, err := NewDetector(s.Config.Detect, badRule)
+	return s.runDetect(ctx, detectOptions{})
+}
+
+func (s *System) runDetect(ctx context.Context, opt detectOptions) error {
+	cfg := s.Config.Detect
+	stage := opt.stage
+	if stage == "" {
+		stage = "detect"
+	}
+	d := &detector{
+		s: s, opt: opt, log: s.Log.With("consumer", stage), cfg: cfg,
+		keyField:   s.Config.Collect.KeyField,
+		lateness:   time.Duration(cfg.AllowedLateness),
+		interval:   time.Duration(cfg.CheckpointInterval),
+		tasks:      map[bus.TopicPartition]*detectTask{},
+		enrichSeen: map[string]enrichers.Stats{},
+		lastSaved:  time.Now(),
+	}
+	if d.keyField == "" {
+		d.keyField = "host.name"
+	}
+	if d.interval <= 0 {
+		d.interval = defaultCheckpointInterval
+	}
+	enrich, compiled, err := NewDetector(cfg, d.badRule)
 	if err != nil {
 		return err
 	}
-	defer func() { enrich.Close() }()
-	var out []bus.Message  // what the current batch produces
-	var current bus.Record // the record being evaluated
-	lateness := time.Duration(s.Config.Detect.AllowedLateness)
-	engine := rules.NewEngine(compiled, rules.EngineConfig{
-		AllowedLateness: lateness,
-		OnLate: func(event.Event) {
-			out = append(out, bus.DeadLetter("detect", current,
-				fmt.Sprintf("late event: older than the newest event time minus detect.allowed_lateness (%s)", lateness)))
-		},
+	d.enrich, d.route = enrich, newRouting(compiled, d.keyField, opt.allLocal)
+	defer func() { d.enrich.Close() }()
+	if d.store, err = newStateStore(s.Bus); err != nil {
+		return err
+	}
+	defer d.store.close()
+	d.log.Info("detect stage started", "rules", len(compiled), "local", len(d.route.local), "rekey_groups", len(d.route.order))
+
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	if interval := time.Duration(cfg.WatchInterval); len(cfg.Rules) > 0 && interval >= 0 {
+		if interval == 0 {
+			interval = defaultWatchInterval
+		}
+		go watchRules(watchCtx, cfg.Rules, interval, func() {
+			s.Log.Info("rule files changed, reloading")
+			s.ReloadRules()
+		})
+	}
+
+	c, err := bus.NewConsumer(s.Bus, bus.ConsumerConfig{
+		Group:    GroupDetect,
+		Topics:   []string{bus.TopicEvents, bus.TopicRekey},
+		OnError:  func(err error) { s.Log.Warn("kafka", "group", GroupDetect, "err", err) },
+		OnAssign: d.assign,
+		OnRevoke: d.revoke,
+		Tick:     d.tick,
 	})
-	s.Log.Info("detect stage started", "rules", len(engine.Rules()))
-	m := s.Metrics
-	var evaluated int64                        // engine.Stats().Events already counted
-	enrichSeen := map[string]enrichers.Stats{} // enricher counters already counted
-	return s.consume(ctx, "detect", GroupDetect, []string{bus.TopicEvents}, nil, func(ctx context.Context, batch []bus.Record) error {
-		if s.reload.Swap(false) {
-			// Between batches: unchanged rules keep their state.
-			if e2, c2, err := NewDetector(s.Config.Detect, badRule); err != nil {
-				s.Log.Error("rules not reloaded, the running rules stay", "err", err)
-			} else {
-				engine.Reload(c2)
-				enrich.Close()
-				enrich = e2
-				enrichSeen = map[string]enrichers.Stats{} // the new enrichers count from 0
-				s.Log.Info("rules reloaded", "rules", len(engine.Rules()))
-			}
+	if err != nil {
+		return err
+	}
+	d.cons = c
+	s.trackConsumer(stage, GroupDetect, c, nil)
+	defer func() {
+		s.untrackConsumer(stage)
+		c.Close()
+	}()
+	err = c.Run(ctx, d.handle)
+	if err != nil || opt.crash {
+		// The engines may be ahead of what was produced: no checkpoint,
+		// the partitions are replayed from the last one.
+		c.Abandon()
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("%s: %w", GroupDetect, err)
 		}
-		out = out[:0]
-		alerts := 0
-		ruleAlerts := map[string]int{}
-		for _, r := range batch {
-			current = r
-			ev, err := event.Unmarshal(r.Value)
-			if err != nil {
-				out = append(out, bus.DeadLetter("detect", r, err.Error()))
-				continue
-			}
-			enrich.Enrich(ctx, ev)
-			for _, a := range engine.Process(ev) {
-				b, err := json.Marshal(a)
-				if err != nil {
-					return fmt.Errorf("encode alert of rule %s: %w", a.Rule.ID, err)
-				}
-				out = append(out, bus.Message{Topic: bus.TopicAlerts, Key: []byte(a.Vigil.Alert.Entity.String()), Value: b})
-				alerts++
-				ruleAlerts[a.Rule.ID]++
-			}
-		}
-		if err := s.send(ctx, out); err != nil {
-			return err
-		}
-		s.Progress.Alerts.Add(int64(alerts))
-		s.Progress.DetectIn.Add(int64(len(batch)))
-		m.StageIn.WithLabelValues("detect").Add(float64(len(batch)))
-		m.StageOut.WithLabelValues("detect").Add(float64(alerts))
-		for id, n := range ruleAlerts {
-			m.RuleAlerts.WithLabelValues(id).Add(float64(n))
-		}
-		st := engine.Stats()
-		m.RuleEvaluations.Add(float64(st.Events - evaluated))
-		evaluated = st.Events
-		m.RuleStateKeys.Reset()
-		for id, n := range engine.StateKeys() {
-			m.RuleStateKeys.WithLabelValues(id).Set(float64(n))
-		}
-		enrichSeen = observeEnrichers(m, enrich.Stats(), enrichSeen)
-		return nil
-	})
+		return nil // stopped while a batch was being sent
+	}
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	d.checkpoint(saveCtx, nil)
+	return nil
 }
 
 // observeEnrichers adds what the enrichers counted since seen to the
@@ -128,7 +135,8 @@ func observeEnrichers(m *metrics.Metrics, now, seen map[string]enrichers.Stats) 
 }
 
 // ReloadRules asks the detect stage to reload its rules and enrichers
-// before its next batch (vigil sends it on SIGHUP). Rules whose text did
+// between batches (vigil sends it on SIGHUP; a changed rule file does
+// too). Rules whose text did
 // not change keep their state; if the new rules fail to load, the running
 // ones stay.
 func (s *System) ReloadRules() { s.reload.Store(true) }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -154,7 +155,7 @@ type alertJSON Alert
 // objects (@timestamp, event, rule, threat, vigil); one that does is left
 // out, as the struct's value wins.
 func (a Alert) MarshalJSON() ([]byte, error) {
-	base, err := json.Marshal(alertJSON(a))
+	base, err := marshalAlertStruct(a)
 	if err != nil {
 		return nil, err
 	}
@@ -217,4 +218,45 @@ func isAlertStructField(path string) bool {
 		return true
 	}
 	return false
+}
+
+// eventsHole is what encoding/json writes for AlertDetail.Events when it
+// is nil. No other member of the struct is named events, and a quote
+// inside a string is escaped, so it appears once.
+const eventsHole = `"events":null`
+
+// marshalAlertStruct is json.Marshal(alertJSON(a)), with the matched
+// events written by event.Marshal straight into their place:
+// encoding/json would scan the JSON of each event again to check it
+// (event.Marshal writes what encoding/json does, HTML escapes included).
+func marshalAlertStruct(a Alert) ([]byte, error) {
+	evs := a.Vigil.Alert.Events
+	if len(evs) == 0 {
+		return json.Marshal(alertJSON(a))
+	}
+	s := alertJSON(a)
+	s.Vigil.Alert.Events = nil
+	base, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.Index(base, []byte(eventsHole))
+	if i < 0 {
+		return json.Marshal(alertJSON(a))
+	}
+	out := make([]byte, 0, len(base)+1024*len(evs))
+	out = append(out, base[:i+len(eventsHole)-len("null")]...)
+	out = append(out, '[')
+	for j, ev := range evs {
+		if j > 0 {
+			out = append(out, ',')
+		}
+		b, err := event.Marshal(ev)
+		if err != nil {
+			return nil, fmt.Errorf("encode alert %s event %d: %w", a.Vigil.Alert.ID, j, err)
+		}
+		out = append(out, b...)
+	}
+	out = append(out, ']')
+	return append(out, base[i+len(eventsHole):]...), nil
 }

@@ -69,7 +69,8 @@ func TestBruteForceNeedsTenFailuresWithinMaxspan(t *testing.T) {
 		{"nine failures", failures(9, t0, 10*time.Second, "203.0.113.45"), 0},
 		{"ten failures in 90s", failures(10, t0, 10*time.Second, "203.0.113.45"), 1},
 		{"ten failures over 11 minutes", failures(10, t0, 73*time.Second, "203.0.113.45"), 0},
-		{"twenty-five failures", failures(25, t0, time.Second, "203.0.113.45"), 2},
+		// The second run of ten is suppressed (one alert per source an hour).
+		{"twenty-five failures", failures(25, t0, time.Second, "203.0.113.45"), 1},
 		{"ten failures from ten sources", func() []event.Event {
 			var evs []event.Event
 			for i := range 10 {
@@ -313,5 +314,21 @@ func TestActionsAfterALoginAreAttributedToItsSource(t *testing.T) {
 				t.Fatalf("session points at login %s", d.Session.LoginEventID)
 			}
 		})
+	}
+}
+
+func TestBruteForceRepeatsAreCountedOnTheOneAlert(t *testing.T) {
+	e := NewEngine(loadPack(t), EngineConfig{})
+	got := run(e, failures(35, t0, time.Second, "203.0.113.45"))["vigil.ssh.brute_force"]
+	for _, a := range e.Flush() {
+		if a.Rule.ID == "vigil.ssh.brute_force" {
+			got = append(got, a)
+		}
+	}
+	if len(got) != 2 || got[0].Vigil.Alert.ID != got[1].Vigil.Alert.ID {
+		t.Fatalf("want the alert and its update with the same id, got %d alerts", len(got))
+	}
+	if n := got[1].Vigil.Alert.SuppressedCount; n != 2 {
+		t.Fatalf("suppressed count %d, want 2 (failures 11-20 and 21-30)", n)
 	}
 }

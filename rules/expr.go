@@ -17,6 +17,20 @@ import (
 type condition struct {
 	source  string
 	program *vm.Program
+	// needs are what an event must have for the expression to be true
+	// (field equalities and memberships of its top-level conjuncts, see
+	// index.go); an event lacking one is no match without running it.
+	needs []requirement
+	// matches are the re() calls one of which must match, per top-level
+	// conjunct: the literal prefilters of their patterns decide most
+	// events without running the expression.
+	matches [][]fieldMatch
+}
+
+// fieldMatch is re(field, constant pattern).
+type fieldMatch struct {
+	field string
+	m     *matcher
 }
 
 // compileCondition compiles an expression with the helpers and no lists
@@ -62,11 +76,40 @@ func (e *env) compile(src string) (*condition, []string, error) {
 	for name, fn := range e.functions() {
 		opts = append(opts, expr.Function(name, fn))
 	}
+	// re() with a constant pattern calls a function bound to the compiled
+	// pattern, not the cache.
+	if _, replaced := e.extra["re"]; !replaced {
+		bound := boundPatterns{}
+		for _, call := range calls.calls {
+			if call.Callee.(*ast.IdentifierNode).Value != "re" || len(call.Arguments) != 2 {
+				continue
+			}
+			pattern, ok := call.Arguments[1].(*ast.StringNode)
+			if !ok || bound[pattern.Value] != "" {
+				continue
+			}
+			m, err := e.compileRegex(pattern.Value)
+			if err != nil {
+				continue // reported by checkConstantArgs
+			}
+			// '#' cannot be written in an identifier: no rule's name clashes.
+			name := fmt.Sprintf("re#%d", len(bound))
+			bound[pattern.Value] = name
+			opts = append(opts, expr.Function(name, matchFunc(m)))
+		}
+		if len(bound) > 0 {
+			opts = append(opts, expr.Patch(bound))
+		}
+	}
 	p, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s", firstLine(err.Error()))
 	}
-	return &condition{source: src, program: p}, fields.names, nil
+	c := &condition{source: src, program: p, needs: exprRequirements(src)}
+	if _, replaced := e.extra["re"]; !replaced {
+		c.matches = e.regexNeeds(tree.Node)
+	}
+	return c, fields.names, nil
 }
 
 // checkConstantArgs validates at load what can be: a constant re() pattern
@@ -103,12 +146,117 @@ func (e *env) checkConstantArgs(name string, args []ast.Node) error {
 // values of different types) counts as no match and is returned so the
 // engine can count it.
 func (c *condition) eval(e event.Event, machine *vm.VM) (bool, error) {
+	for i := range c.needs {
+		if !c.needs[i].mayHold(e) {
+			return false, nil
+		}
+	}
+	for _, alts := range c.matches {
+		if !mayMatch(alts, e) {
+			return false, nil
+		}
+	}
 	out, err := machine.Run(c.program, map[string]any(e))
 	if err != nil {
 		return false, err
 	}
 	b, _ := out.(bool)
 	return b, nil
+}
+
+// regexNeeds finds the re(field, "constant") calls that must hold for
+// the expression (tree after fieldPatcher) to be true: a top-level
+// conjunct that is such a call, or an or of such calls.
+func (e *env) regexNeeds(n ast.Node) [][]fieldMatch {
+	b, ok := n.(*ast.BinaryNode)
+	if ok && (b.Operator == "&&" || b.Operator == "and") {
+		return append(e.regexNeeds(b.Left), e.regexNeeds(b.Right)...)
+	}
+	if alts, ok := e.regexAlternatives(n); ok {
+		return [][]fieldMatch{alts}
+	}
+	return nil
+}
+
+// regexAlternatives returns the calls of an or of re(field, "constant")
+// calls; false when n is anything else.
+func (e *env) regexAlternatives(n ast.Node) ([]fieldMatch, bool) {
+	switch n := n.(type) {
+	case *ast.BinaryNode:
+		if n.Operator != "||" && n.Operator != "or" {
+			return nil, false
+		}
+		l, ok := e.regexAlternatives(n.Left)
+		if !ok {
+			return nil, false
+		}
+		r, ok := e.regexAlternatives(n.Right)
+		if !ok {
+			return nil, false
+		}
+		return append(l, r...), true
+	case *ast.CallNode:
+		id, ok := n.Callee.(*ast.IdentifierNode)
+		if !ok || id.Value != "re" || len(n.Arguments) != 2 {
+			return nil, false
+		}
+		field, ok := envPath(n.Arguments[0])
+		if !ok {
+			return nil, false
+		}
+		pattern, ok := n.Arguments[1].(*ast.StringNode)
+		if !ok {
+			return nil, false
+		}
+		m, err := e.compileRegex(pattern.Value)
+		if err != nil {
+			return nil, false
+		}
+		return []fieldMatch{{field: field, m: m}}, true
+	}
+	return nil, false
+}
+
+// mayMatch says whether one of the calls can match the event: its field
+// is a string that passes its pattern's prefilter.
+func mayMatch(alts []fieldMatch, e event.Event) bool {
+	for _, a := range alts {
+		if s, ok := e[a.field].(string); ok && a.m.mayMatch(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// boundPatterns rewrites re(x, "constant") into a call of the function
+// bound to that pattern (pattern → function name): re#N(x).
+type boundPatterns map[string]string
+
+func (b boundPatterns) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok || len(call.Arguments) != 2 {
+		return
+	}
+	if id, ok := call.Callee.(*ast.IdentifierNode); !ok || id.Value != "re" {
+		return
+	}
+	pattern, ok := call.Arguments[1].(*ast.StringNode)
+	if !ok || b[pattern.Value] == "" {
+		return
+	}
+	ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: b[pattern.Value]}, Arguments: call.Arguments[:1]})
+}
+
+// matchFunc is re() with its pattern compiled: re(s, pattern) is
+// matchFunc(m)(s). A value that is not a string does not match.
+func matchFunc(m *matcher) Function {
+	return func(params ...any) (any, error) {
+		if len(params) != 1 {
+			return false, fmt.Errorf("re(str, pattern) takes 2 arguments, got %d", len(params)+1)
+		}
+		s, ok := params[0].(string)
+		return ok && m.MatchString(s), nil
+	}
 }
 
 // fieldNames collects the event fields an expression reads, after

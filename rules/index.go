@@ -27,6 +27,33 @@ type requirement struct {
 	values []string
 }
 
+// mayHold says whether ev can meet the requirement: false only when the
+// field is absent, a string that is not one of the values, or an array
+// none of whose elements is; any other value is left to the expression.
+func (q *requirement) mayHold(ev event.Event) bool {
+	switch v := ev[q.field].(type) {
+	case nil:
+		return false
+	case string:
+		return slices.Contains(q.values, v)
+	case []any:
+		for _, x := range v {
+			if s, ok := x.(string); ok && slices.Contains(q.values, s) {
+				return true
+			}
+		}
+		return false
+	case []string:
+		for _, s := range v {
+			if slices.Contains(q.values, s) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
 // indexPreference orders the fields a rule is indexed by, most selective
 // first; any other field comes after these.
 var indexPreference = []string{

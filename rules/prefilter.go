@@ -1,9 +1,12 @@
 package rules
 
 import (
+	"bytes"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
+	"unicode"
 )
 
 // matcher is a compiled re() pattern with a literal prefilter: a match
@@ -11,8 +14,9 @@ import (
 // (ASCII case-insensitively). The prefilter only ever says "cannot
 // match"; everything it lets through runs the regular expression.
 type matcher struct {
-	re  *regexp.Regexp
-	pre [][]string // lower-case ASCII literals; nil: no prefilter
+	re   *regexp.Regexp
+	pre  [][]string // lower-case ASCII literals; nil: no prefilter
+	sets []*litSet  // pre, ready to search
 }
 
 func newMatcher(re *regexp.Regexp) *matcher {
@@ -20,54 +24,198 @@ func newMatcher(re *regexp.Regexp) *matcher {
 	if tree, err := syntax.Parse(re.String(), syntax.Perl); err == nil {
 		m.pre = required(tree.Simplify())
 	}
+	for _, set := range m.pre {
+		m.sets = append(m.sets, newLitSet(set))
+	}
 	return m
 }
+
+// litSet searches for any of a set of literals. Few literals are searched
+// one by one (strings.Contains is vectorised); many in one pass over the
+// input, looking up each pair of bytes in a table of the literals' first
+// two bytes.
+type litSet struct {
+	lits  []string
+	one   [4]uint64       // bitset of the one-byte literals
+	pairs *[256][4]uint64 // pairs[a] bit b: a literal starts with a, b
+	byte0 [4]uint64       // bitset of the literals' first bytes
+	multi bool            // search in one pass
+}
+
+// onePassLiterals is the set size from which one pass beats searching
+// each literal.
+const onePassLiterals = 6
+
+func newLitSet(lits []string) *litSet {
+	ls := &litSet{lits: lits, multi: len(lits) >= onePassLiterals}
+	if !ls.multi {
+		return ls
+	}
+	ls.pairs = new([256][4]uint64)
+	for _, lit := range lits {
+		a := lit[0]
+		ls.byte0[a>>6] |= 1 << (a & 63)
+		if len(lit) == 1 {
+			ls.one[a>>6] |= 1 << (a & 63)
+			continue
+		}
+		b := lit[1]
+		ls.pairs[a][b>>6] |= 1 << (b & 63)
+	}
+	return ls
+}
+
+func hasBit(set *[4]uint64, c byte) bool { return set[c>>6]&(1<<(c&63)) != 0 }
+
+// in says whether s holds one of the literals.
+func (ls *litSet) in(s string) bool {
+	if !ls.multi {
+		return containsAny(s, ls.lits)
+	}
+	for i := 0; i < len(s); i++ {
+		a := s[i]
+		if !hasBit(&ls.byte0, a) {
+			continue
+		}
+		if hasBit(&ls.one, a) {
+			return true
+		}
+		if i+1 < len(s) && hasBit(&ls.pairs[a], s[i+1]) {
+			for _, lit := range ls.lits {
+				if strings.HasPrefix(s[i:], lit) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// inBytes is in on bytes.
+func (ls *litSet) inBytes(s []byte) bool {
+	if !ls.multi {
+		for _, lit := range ls.lits {
+			if bytes.Contains(s, []byte(lit)) {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		a := s[i]
+		if !hasBit(&ls.byte0, a) {
+			continue
+		}
+		if hasBit(&ls.one, a) {
+			return true
+		}
+		if i+1 < len(s) && hasBit(&ls.pairs[a], s[i+1]) {
+			for _, lit := range ls.lits {
+				if len(s)-i >= len(lit) && string(s[i:i+len(lit)]) == lit {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// lowerBuf bounds the inputs lower-cased on the stack; longer ones are
+// lower-cased on the heap.
+const lowerBuf = 512
 
 // MatchString reports whether s matches. An input that is not pure ASCII
 // skips the prefilter (Unicode case folding is not ASCII folding).
 func (m *matcher) MatchString(s string) bool {
-	if len(m.pre) > 0 && isASCII(s) {
-		lower := s
-		if hasUpper(s) {
-			lower = strings.ToLower(s)
+	return m.mayMatch(s) && m.re.MatchString(s)
+}
+
+// mayMatch is the prefilter: false when s cannot match.
+func (m *matcher) mayMatch(s string) bool {
+	if len(m.pre) == 0 {
+		return true
+	}
+	ascii, upper := asciiCase(s)
+	switch {
+	case !ascii:
+	case !upper:
+		for _, set := range m.sets {
+			if !set.in(s) {
+				return false
+			}
 		}
-		for _, set := range m.pre {
-			if !containsAny(lower, set) {
+	case len(s) <= lowerBuf:
+		var buf [lowerBuf]byte
+		lower := appendLower(buf[:0], s)
+		for _, set := range m.sets {
+			if !set.inBytes(lower) {
+				return false
+			}
+		}
+	default:
+		lower := strings.ToLower(s)
+		for _, set := range m.sets {
+			if !set.in(lower) {
 				return false
 			}
 		}
 	}
-	return m.re.MatchString(s)
+	return true
 }
 
 // maxLiterals bounds the strings of one prefilter set.
 const maxLiterals = 32
 
+// maxClass bounds the characters of a class spelled out as literals.
+const maxClass = 16
+
 // required returns literal sets every match of re must contain: each set
 // holds alternatives, one of which appears. Nil means nothing is known.
 func required(re *syntax.Regexp) [][]string {
+	if set, ok := exact(re); ok {
+		return useful(set)
+	}
 	switch re.Op {
-	case syntax.OpLiteral:
-		lit := string(re.Rune)
-		if lit == "" || !isASCII(lit) {
-			return nil
-		}
-		return [][]string{{strings.ToLower(lit)}}
-	case syntax.OpCapture:
-		return required(re.Sub[0])
-	case syntax.OpPlus:
+	case syntax.OpCapture, syntax.OpPlus:
 		return required(re.Sub[0])
 	case syntax.OpRepeat:
-		if re.Min >= 1 {
-			return required(re.Sub[0])
+		if re.Min < 1 {
+			return nil
 		}
-		return nil
+		if set, ok := exact(re.Sub[0]); ok {
+			// The first Min repetitions follow each other.
+			prod := set
+			for i := 1; i < re.Min; i++ {
+				next, ok := product(prod, set)
+				if !ok {
+					break
+				}
+				prod = next
+			}
+			return useful(prod)
+		}
+		return required(re.Sub[0])
 	case syntax.OpConcat:
+		// Runs of subexpressions with exact sets make longer literals:
+		// (\.|%2e){2} needs one of "..", ".%2e", "%2e.", "%2e%2e".
 		var out [][]string
+		run := []string{""}
 		for _, sub := range re.Sub {
-			out = append(out, required(sub)...)
+			set, ok := exact(sub)
+			if !ok {
+				out = append(out, useful(run)...)
+				run = []string{""}
+				out = append(out, required(sub)...)
+				continue
+			}
+			if next, ok := product(run, set); ok {
+				run = next
+				continue
+			}
+			out = append(out, useful(run)...)
+			run = set
 		}
-		return out
+		return append(out, useful(run)...)
 	case syntax.OpAlternate:
 		var set []string
 		for _, sub := range re.Sub {
@@ -83,6 +231,124 @@ func required(re *syntax.Regexp) [][]string {
 		return [][]string{set}
 	}
 	return nil
+}
+
+// useful returns set as a prefilter set, or nil when it says nothing
+// (it holds the empty string, or nothing at all).
+func useful(set []string) [][]string {
+	if len(set) == 0 || slices.Contains(set, "") {
+		return nil
+	}
+	return [][]string{set}
+}
+
+// exact returns every string (lower-cased ASCII) re can match, when they
+// are few (at most maxLiterals) and known. Zero-width assertions match
+// the empty string. A set holding a non-ASCII string is not known: the
+// prefilter only ever runs on ASCII inputs, but case folding (?i)k to the
+// Kelvin sign must not make a literal out of it.
+func exact(re *syntax.Regexp) ([]string, bool) {
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return []string{""}, true
+	case syntax.OpLiteral:
+		lit := string(re.Rune)
+		if !isASCII(lit) {
+			return nil, false
+		}
+		return []string{strings.ToLower(lit)}, true
+	case syntax.OpCharClass:
+		var set []string
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			lo, hi := re.Rune[i], re.Rune[i+1]
+			if hi > unicode.MaxASCII || hi-lo >= maxClass || len(set) > maxClass {
+				return nil, false
+			}
+			for r := lo; r <= hi; r++ {
+				if s := strings.ToLower(string(r)); !slices.Contains(set, s) {
+					set = append(set, s)
+				}
+			}
+		}
+		if len(set) == 0 || len(set) > maxClass {
+			return nil, false
+		}
+		return set, true
+	case syntax.OpCapture:
+		return exact(re.Sub[0])
+	case syntax.OpQuest:
+		set, ok := exact(re.Sub[0])
+		if !ok || len(set) >= maxLiterals {
+			return nil, false
+		}
+		if !slices.Contains(set, "") {
+			set = append(slices.Clip(set), "")
+		}
+		return set, true
+	case syntax.OpRepeat:
+		if re.Max != re.Min || re.Min > maxLiterals {
+			return nil, false
+		}
+		sub, ok := exact(re.Sub[0])
+		if !ok {
+			return nil, false
+		}
+		set := []string{""}
+		for range re.Min {
+			if set, ok = product(set, sub); !ok {
+				return nil, false
+			}
+		}
+		return set, true
+	case syntax.OpConcat:
+		set := []string{""}
+		for _, sub := range re.Sub {
+			s, ok := exact(sub)
+			if !ok {
+				return nil, false
+			}
+			if set, ok = product(set, s); !ok {
+				return nil, false
+			}
+		}
+		return set, true
+	case syntax.OpAlternate:
+		var set []string
+		for _, sub := range re.Sub {
+			s, ok := exact(sub)
+			if !ok {
+				return nil, false
+			}
+			for _, x := range s {
+				if !slices.Contains(set, x) {
+					set = append(set, x)
+				}
+			}
+			if len(set) > maxLiterals {
+				return nil, false
+			}
+		}
+		return set, true
+	}
+	return nil, false
+}
+
+// product concatenates every string of a with every string of b, false
+// when that makes more than maxLiterals.
+func product(a, b []string) ([]string, bool) {
+	if len(a)*len(b) > maxLiterals {
+		return nil, false
+	}
+	out := make([]string, 0, len(a)*len(b))
+	for _, x := range a {
+		for _, y := range b {
+			if s := x + y; !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out, true
 }
 
 // bestSet picks the most selective set: the one whose shortest string is
@@ -111,13 +377,31 @@ func isASCII(s string) bool {
 	return true
 }
 
-func hasUpper(s string) bool {
+// asciiCase says whether s is pure ASCII and whether it holds an
+// upper-case letter, in one pass.
+func asciiCase(s string) (ascii, upper bool) {
 	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			return true
+		c := s[i]
+		if c >= 0x80 {
+			return false, upper
+		}
+		if 'A' <= c && c <= 'Z' {
+			upper = true
 		}
 	}
-	return false
+	return true, upper
+}
+
+// appendLower appends s lower-cased (ASCII) to b.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // containsAny says whether s holds one of the literals.

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"regexp"
+	"slices"
 	"testing"
 )
 
@@ -29,6 +30,14 @@ var prefilterCases = []struct {
 	{`a{2,}b`, "xaab"},
 	{`a{2,}b`, "xab"},
 	{``, "anything"},
+	{`(?i)(\.|%2e|%252e|%c0%2e){2}(/|\\|%2f|%5c|%252f|%255c|%c0%af)`, "/a/%2E./%2e%2E%5cetc/passwd"},
+	{`(?i)(\.|%2e|%252e|%c0%2e){2}(/|\\|%2f|%5c|%252f|%255c|%c0%af)`, "/images/a.b.c/logo.png"},
+	{`(?i)[kx]y?z{2}`, "\u212aZZ"},
+	{`(?i)[kx]y?z{2}`, "KZZ"},
+	{`(?i)[kx]y?z{2}`, "xyz"},
+	{`\bab(c|d)?\b`, "x ab y"},
+	{`(a|b){3}c`, "abac"},
+	{`(a|b){3}c`, "abc"},
 }
 
 func TestMatcherAgreesWithRegexp(t *testing.T) {
@@ -38,6 +47,14 @@ func TestMatcherAgreesWithRegexp(t *testing.T) {
 		if got != want {
 			t.Errorf("%q on %q: matcher %v, regexp %v", c.pattern, c.input, got, want)
 		}
+	}
+}
+
+func TestMatcherPrefilterJoinsAdjacentLiterals(t *testing.T) {
+	// "." and "/" are in nearly every URL; ".." followed by a slash is not.
+	m := newMatcher(regexp.MustCompile(`(?i)(\.|%2e|%252e|%c0%2e){2}(/|\\|%2f|%5c|%252f|%255c|%c0%af)`))
+	if len(m.pre) == 0 || !slices.Contains(m.pre[0], "..") || slices.Contains(m.pre[0], ".") {
+		t.Fatalf("prefilter %q does not require two dots in a row", m.pre)
 	}
 }
 

@@ -35,9 +35,10 @@ import (
 const sweepEvery = 4096
 
 type sequenceState struct {
-	keys *keyCache[*sequenceKey]
-	seen int
-	gen  uint64
+	keys   *keyCache[*sequenceKey]
+	seen   int
+	gen    uint64
+	sweeps int // since the last sweep that visited every key
 }
 
 type sequenceKey struct {
@@ -267,7 +268,25 @@ func (e *Engine) closeMissing(c *Compiled, key string, gen uint64) *partial {
 }
 
 // sweep forgets keys whose every partial match has expired.
+// Keys are visited least recently used first, which in a stream in
+// event-time order is idlest first, so the visit stops at the first key
+// still in use. Events out of order can leave an idle key behind a busier
+// one: every keys/sweepEvery sweeps (once per event of each key held, on
+// average) every key is visited, so a sweep costs O(1) per event however
+// many keys are held.
 func (st *sequenceState) sweep(now time.Time, maxspan time.Duration) {
+	for {
+		key, k, ok := st.keys.lru.GetOldest()
+		if !ok || now.Sub(k.last) <= maxspan {
+			break
+		}
+		st.keys.remove(key)
+	}
+	st.sweeps++
+	if st.sweeps*sweepEvery < st.keys.len() {
+		return
+	}
+	st.sweeps = 0
 	for _, key := range st.keys.lru.Keys() {
 		if k, ok := st.keys.peek(key); ok && now.Sub(k.last) > maxspan {
 			st.keys.remove(key)

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -52,7 +53,8 @@ func (s *sessions) observe(ev event.Event, t time.Time) {
 	if host == "" || user == "" || ip == "" {
 		return
 	}
-	s.cache.Add(sessionKey(host, user), session{sourceIP: ip, eventID: ev.ID(), at: t})
+	// Copies: the event's strings may be substrings of its whole document.
+	s.cache.Add(sessionKey(host, user), session{sourceIP: strings.Clone(ip), eventID: strings.Clone(ev.ID()), at: t})
 }
 
 // lookup returns the login of user on host that an action at t belongs to.

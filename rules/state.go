@@ -2,6 +2,7 @@ package rules
 
 import (
 	"container/heap"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -26,7 +27,15 @@ func newKeyCache[V any](max int) *keyCache[V] {
 }
 
 func (kc *keyCache[V]) get(key string) (V, bool) { return kc.lru.Get(key) }
-func (kc *keyCache[V]) add(key string, v V)      { kc.lru.Add(key, v) }
+
+// add stores a key's state. A new key is copied: it is often a substring
+// of a decoded event's document, which it would otherwise keep alive.
+func (kc *keyCache[V]) add(key string, v V) {
+	if !kc.lru.Contains(key) {
+		key = strings.Clone(key)
+	}
+	kc.lru.Add(key, v)
+}
 
 // peek returns a key's state without making it the most recently used.
 func (kc *keyCache[V]) peek(key string) (V, bool) { return kc.lru.Peek(key) }

@@ -3,6 +3,7 @@ package scan_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -124,4 +125,35 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*100_000)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// BenchmarkScanNDJSON is BenchmarkScan with the alerts written as NDJSON,
+// as vigil scan prints them.
+func BenchmarkScanNDJSON(b *testing.B) {
+	one := corpus.Read(b, "loghub/OpenSSH_2k.log")
+	data := bytes.Repeat(append(one, '\n'), 50) // 100,000 lines
+	b.SetBytes(int64(len(data)))
+	rs := pack(b)
+	var written int64
+	for b.Loop() {
+		p, _ := collectors.NewParser("sshd", collectors.ParserConfig{})
+		out := &countingWriter{}
+		enc := json.NewEncoder(out)
+		_, err := scan.Run(context.Background(), []scan.Input{{Name: "x", Reader: bytes.NewReader(data), Parser: p}},
+			scan.Options{Rules: rs}, func(a rules.Alert) error { return enc.Encode(a) })
+		if err != nil {
+			b.Fatal(err)
+		}
+		written = out.n
+	}
+	b.ReportMetric(float64(b.N*100_000)/b.Elapsed().Seconds(), "lines/s")
+	b.ReportMetric(float64(written)/(1<<20), "alert-MB")
+}
+
+// countingWriter discards what it is given and counts it.
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
 }

@@ -53,6 +53,11 @@ type Config struct {
 	// Store is the context store to use; nil makes a new one. Set it to
 	// share history between the Triager and `vigil triage explain`.
 	Store *ContextStore `yaml:"-"`
+	// Lookup, when set, tells the prompt and the fallback engine what the
+	// enrichers know about the incident's addresses, hosts and users, even
+	// when its events carry no enrichment: pass the detect stage's
+	// *enrichers.Set to share its data and caches.
+	Lookup EntityLookup `yaml:"-" json:"-"`
 	// HTTPClient is the client for the LLM API (tests, proxies).
 	HTTPClient *http.Client `yaml:"-"`
 	// Now is the clock of the limits; nil is time.Now.

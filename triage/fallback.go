@@ -24,10 +24,24 @@ const FallbackName = "fallback"
 // privilege use after a login, where the sources are) and writes the same
 // summary, notes and actions an analyst would, listing every factor that
 // led to the verdict. The same incident always gets the same Triage.
-type Fallback struct{}
+type Fallback struct {
+	lookup EntityLookup
+}
 
-// NewFallback returns the deterministic fallback engine.
+// FallbackConfig configures the fallback engine.
+type FallbackConfig struct {
+	// Lookup, when set, tells what the enrichers know about the
+	// incident's entities (threat-intelligence matches, asset criticality,
+	// privileged accounts) besides the enrichment on its events.
+	Lookup EntityLookup
+}
+
+// NewFallback returns the deterministic fallback engine, reading only the
+// enrichment on the incident's events.
 func NewFallback() *Fallback { return &Fallback{} }
+
+// NewFallbackWith returns the deterministic fallback engine configured by cfg.
+func NewFallbackWith(cfg FallbackConfig) *Fallback { return &Fallback{lookup: cfg.Lookup} }
 
 // Name returns "fallback".
 func (*Fallback) Name() string { return FallbackName }
@@ -58,6 +72,7 @@ func (f *Fallback) Triage(ctx context.Context, inc *Incident) (Triage, error) {
 		return Triage{}, errors.New("fallback triage: nil incident")
 	}
 	an := analyze(inc)
+	an.context = entityEnrichment(ctx, inc, f.lookup).facts()
 	factors := an.factors()
 	score := 0.0
 	for _, fc := range factors {
@@ -133,6 +148,7 @@ type analysis struct {
 	maxSeverity  int
 	compromised  []string // users
 	compromHosts []string
+	context      contextFacts // enrichment of the entities
 }
 
 func analyze(inc *Incident) *analysis {
@@ -345,6 +361,19 @@ func (an *analysis) factors() []factor {
 	}
 	if an.sequences > 0 {
 		add(0.1, "%d sequence alert(s): a multi-step pattern matched in order.", an.sequences)
+	}
+	if c := an.context; len(c.intel) > 0 {
+		add(0.25, "Threat intelligence lists %s.", joinPlain(c.intel, ""))
+	}
+	if c := an.context; len(c.critical)+len(c.privileged) > 0 {
+		var what []string
+		if len(c.critical) > 0 {
+			what = append(what, "asset(s) of high criticality "+joinPlain(c.critical, ""))
+		}
+		if len(c.privileged) > 0 {
+			what = append(what, "privileged account(s) "+joinPlain(c.privileged, ""))
+		}
+		add(0.1, "Involves %s.", strings.Join(what, " and "))
 	}
 	if an.inc.AlertCount >= 100 {
 		add(0.05, "Alert volume: %d alerts for this entity.", an.inc.AlertCount)
@@ -572,6 +601,13 @@ func (an *analysis) notes(t Triage, factors []factor, score float64) string {
 			fmt.Fprintf(&b, " … %s (%d listed, %d total)", code(inc.AlertIDs[len(inc.AlertIDs)-1]), len(inc.AlertIDs), inc.AlertCount)
 		}
 		b.WriteString("\n")
+	}
+
+	if len(an.context.lines) > 0 {
+		b.WriteString("\n## Context\n\n")
+		for _, l := range an.context.lines {
+			b.WriteString(l)
+		}
 	}
 
 	b.WriteString("\n## Why this verdict\n\n")

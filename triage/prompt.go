@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,6 +130,10 @@ type PromptConfig struct {
 	// Store supplies the entity's history and similar incidents; nil
 	// leaves them out.
 	Store *ContextStore
+	// Lookup, when set, adds what the enrichers know about the
+	// incident's addresses, hosts and users to the enrichment the events
+	// carry (see EntityLookup).
+	Lookup EntityLookup
 }
 
 // Prompter renders incidents into prompts: a constant system message (a
@@ -204,6 +209,7 @@ func (pr *Prompter) Build(inc *Incident) (*Prompt, error) {
 		pseudo = newPseudonyms(inc)
 	}
 	ctx := newPromptContext(inc)
+	ctx.addLookups(context.Background(), inc, pr.cfg.Lookup)
 	var last *Prompt
 	for level, lv := range promptLevels {
 		pc := &promptCleaner{redactor: pr.redactor, pseudo: pseudo, memo: make(map[string]string)}
@@ -566,6 +572,9 @@ func renderUser(inc *Incident, c *promptContext, lv promptLevel, level int, hist
 		for _, subj := range c.subjOrd {
 			m := make(map[string]any, len(c.enrich[subj]))
 			for k, v := range c.enrich[subj] {
+				if pc.pseudo != nil && identifying(k) {
+					continue // would name the user a stand-in replaces
+				}
 				m[pc.str(k)] = pc.value(v, 0)
 			}
 			doc.Enrichment[pc.str(subj)] = m

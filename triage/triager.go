@@ -43,7 +43,7 @@ func NewTriager(cfg Config) (*Triager, error) {
 		return nil, fmt.Errorf("triage: %w", err)
 	}
 	tr := &Triager{cfg: cfg, store: store, prompter: prompter}
-	fallback := NewFallback()
+	fallback := NewFallbackWith(FallbackConfig{Lookup: cfg.Lookup})
 	var engine Engine = fallback
 	if cfg.Engine == EngineOpenAI || cfg.Engine == EngineAuto && strings.TrimSpace(cfg.OpenAI.APIKey) != "" {
 		tr.limiter = NewLimiter(LimitsConfig{
@@ -88,6 +88,7 @@ func (cfg Config) promptConfig(store *ContextStore) PromptConfig {
 		Redact:       cfg.Redact,
 		Pseudonymize: cfg.Pseudonymize,
 		Store:        store,
+		Lookup:       cfg.Lookup,
 	}
 }
 

@@ -50,6 +50,7 @@ func newRoot() *cobra.Command {
 		newTriageCmd(g),
 		newStageCmd(g, "index", "Index alerts and verdicts into Elasticsearch (or NDJSON files)"),
 		newParseCmd(),
+		newEnrichCmd(g),
 		newReplayCmd(g),
 		newScanCmd(g),
 		newRulesCmd(),

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -68,10 +67,14 @@ func newScanCmd(g *globals) *cobra.Command {
 				defer bar.Finish()
 			}
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 256<<10)
-			enc := json.NewEncoder(out)
 			start := time.Now()
 			sum, err := scan.Run(cmd.Context(), inputs, scan.Options{Rules: compiled, Workers: workers, Enrich: enrich.Enrich}, func(a rules.Alert) error {
-				return enc.Encode(a)
+				b, err := a.MarshalJSON() // already compact: no json.Encoder re-scan
+				if err != nil {
+					return err
+				}
+				out.Write(b)
+				return out.WriteByte('\n')
 			})
 			if ferr := out.Flush(); err == nil {
 				err = ferr

@@ -253,6 +253,32 @@ func hostIP(ev event.Event) string {
 }
 
 func put(ev event.Event, side int, a *Asset) {
+	a.fields(side, func(field string, v any) { ev[field] = v })
+}
+
+// Side names the fields an asset is written to: vigil.<side>.asset.*.
+const (
+	SideHost        = "host"
+	SideSource      = "source"
+	SideDestination = "destination"
+)
+
+// Fields calls fn with each field Enrich writes for this asset as the
+// event's host, source or destination (SideHost, SideSource,
+// SideDestination), by its full name (vigil.host.asset.criticality).
+// Values are shared and must not be modified.
+func (a *Asset) Fields(side string, fn func(field string, value any)) {
+	switch side {
+	case SideHost:
+		a.fields(0, fn)
+	case SideSource:
+		a.fields(1, fn)
+	case SideDestination:
+		a.fields(2, fn)
+	}
+}
+
+func (a *Asset) fields(side int, fn func(field string, value any)) {
 	if a == nil {
 		return
 	}
@@ -263,11 +289,11 @@ func put(ev event.Event, side int, a *Asset) {
 		{f.criticality, "criticality"}, {f.owner, "owner"}, {f.environment, "environment"},
 	} {
 		if v := a.view[kv.key]; v != "" {
-			ev[kv.field] = v
+			fn(kv.field, v)
 		}
 	}
 	if tags := a.view["tags"]; len(tags.([]any)) > 0 {
-		ev[f.tags] = tags
+		fn(f.tags, tags)
 	}
 }
 

@@ -403,3 +403,23 @@ func (e *Enricher) Stats() lookup.Stats {
 // Close drops the databases; they live in memory, so nothing is unmapped
 // under a lookup still running.
 func (e *Enricher) Close() error { return nil }
+
+// Fields calls fn with each field Enrich sets from this answer for an
+// address in ipField (source.ip or destination.ip), by its full name
+// (source.geo.city_name). Enrich sets each only when the event lacks it.
+// Values are shared and must not be modified.
+func (g *Geo) Fields(ipField string, fn func(field string, value any)) {
+	if g == nil {
+		return
+	}
+	for i := range sides {
+		if sides[i].ip != ipField {
+			continue
+		}
+		for j, v := range g.values {
+			if v != nil {
+				fn(sides[i].fields[j], v)
+			}
+		}
+	}
+}

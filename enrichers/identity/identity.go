@@ -197,30 +197,43 @@ func (e *Enricher) User(name string) *User {
 // Enrich writes the directory details of user.name.
 func (e *Enricher) Enrich(_ context.Context, ev event.Event) error {
 	u := e.User(ev.String("user.name"))
-	if u == nil {
-		return nil
-	}
-	// The view's values are boxed once; storing the strings themselves
-	// would allocate on every event.
-	setIfAbsent(ev, "user.full_name", u.view["full_name"])
-	setIfAbsent(ev, "user.email", u.view["email"])
-	if _, has := ev["user.roles"]; !has && len(u.roles) > 0 {
-		ev["user.roles"] = u.rolesValue
-	}
-	if _, has := ev["user.group.name"]; !has && len(u.groups) > 0 {
-		ev["user.group.name"] = u.view["groups"]
-	}
-	if u.Department != "" {
-		ev[FieldDepartment] = u.view["department"]
-	}
-	ev[FieldPrivileged] = u.Privileged
+	u.Fields(func(field string, v any, ifAbsent bool) {
+		if ifAbsent {
+			if _, has := ev[field]; has {
+				return
+			}
+		}
+		ev[field] = v
+	})
 	return nil
 }
 
-func setIfAbsent(ev event.Event, k string, v any) {
-	if _, has := ev[k]; !has && v != "" {
-		ev[k] = v
+// Fields calls fn with each field Enrich writes for this user, by its full
+// name; ifAbsent says Enrich writes it only when the event lacks it (the
+// ECS user.* fields a log may carry itself). Values are shared and must
+// not be modified.
+func (u *User) Fields(fn func(field string, value any, ifAbsent bool)) {
+	if u == nil {
+		return
 	}
+	// The view's values are boxed once; storing the strings themselves
+	// would allocate on every event.
+	if u.FullName != "" {
+		fn("user.full_name", u.view["full_name"], true)
+	}
+	if u.Email != "" {
+		fn("user.email", u.view["email"], true)
+	}
+	if len(u.roles) > 0 {
+		fn("user.roles", u.rolesValue, true)
+	}
+	if len(u.groups) > 0 {
+		fn("user.group.name", u.view["groups"], true)
+	}
+	if u.Department != "" {
+		fn(FieldDepartment, u.view["department"], false)
+	}
+	fn(FieldPrivileged, u.Privileged, false)
 }
 
 // Stats returns the enricher's counters; Entries is the number of users.

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 )
 
@@ -14,19 +15,33 @@ const DefaultCacheSize = 10000
 // Cache is an LRU cache bounded by entry count whose entries expire after a
 // TTL, counting hits and misses. It is safe for concurrent use.
 type Cache[K comparable, V any] struct {
-	lru    *expirable.LRU[K, V]
+	lru    store[K, V]
 	hits   atomic.Uint64
 	misses atomic.Uint64
 }
 
+// store is what Cache needs of golang-lru's caches.
+type store[K comparable, V any] interface {
+	Get(key K) (V, bool)
+	Add(key K, value V) bool
+	Purge()
+	Len() int
+}
+
 // NewCache returns a cache of at most size entries (DefaultCacheSize when
-// size <= 0) that expire ttl after they were added (never when ttl <= 0).
+// size <= 0) that expire ttl after they were added (never when ttl <= 0:
+// then it is golang-lru's plain LRU, which answers without reading the
+// clock; the expirable one reads it on every Get).
 func NewCache[K comparable, V any](size int, ttl time.Duration) *Cache[K, V] {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	if ttl < 0 {
-		ttl = 0
+	if ttl <= 0 {
+		c, err := lru.New[K, V](size)
+		if err != nil {
+			panic("lookup: " + err.Error()) // size > 0 cannot fail
+		}
+		return &Cache[K, V]{lru: c}
 	}
 	return &Cache[K, V]{lru: expirable.NewLRU[K, V](size, nil, ttl)}
 }

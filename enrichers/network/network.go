@@ -182,3 +182,16 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// ClassValue is the value Enrich writes to vigil.*.ip_class for a class,
+// boxed once so callers storing it in events do not allocate.
+func ClassValue(c Class) any {
+	if int(c) < len(classValues) {
+		return classValues[c]
+	}
+	return c.String()
+}
+
+// Direction is the network.direction value Enrich writes for a source and
+// a destination that are (or are not) in the home networks.
+func Direction(srcHome, dstHome bool) any { return direction(srcHome, dstHome) }

@@ -23,6 +23,8 @@ type Config struct {
 	CacheSize int `yaml:"cache_size"`
 	// CacheTTL is how long a match answer is kept (default 10m).
 	CacheTTL lookup.Duration `yaml:"cache_ttl"`
+	// Now is the clock indicators expire by; nil is time.Now.
+	Now func() time.Time `yaml:"-" json:"-"`
 }
 
 // Feed is one indicator file.

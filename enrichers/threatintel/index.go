@@ -59,6 +59,22 @@ func build(ins []*Indicator, now time.Time) *index {
 	return x
 }
 
+// has says whether any indicator of kind k is loaded: fields of kinds no
+// feed lists are not looked up at all.
+func (x *index) has(k Kind) bool {
+	switch k {
+	case KindIP:
+		return len(x.prefixes) > 0
+	case KindDomain:
+		return len(x.domains) > 0
+	case KindURL:
+		return len(x.urls) > 0
+	case KindMD5, KindSHA1, KindSHA256:
+		return len(x.hashes[k-KindMD5]) > 0
+	}
+	return false
+}
+
 func put[K comparable](m map[K]*Indicator, k K, in *Indicator) bool {
 	if _, dup := m[k]; dup {
 		return false

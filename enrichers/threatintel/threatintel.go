@@ -60,7 +60,10 @@ func New(cfg Config) (*Enricher, error) {
 	e := &Enricher{
 		cfg:   cfg,
 		cache: lookup.NewCache[cacheKey, *Indicator](cfg.CacheSize, cfg.CacheTTL.Or(10*time.Minute)),
-		now:   time.Now,
+		now:   cfg.Now,
+	}
+	if e.now == nil {
+		e.now = time.Now
 	}
 	paths := make([]string, len(cfg.Feeds))
 	for i, f := range cfg.Feeds {
@@ -122,10 +125,52 @@ func (e *Enricher) Reload() (bool, error) {
 // Enrich appends a threat.enrichments entry for every field whose value
 // matches an indicator.
 func (e *Enricher) Enrich(_ context.Context, ev event.Event) error {
-	var matches []any
+	e.enrichFrom(ev, 0, nil)
+	return nil
+}
+
+// EnrichAfterAddresses is Enrich for a caller that looked source.ip and
+// destination.ip up itself (LookupIP, Live, Entry): it matches the other
+// fields and appends first (the address entries, in that order) and then
+// their matches to threat.enrichments, as Enrich would.
+func (e *Enricher) EnrichAfterAddresses(ev event.Event, first []any) {
+	e.enrichFrom(ev, numAddressFields, first)
+}
+
+// numAddressFields: matchFields starts with source.ip and destination.ip.
+const numAddressFields = 2
+
+// LookupIP returns the indicator an address (as text) falls in, through
+// the cache, or nil; it may have expired (see Live).
+func (e *Enricher) LookupIP(s string) *Indicator {
+	if s == "" {
+		return nil
+	}
+	return e.match(KindIP, s)
+}
+
+// Live says whether in is still valid by the enricher's clock.
+func (e *Enricher) Live(in *Indicator) bool { return in != nil && !in.Expired(e.now()) }
+
+// Entry is the threat.enrichments entry Enrich writes when value, in
+// field, matched in. Its indicator object is shared and must not be
+// modified.
+func Entry(in *Indicator, field, value string) map[string]any {
+	return map[string]any{
+		"indicator": in.ecs,
+		"matched":   map[string]any{"atomic": value, "field": field, "type": "enrichment"},
+	}
+}
+
+func (e *Enricher) enrichFrom(ev event.Event, start int, first []any) {
+	matches := first
 	var now time.Time
-	for i := range matchFields {
+	x := e.current.Load()
+	for i := start; i < len(matchFields); i++ {
 		mf := &matchFields[i]
+		if !x.has(mf.kind) {
+			continue
+		}
 		s, _ := ev[mf.field].(string)
 		if s == "" {
 			continue
@@ -140,16 +185,12 @@ func (e *Enricher) Enrich(_ context.Context, ev event.Event) error {
 		if in.Expired(now) {
 			continue
 		}
-		matches = append(matches, map[string]any{
-			"indicator": in.ecs,
-			"matched":   map[string]any{"atomic": s, "field": mf.field, "type": "enrichment"},
-		})
+		matches = append(matches, Entry(in, mf.field, s))
 	}
 	if len(matches) > 0 {
 		prev, _ := ev[FieldEnrichments].([]any)
-		ev[FieldEnrichments] = append(prev, matches...)
+		ev[FieldEnrichments] = append(prev[:len(prev):len(prev)], matches...)
 	}
-	return nil
 }
 
 // match looks a value of a kind up, through the cache.

@@ -1,0 +1,432 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/vigil-siem/vigil/bus"
+	"github.com/vigil-siem/vigil/config"
+	"github.com/vigil-siem/vigil/enrichers"
+	"github.com/vigil-siem/vigil/event"
+	"github.com/vigil-siem/vigil/rules"
+)
+
+// The detect stage's tasks: one per assigned partition of vigil.events
+// (one engine running the local rules) and of vigil.detect.rekey (one
+// engine per re-key group). A task's state moves with its partition: it
+// is restored from vigil.state when the partition is assigned and
+// checkpointed every detect.checkpoint_interval, when the partition is
+// revoked and on shutdown. Where a partition starts is always its
+// checkpoint's offset: a partition seen for the first time gets an empty
+// checkpoint at the group's committed offset (or its beginning) at once,
+// so a crash before its first periodic checkpoint replays from there.
+// Offsets are still committed after every batch, for the lag metric.
+
+// Defaults of config.Detect.
+const (
+	defaultCheckpointInterval = 5 * time.Second
+	defaultWatchInterval      = 2 * time.Second
+)
+
+// detectOptions are test knobs of runDetect.
+type detectOptions struct {
+	// crash stops without a last checkpoint, as a killed process would.
+	crash bool
+	// stage names the consumer for lag and readiness (default "detect"):
+	// tests run two members in one process.
+	stage string
+	// allLocal runs every rule on the vigil.events partitions, re-keying
+	// nothing: correct with a single member only, for benchmarks.
+	allLocal bool
+}
+
+// detectTask is the state of one assigned partition.
+type detectTask struct {
+	tp      bus.TopicPartition
+	engines map[string]*rules.Engine // "" on vigil.events; the group id on the re-key topic
+	// next is the offset of the next record to process (-1 until the
+	// first record: the checkpoint's offset stands).
+	next int64
+	// srcHW is, per group and vigil.events partition, the highest source
+	// offset processed: a replayed re-key record is skipped.
+	srcHW   map[string]map[int32]int64
+	live    map[string]bool  // chunk keys of the last checkpoint
+	evicted map[string]int64 // evictions already counted, per engine
+	dirty   bool             // processed records since the last checkpoint
+}
+
+// detector is the detect stage of one process; everything but the rule
+// file watcher runs on the consumer's goroutine.
+type detector struct {
+	s          *System
+	opt        detectOptions
+	log        *slog.Logger
+	cfg        config.Detect
+	keyField   string
+	lateness   time.Duration
+	interval   time.Duration
+	enrich     *enrichers.Set
+	route      *routing
+	tasks      map[bus.TopicPartition]*detectTask
+	store      *stateStore
+	cons       *bus.Consumer
+	out        []bus.Message // what the current batch produces
+	current    bus.Record    // the record being evaluated
+	lastSaved  time.Time
+	enrichSeen map[string]enrichers.Stats
+	// Progress: an event counts as detected once its re-keyed copies
+	// were handled too (as far as this process sees them).
+	eventsIn, rekeyOut, rekeyIn, reported int64
+}
+
+func (d *detector) badRule(err error) { d.log.Error("rule not loaded", "err", err) }
+
+// newEngine returns an engine for a task. On vigil.events a late event
+// (older than the partition's newest event minus detect.allowed_lateness)
+// is dead-lettered. A re-key partition merges events of every vigil.events
+// partition, each in order but not with each other (one may lag behind
+// another): there an event older than the watermark is evaluated at once,
+// as well as it can be, rather than dropped for a delay the merge made.
+func (d *detector) newEngine(rs []*rules.Compiled, merged bool) *rules.Engine {
+	cfg := rules.EngineConfig{AllowedLateness: d.lateness, MaxKeys: d.cfg.MaxKeys}
+	if !merged {
+		cfg.OnLate = func(event.Event) {
+			d.out = append(d.out, bus.DeadLetter("detect", d.current,
+				fmt.Sprintf("late event: older than the newest event time minus detect.allowed_lateness (%s)", d.lateness)))
+		}
+	}
+	return rules.NewEngine(rs, cfg)
+}
+
+func (d *detector) newTask(tp bus.TopicPartition) *detectTask {
+	t := &detectTask{tp: tp, engines: map[string]*rules.Engine{}, next: -1,
+		srcHW: map[string]map[int32]int64{}, live: map[string]bool{}, evicted: map[string]int64{}}
+	if tp.Topic == bus.TopicRekey {
+		for _, id := range d.route.order {
+			t.engines[id] = d.newEngine(d.route.groups[id].rules, true)
+		}
+	} else {
+		t.engines[""] = d.newEngine(d.route.local, false)
+	}
+	return t
+}
+
+// assign creates the tasks of newly assigned partitions, restores their
+// checkpoints and returns where each restored partition starts.
+func (d *detector) assign(parts []bus.TopicPartition) (map[bus.TopicPartition]int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	saved, err := d.store.read(ctx, parts)
+	if err != nil {
+		return nil, err
+	}
+	start := map[bus.TopicPartition]int64{}
+	var fresh []bus.TopicPartition
+	for _, tp := range parts {
+		t := d.newTask(tp)
+		d.tasks[tp] = t
+		r := saved[tp]
+		if r == nil {
+			fresh = append(fresh, tp)
+			continue
+		}
+		for _, e := range r.errs {
+			d.log.Error("detect state", "err", e)
+		}
+		for id, recs := range r.engines {
+			eng := t.engines[id]
+			if eng == nil {
+				d.log.Warn("detect state of a re-key group no longer running is dropped", "partition", tp.String(), "group", id)
+				continue
+			}
+			if err := eng.RestoreRecords(recs); err != nil {
+				d.log.Error("detect state partly restored", "partition", tp.String(), "err", err)
+			}
+		}
+		for g, hw := range r.meta.SourceHW {
+			t.srcHW[g] = hw
+		}
+		t.live = r.live
+		start[tp] = r.meta.Next
+		d.log.Info("detect partition assigned, state restored", "partition", tp.String(), "offset", r.meta.Next,
+			"records", len(r.meta.Records), "checkpointed", r.meta.Written)
+	}
+	if len(fresh) == 0 {
+		return start, nil
+	}
+	committed, err := d.cons.Committed(fresh, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	for _, tp := range fresh {
+		next, ok := committed[tp]
+		if !ok {
+			next = bus.OffsetBeginning
+		}
+		t := d.tasks[tp]
+		if t.live, _, err = d.store.write(ctx, tp, stateMeta{Next: next}, nil, nil); err != nil {
+			return nil, err
+		}
+		start[tp] = next
+		d.log.Info("detect partition assigned for the first time: empty state", "partition", tp.String(), "offset", next)
+	}
+	return start, nil
+}
+
+// revoke saves the state of partitions moving to another member (unless
+// the group already gave them away) and drops their tasks.
+func (d *detector) revoke(parts []bus.TopicPartition, lost bool) {
+	d.log.Info("detect partitions revoked", "partitions", len(parts), "lost", lost)
+	if !lost {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		d.checkpoint(ctx, parts)
+		cancel()
+	}
+	for _, tp := range parts {
+		delete(d.tasks, tp)
+	}
+}
+
+// checkpoint writes the state of the given dirty tasks (every task when
+// parts is nil). Failures are logged and
+// counted: the task stays dirty and is tried again at the next interval.
+func (d *detector) checkpoint(ctx context.Context, parts []bus.TopicPartition) {
+	if parts == nil {
+		for tp := range d.tasks {
+			parts = append(parts, tp)
+		}
+		sort.Slice(parts, func(i, j int) bool {
+			if parts[i].Topic != parts[j].Topic {
+				return parts[i].Topic < parts[j].Topic
+			}
+			return parts[i].Partition < parts[j].Partition
+		})
+	}
+	m := d.s.Metrics
+	for _, tp := range parts {
+		t := d.tasks[tp]
+		if t == nil || !t.dirty || t.next < 0 {
+			continue
+		}
+		ids := make([]string, 0, len(t.engines))
+		for id := range t.engines {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		var states []engineState
+		var err error
+		for _, id := range ids {
+			var recs []rules.StateRecord
+			if recs, err = t.engines[id].Checkpoint(); err != nil {
+				break
+			}
+			states = append(states, engineState{id: id, recs: recs})
+		}
+		var size int
+		if err == nil {
+			meta := stateMeta{Next: t.next}
+			if tp.Topic == bus.TopicRekey {
+				meta.SourceHW = t.srcHW
+			}
+			t.live, size, err = d.store.write(ctx, tp, meta, states, t.live)
+		}
+		if err != nil {
+			m.StateCheckpoints.WithLabelValues("failed").Inc()
+			d.log.Error("detect state not checkpointed; the partition will be replayed from its last checkpoint", "partition", tp.String(), "err", err)
+			continue
+		}
+		m.StateCheckpoints.WithLabelValues("ok").Inc()
+		m.StateCheckpointBytes.Add(float64(size))
+		t.dirty = false
+	}
+}
+
+// tick runs between batches: a pending rule reload, and the periodic
+// checkpoint.
+func (d *detector) tick(ctx context.Context) error {
+	if d.s.reload.Swap(false) {
+		d.reload()
+	}
+	if time.Since(d.lastSaved) >= d.interval {
+		d.lastSaved = time.Now()
+		d.checkpoint(ctx, nil)
+	}
+	return nil
+}
+
+// reload loads the rules and enrichers again; unchanged rules keep their
+// state in every task. If loading fails, the running rules stay.
+func (d *detector) reload() {
+	enrich, compiled, err := NewDetector(d.cfg, d.badRule)
+	if err != nil {
+		d.s.Metrics.RuleReloads.WithLabelValues("failed").Inc()
+		d.log.Error("rules not reloaded, the running rules stay", "err", err)
+		return
+	}
+	d.route = newRouting(compiled, d.keyField, d.opt.allLocal)
+	for _, t := range d.tasks {
+		if t.tp.Topic != bus.TopicRekey {
+			t.engines[""].Reload(d.route.local)
+			continue
+		}
+		for id, eng := range t.engines {
+			if g := d.route.groups[id]; g != nil {
+				eng.Reload(g.rules)
+			} else {
+				delete(t.engines, id)
+				delete(t.evicted, id)
+				delete(t.srcHW, id)
+			}
+		}
+		for id, g := range d.route.groups {
+			if t.engines[id] == nil {
+				t.engines[id] = d.newEngine(g.rules, true)
+			}
+		}
+	}
+	d.enrich.Close()
+	d.enrich = enrich
+	d.enrichSeen = map[string]enrichers.Stats{} // the new enrichers count from 0
+	d.s.Metrics.RuleReloads.WithLabelValues("ok").Inc()
+	d.log.Info("rules reloaded", "rules", len(compiled), "local", len(d.route.local), "rekey_groups", len(d.route.order))
+}
+
+// handle runs one batch: events through the local rules (and out to the
+// re-key topic), re-keyed events through their group's rules.
+func (d *detector) handle(ctx context.Context, batch []bus.Record) error {
+	if d.s.reload.Swap(false) {
+		d.reload()
+	}
+	d.out = d.out[:0]
+	alerts, evaluated, events := 0, 0, 0
+	ruleAlerts := map[string]int{}
+	emit := func(as []rules.Alert) error {
+		for _, a := range as {
+			b, err := json.Marshal(a)
+			if err != nil {
+				return fmt.Errorf("encode alert of rule %s: %w", a.Rule.ID, err)
+			}
+			d.out = append(d.out, bus.Message{Topic: bus.TopicAlerts, Key: []byte(a.Vigil.Alert.Entity.String()), Value: b})
+			alerts++
+			ruleAlerts[a.Rule.ID]++
+		}
+		return nil
+	}
+	rekeyIn := 0 // evaluated counts events once, not their re-keyed copies
+	var rekeyed []timedMessages
+	for _, r := range batch {
+		t := d.tasks[bus.TopicPartition{Topic: r.Topic, Partition: r.Partition}]
+		if t == nil {
+			continue // revoked meanwhile: its new owner reads it
+		}
+		d.current = r
+		t.next, t.dirty = r.Offset+1, true
+		if r.Topic == bus.TopicRekey {
+			rekeyIn++
+			group := r.Headers[headerRekeyGroup]
+			srcPart, srcOff, ok := parseSource(r.Headers[headerRekeySource])
+			eng := t.engines[group]
+			if !ok || eng == nil {
+				continue // written by a detector running other rules
+			}
+			hw := t.srcHW[group]
+			if hw == nil {
+				hw = map[int32]int64{}
+				t.srcHW[group] = hw
+			}
+			if last, seen := hw[srcPart]; seen && srcOff <= last {
+				continue // a source record replayed after a restart: counted already
+			}
+			hw[srcPart] = srcOff
+			ev, err := event.Unmarshal(r.Value)
+			if err != nil {
+				d.out = append(d.out, bus.DeadLetter("detect", r, err.Error()))
+				continue
+			}
+			if err := emit(eng.Process(ev)); err != nil {
+				return err
+			}
+			continue
+		}
+		events++
+		ev, err := event.Unmarshal(r.Value)
+		if err != nil {
+			d.out = append(d.out, bus.DeadLetter("detect", r, err.Error()))
+			continue
+		}
+		d.enrich.Enrich(ctx, ev)
+		evaluated++
+		if err := emit(t.engines[""].Process(ev)); err != nil {
+			return err
+		}
+		if len(d.route.order) > 0 {
+			value, err := event.Marshal(ev)
+			if err != nil {
+				return fmt.Errorf("encode enriched event of %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
+			}
+			at, _ := ev.Time()
+			rekeyed = append(rekeyed, timedMessages{at: at, msgs: d.route.rekey(ev, value, r)})
+		}
+	}
+	// The batch holds records of several partitions, each in order but
+	// not with each other: re-keyed in event-time order, so that a
+	// re-key partition, which merges them, gets them in order.
+	sort.SliceStable(rekeyed, func(i, j int) bool { return rekeyed[i].at.Before(rekeyed[j].at) })
+	rekeyOut := 0
+	for _, tm := range rekeyed {
+		rekeyOut += len(tm.msgs)
+		d.out = append(d.out, tm.msgs...)
+	}
+	if err := d.s.send(ctx, d.out); err != nil {
+		return err
+	}
+	m := d.s.Metrics
+	d.s.Progress.Alerts.Add(int64(alerts))
+	d.eventsIn += int64(events)
+	d.rekeyOut += int64(rekeyOut)
+	d.rekeyIn += int64(rekeyIn)
+	detected := d.eventsIn - max(0, d.rekeyOut-d.rekeyIn)
+	d.s.Progress.DetectIn.Add(detected - d.reported)
+	d.reported = detected
+	m.StageIn.WithLabelValues("detect").Add(float64(events))
+	m.StageOut.WithLabelValues("detect").Add(float64(alerts))
+	for id, n := range ruleAlerts {
+		m.RuleAlerts.WithLabelValues(id).Add(float64(n))
+	}
+	m.RuleEvaluations.Add(float64(evaluated))
+	d.observeState()
+	d.enrichSeen = observeEnrichers(m, d.enrich.Stats(), d.enrichSeen)
+	return nil
+}
+
+// timedMessages are the re-keyed records of one event.
+type timedMessages struct {
+	at   time.Time
+	msgs []bus.Message
+}
+
+// observeState sets the state gauges and counts new evictions.
+func (d *detector) observeState() {
+	m := d.s.Metrics
+	keys := map[string]int{}
+	var evicted int64
+	for _, t := range d.tasks {
+		for id, eng := range t.engines {
+			for rule, n := range eng.StateKeys() {
+				keys[rule] += n
+			}
+			ev := eng.Stats().Evictions
+			evicted += ev - min(t.evicted[id], ev)
+			t.evicted[id] = ev
+		}
+	}
+	m.RuleStateEvictions.Add(float64(evicted))
+	m.RuleStateKeys.Reset()
+	for id, n := range keys {
+		m.RuleStateKeys.WithLabelValues(id).Set(float64(n))
+	}
+}
