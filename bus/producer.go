@@ -29,12 +29,15 @@ type Producer struct {
 // NewProducer connects an idempotent producer (acks=all).
 func NewProducer(cfg Config) (*Producer, error) {
 	cm, err := cfg.configMap(kafka.ConfigMap{
-		"enable.idempotence":     true,
-		"acks":                   "all",
-		"linger.ms":              5,
-		"message.timeout.ms":     120000,
-		"go.delivery.reports":    true,
-		"go.logs.channel.enable": false,
+		"enable.idempotence":  true,
+		"acks":                "all",
+		"linger.ms":           5,
+		"message.timeout.ms":  120000,
+		"go.delivery.reports": true,
+		// Reports only say stored or failed: copying every key and value
+		// back into Go (the default) costs an allocation per message.
+		"go.delivery.report.fields": "none",
+		"go.logs.channel.enable":    false,
 	})
 	if err != nil {
 		return nil, err
@@ -67,29 +70,51 @@ func (p *Producer) watch() {
 // means every message is stored. When the local queue is full, Send waits
 // for room rather than dropping.
 func (p *Producer) Send(ctx context.Context, msgs []Message) error {
+	return p.SendAsync(ctx, msgs).Wait(ctx)
+}
+
+// Delivery is a batch handed to the producer by SendAsync, on its way to
+// Kafka.
+type Delivery struct {
+	reports chan kafka.Event
+	sent    int // messages the producer took
+	got     int // delivery reports received
+	errs    []error
+	done    bool
+}
+
+// SendAsync produces every message, in order, and returns once the
+// producer has taken them all (so batches sent one after the other keep
+// their order), without waiting for Kafka's acknowledgement: Wait does.
+// When the local queue is full, SendAsync waits for room rather than
+// dropping. msgs may be reused once SendAsync returned: the producer keeps
+// copies.
+func (p *Producer) SendAsync(ctx context.Context, msgs []Message) *Delivery {
+	d := &Delivery{}
 	if len(msgs) == 0 {
-		return nil
+		return d
 	}
 	if e := p.fatal.Load(); e != nil {
-		return *e
+		d.errs = append(d.errs, *e)
+		return d
 	}
-	reports := make(chan kafka.Event, len(msgs))
-	sent := 0
-	var errs []error
+	d.reports = make(chan kafka.Event, len(msgs))
+	// One kafka.Message serves every message: Produce copies key, value and
+	// headers into librdkafka and reports on a Message of its own.
+	var km kafka.Message
+	km.TopicPartition.Partition = kafka.PartitionAny
 	for i := range msgs {
 		m := &msgs[i]
-		km := &kafka.Message{
-			TopicPartition: kafka.TopicPartition{Topic: &m.Topic, Partition: kafka.PartitionAny},
-			Key:            m.Key,
-			Value:          m.Value,
-		}
+		km.TopicPartition.Topic = &m.Topic
+		km.Key, km.Value = m.Key, m.Value
+		km.Headers = km.Headers[:0]
 		for k, v := range m.Headers {
 			km.Headers = append(km.Headers, kafka.Header{Key: k, Value: []byte(v)})
 		}
 		for {
-			err := p.p.Produce(km, reports)
+			err := p.p.Produce(&km, d.reports)
 			if err == nil {
-				sent++
+				d.sent++
 				break
 			}
 			var kerr kafka.Error
@@ -97,40 +122,43 @@ func (p *Producer) Send(ctx context.Context, msgs []Message) error {
 				// Backpressure: wait for deliveries to make room.
 				select {
 				case <-ctx.Done():
-					errs = append(errs, ctx.Err())
-					return p.await(ctx, reports, sent, errs)
+					d.errs = append(d.errs, fmt.Errorf("producing %d of %d messages: %w", len(msgs)-i, len(msgs), ctx.Err()))
+					return d
 				case <-time.After(5 * time.Millisecond):
 				}
 				continue
 			}
-			errs = append(errs, fmt.Errorf("produce to %s: %w", m.Topic, err))
+			d.errs = append(d.errs, fmt.Errorf("produce to %s: %w", m.Topic, err))
 			break
 		}
 	}
-	return p.await(ctx, reports, sent, errs)
+	return d
 }
 
-// await collects n delivery reports. On ctx cancellation it stops waiting;
-// the messages may still be delivered, but the caller must treat them as
-// not acknowledged.
-func (p *Producer) await(ctx context.Context, reports chan kafka.Event, n int, errs []error) error {
-	for got := 0; got < n; {
+// Wait returns when Kafka has acknowledged or failed every message the
+// producer took, with every failure joined (nil: all stored). On ctx
+// cancellation it stops waiting: the messages may still be delivered, but
+// the caller must treat them as not acknowledged. Wait may be called again
+// after a cancellation; it must not be called concurrently.
+func (d *Delivery) Wait(ctx context.Context) error {
+	for !d.done && d.got < d.sent {
 		select {
-		case ev := <-reports:
-			got++
+		case ev := <-d.reports:
+			d.got++
 			if m, ok := ev.(*kafka.Message); ok && m.TopicPartition.Error != nil {
 				topic := ""
 				if m.TopicPartition.Topic != nil {
 					topic = *m.TopicPartition.Topic
 				}
-				errs = append(errs, fmt.Errorf("delivery to %s: %w", topic, m.TopicPartition.Error))
+				d.errs = append(d.errs, fmt.Errorf("delivery to %s: %w", topic, m.TopicPartition.Error))
 			}
 		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("waiting for %d of %d delivery reports: %w", n-got, n, ctx.Err()))
-			return errors.Join(errs...)
+			return errors.Join(append(d.errs[:len(d.errs):len(d.errs)],
+				fmt.Errorf("waiting for %d of %d delivery reports: %w", d.sent-d.got, d.sent, ctx.Err()))...)
 		}
 	}
-	return errors.Join(errs...)
+	d.done = true
+	return errors.Join(d.errs...)
 }
 
 // Close waits up to timeout for queued messages, then closes the producer.

@@ -145,4 +145,8 @@ func (f fileInput) Run(ctx context.Context, handle Handler) error {
 	return f.in.RunRecords(ctx, handle)
 }
 
+func (f fileInput) RunAsync(ctx context.Context, handle AsyncHandler) error {
+	return f.in.RunRecordsAsync(ctx, handle)
+}
+
 func (f fileInput) Stats() InputStats { return f.in.Stats() }

@@ -12,5 +12,7 @@
 // atomically replaced JSON file), only once the handler returned nil, so a
 // caller that returns after Kafka acknowledged the batch commits file
 // offsets only after the ack; a restart resumes from the registry
-// (at-least-once).
+// (at-least-once). RunAsync keeps up to Config.InFlight batches handed on
+// but not yet acknowledged, and still advances offsets strictly in order,
+// never past a batch whose Ack is unfinished or failed.
 package file

@@ -23,6 +23,7 @@ const (
 	DefaultBatchLines    = 512
 	DefaultRegistryFlush = time.Second
 	DefaultCloseInactive = time.Minute
+	DefaultInFlight      = 4
 )
 
 // Config says which files to read and how.
@@ -58,6 +59,10 @@ type Config struct {
 	CloseInactive time.Duration `yaml:"close_inactive"`
 	// Multiline joins lines into records (see Multiline).
 	Multiline Multiline `yaml:"multiline"`
+	// InFlight is the most batches RunAsync hands on before the oldest is
+	// acknowledged (default 4): with BatchLines, the input's memory bound
+	// while Kafka is slow. Run always has one.
+	InFlight int `yaml:"in_flight"`
 }
 
 // Line is one record of a file: one line without its line ending ("\n" or
@@ -107,8 +112,8 @@ func New(cfg Config) (*Input, error) {
 			return nil, fmt.Errorf("file input: path %q: %w", p, err)
 		}
 	}
-	if cfg.PollInterval < 0 || cfg.MaxLineBytes < 0 || cfg.BatchLines < 0 || cfg.RegistryFlush < 0 || cfg.CloseInactive < 0 {
-		return nil, errors.New("file input: poll_interval, max_line_bytes, batch_lines, registry_flush and close_inactive must not be negative")
+	if cfg.PollInterval < 0 || cfg.MaxLineBytes < 0 || cfg.BatchLines < 0 || cfg.RegistryFlush < 0 || cfg.CloseInactive < 0 || cfg.InFlight < 0 {
+		return nil, errors.New("file input: poll_interval, max_line_bytes, batch_lines, registry_flush, close_inactive and in_flight must not be negative")
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultPollInterval
@@ -124,6 +129,9 @@ func New(cfg Config) (*Input, error) {
 	}
 	if cfg.CloseInactive == 0 {
 		cfg.CloseInactive = DefaultCloseInactive
+	}
+	if cfg.InFlight == 0 {
+		cfg.InFlight = DefaultInFlight
 	}
 	j, err := cfg.Multiline.compile(cfg.MaxLineBytes)
 	if err != nil {
@@ -164,11 +172,102 @@ func (in *Input) Offsets() map[string]int64 {
 // Follow, it waits for missing files, new data, rotated and truncated files
 // until ctx is done, and then returns ctx.Err().
 func (in *Input) Run(ctx context.Context, handle func(ctx context.Context, lines []Line) error) error {
+	return in.run(ctx, 1, func(ctx context.Context, lines []Line) *input.Ack {
+		return input.Acked(handle(ctx, lines))
+	})
+}
+
+// RunAsync is Run with up to Config.InFlight batches handed on and not yet
+// acknowledged: handle returns an Ack at once, and the input reads the
+// next batch while earlier ones wait for theirs. Offsets (and the
+// registry) advance strictly in order, only past batches whose Ack
+// finished with nil and every batch before them: a failed or unfinished
+// batch holds the registry back whatever later batches did. A failed Ack
+// stops RunAsync with its error once the batches before it are counted.
+func (in *Input) RunAsync(ctx context.Context, handle func(ctx context.Context, lines []Line) *input.Ack) error {
+	return in.run(ctx, in.cfg.InFlight, handle)
+}
+
+// handed is a batch handed on whose Ack is not counted yet.
+type handed struct {
+	t      *tail
+	n      int
+	offset int64 // of the first record, for errors
+	end    int64 // past the last record
+	ack    *input.Ack
+}
+
+// flight is the queue of batches handed on, oldest first.
+type flight struct {
+	in *Input
+	st *state
+	q  []handed
+}
+
+// commit counts the oldest batch as delivered: its file's offset moves
+// past it.
+func (f *flight) commit() error {
+	b := f.q[0]
+	f.q = f.q[1:]
+	if f.in.afterHandle != nil {
+		f.in.afterHandle()
+	}
+	f.in.counters.Delivered(b.n, b.end-b.t.committed)
+	b.t.committed = b.end
+	f.st.dirty = true
+	f.in.mu.Lock()
+	f.in.offsets[b.t.path] = b.end
+	f.in.mu.Unlock()
+	return f.st.save(false)
+}
+
+// settle waits, oldest first, until at most keep batches are in flight,
+// counting each acknowledged one. A failed batch stops it with the
+// batch's error; nothing after it is counted.
+func (f *flight) settle(ctx context.Context, keep int) error {
+	for len(f.q) > keep {
+		b := f.q[0]
+		start := time.Now()
+		err := b.ack.Wait(ctx)
+		f.in.counters.Waited(time.Since(start))
+		if err != nil {
+			return fmt.Errorf("file input: %s: batch of %d lines at offset %d: %w", b.t.path, b.n, b.offset, err)
+		}
+		if err := f.commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reap counts the batches at the head of the queue that are already
+// acknowledged, without waiting.
+func (f *flight) reap(ctx context.Context) error {
+	for len(f.q) > 0 {
+		select {
+		case <-f.q[0].ack.Done():
+		default:
+			return nil
+		}
+		if err := f.settle(ctx, len(f.q)-1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (in *Input) run(ctx context.Context, depth int, handle func(ctx context.Context, lines []Line) *input.Ack) error {
 	st, err := in.newState()
 	if err != nil {
 		return err
 	}
 	defer st.closeAll()
+	fl := &flight{in: in, st: st}
+	// Before the registry is forced out, a file is closed or rewound, the
+	// batches in flight are settled. When ctx is done, what is already
+	// acknowledged is still counted and the rest is not.
+	st.settle = func() error { return fl.settle(ctx, 0) }
+	st.stopping = func() bool { return ctx.Err() != nil }
 	poll := time.NewTicker(in.cfg.PollInterval)
 	defer poll.Stop()
 	var lastCheck time.Time
@@ -205,23 +304,13 @@ func (in *Input) Run(ctx context.Context, handle func(ctx context.Context, lines
 			}
 			if len(batch) > 0 {
 				start := time.Now()
-				err := handle(ctx, batch)
+				ack := handle(ctx, batch)
 				in.counters.Waited(time.Since(start))
-				if err != nil {
-					return fmt.Errorf("file input: %s: batch of %d lines at offset %d: %w",
-						t.path, len(batch), batch[0].Offset, err)
+				fl.q = append(fl.q, handedBatch(t, batch, ack))
+				if err := fl.settle(ctx, max(depth, 1)-1); err != nil {
+					return err
 				}
-				if in.afterHandle != nil {
-					in.afterHandle()
-				}
-				end := batch[len(batch)-1].end
-				in.counters.Delivered(len(batch), end-t.committed)
-				t.committed = end
-				st.dirty = true
-				in.mu.Lock()
-				in.offsets[t.path] = end
-				in.mu.Unlock()
-				if err := st.save(false); err != nil {
+				if err := fl.reap(ctx); err != nil {
 					return err
 				}
 				progressed = true
@@ -230,9 +319,13 @@ func (in *Input) Run(ctx context.Context, handle func(ctx context.Context, lines
 			case !t.eof:
 				pending = true
 			case !in.cfg.Follow:
-				st.finish(t, false)
+				if err := st.finish(t, false); err != nil {
+					return err
+				}
 			case t.closing && !t.holding():
-				st.finish(t, true)
+				if err := st.finish(t, true); err != nil {
+					return err
+				}
 			}
 		}
 		if !in.cfg.Follow {
@@ -253,6 +346,10 @@ func (in *Input) Run(ctx context.Context, handle func(ctx context.Context, lines
 		case <-poll.C:
 		}
 	}
+}
+
+func handedBatch(t *tail, batch []Line, ack *input.Ack) handed {
+	return handed{t: t, n: len(batch), offset: batch[0].Offset, end: batch[len(batch)-1].end, ack: ack}
 }
 
 // tail is the read state of one open file.

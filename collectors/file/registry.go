@@ -108,6 +108,11 @@ type state struct {
 	dirty   bool
 	saved   time.Time
 	lastRun time.Time // last discovery
+	// settle waits for the batches in flight and counts the acknowledged
+	// ones (see flight.settle); stopping says Run's context is done. Both
+	// are set by Run.
+	settle   func() error
+	stopping func() bool
 }
 
 func (in *Input) newState() (*state, error) {
@@ -138,10 +143,19 @@ func (st *state) closeAll() {
 }
 
 // save writes the registry when something changed and, unless forced,
-// registry_flush has passed since the last write.
+// registry_flush has passed since the last write. A forced save first
+// settles the batches in flight; their error is returned after the
+// registry is written with what was acknowledged.
 func (st *state) save(force bool) error {
+	var settled error
+	if force && st.settle != nil {
+		settled = st.settle()
+		if st.stopping() {
+			settled = nil // Run reports ctx.Err() itself
+		}
+	}
 	if st.reg == nil || !st.dirty || (!force && time.Since(st.saved) < st.in.cfg.RegistryFlush) {
-		return nil
+		return settled
 	}
 	doc := registryDoc{Version: 1, Files: make(map[string]entry, len(st.kept)+len(st.tails)), Orphans: st.orphans}
 	for id, e := range st.kept {
@@ -152,10 +166,10 @@ func (st *state) save(force bool) error {
 		doc.Files[id.String()] = newEntry(t.path, t.committed, t.fp)
 	}
 	if err := st.reg.Save(doc); err != nil {
-		return fmt.Errorf("file input: %w", err)
+		return errors.Join(settled, fmt.Errorf("file input: %w", err))
 	}
 	st.dirty, st.saved = false, time.Now()
-	return nil
+	return settled
 }
 
 // extendFingerprint makes the fingerprint cover up to fingerprintBytes of
@@ -413,6 +427,12 @@ func (st *state) truncated(t *tail, fi os.FileInfo) (bool, error) {
 	if fi.Size() >= t.next+t.pendLen && same {
 		return false, nil
 	}
+	// The batches in flight count against the old content.
+	if st.settle != nil {
+		if err := st.settle(); err != nil {
+			return false, err
+		}
+	}
 	st.addOrphan(newEntry(t.path, t.committed, t.fp))
 	if err := t.rewind(); err != nil {
 		return false, err
@@ -427,9 +447,14 @@ func (st *state) truncated(t *tail, fi os.FileInfo) (bool, error) {
 	return true, nil
 }
 
-// finish closes a file read to its end. Its offset stays in the registry
-// unless the file was deleted.
-func (st *state) finish(t *tail, closing bool) {
+// finish closes a file read to its end, once its batches in flight are
+// settled. Its offset stays in the registry unless the file was deleted.
+func (st *state) finish(t *tail, closing bool) error {
+	if st.settle != nil {
+		if err := st.settle(); err != nil {
+			return err
+		}
+	}
 	fi, err := t.f.Stat()
 	deleted := err != nil
 	if err == nil {
@@ -443,4 +468,5 @@ func (st *state) finish(t *tail, closing bool) {
 		st.kept[t.id] = newEntry(t.path, t.committed, t.fp)
 	}
 	st.dirty = true
+	return nil
 }

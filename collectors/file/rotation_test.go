@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-siem/vigil/collectors/input"
 )
 
 // numbered returns lines "line-0001" .. for from..to (inclusive), each
@@ -32,7 +35,10 @@ type gatedFollower struct {
 	done    chan error
 }
 
-func followGated(t *testing.T, cfg Config) *gatedFollower {
+// followGated follows with Run, or with RunAsync when async is set: then
+// the handler returns at once and each release acknowledges the oldest
+// batch not yet acknowledged, while the input reads on.
+func followGated(t *testing.T, cfg Config, async bool) *gatedFollower {
 	t.Helper()
 	cfg.Follow = true
 	cfg.PollInterval = 5 * time.Millisecond
@@ -45,21 +51,54 @@ func followGated(t *testing.T, cfg Config) *gatedFollower {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gatedFollower{batches: make(chan []Line), release: make(chan struct{}), cancel: cancel, done: make(chan error, 1)}
-	go func() {
-		g.done <- in.Run(ctx, func(ctx context.Context, lines []Line) error {
-			select {
-			case g.batches <- lines:
-			case <-ctx.Done():
-				return ctx.Err()
+	if async {
+		var mu sync.Mutex
+		var acks []*input.Ack
+		go func() {
+			for {
+				select {
+				case <-g.release:
+					mu.Lock()
+					a := acks[0]
+					acks = acks[1:]
+					mu.Unlock()
+					a.Finish(nil)
+				case <-ctx.Done():
+					return
+				}
 			}
-			select {
-			case <-g.release:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
+		}()
+		go func() {
+			g.done <- in.RunAsync(ctx, func(ctx context.Context, lines []Line) *input.Ack {
+				a := input.NewAck()
+				mu.Lock()
+				acks = append(acks, a)
+				mu.Unlock()
+				select {
+				case g.batches <- lines:
+				case <-ctx.Done():
+					a.Finish(ctx.Err())
+				}
+				return a
+			})
+		}()
+	} else {
+		go func() {
+			g.done <- in.Run(ctx, func(ctx context.Context, lines []Line) error {
+				select {
+				case g.batches <- lines:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				select {
+				case <-g.release:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+		}()
+	}
 	t.Cleanup(func() {
 		cancel()
 		<-g.done
@@ -81,18 +120,20 @@ func (g *gatedFollower) take(t *testing.T) []Line {
 	return nil
 }
 
-// until acknowledges batches until every line of want was delivered, and
-// returns every line seen.
-func (g *gatedFollower) until(t *testing.T, want []string, first []Line) []string {
+// until acknowledges batches, first those already taken (held), until
+// every line of want was delivered, and returns every line seen.
+func (g *gatedFollower) until(t *testing.T, want []string, held [][]Line) []string {
 	t.Helper()
 	missing := map[string]bool{}
 	for _, w := range want {
 		missing[w] = true
 	}
 	var seen []string
-	batch := first
 	for {
-		if batch == nil {
+		var batch []Line
+		if len(held) > 0 {
+			batch, held = held[0], held[1:]
+		} else {
 			batch = g.take(t)
 		}
 		for _, l := range batch {
@@ -100,10 +141,9 @@ func (g *gatedFollower) until(t *testing.T, want []string, first []Line) []strin
 			delete(missing, string(l.Data))
 		}
 		g.release <- struct{}{}
-		if len(missing) == 0 {
+		if len(missing) == 0 && len(held) == 0 {
 			return seen
 		}
-		batch = nil
 	}
 }
 
@@ -159,52 +199,75 @@ func TestFollowRotation(t *testing.T) {
 		}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			p := writeFile(t, dir, "auth.log", numbered(1, 50))
-			path := p
-			if tc.glob {
-				path = p + "*"
+		for _, async := range []bool{false, true} {
+			name := tc.name
+			if async {
+				name += ", several batches in flight"
 			}
-			g := followGated(t, Config{Paths: []string{path}, BatchLines: 1000})
-			first := g.take(t)
-			tc.rotate(t, p)
-			appendTo(t, p, "END\n")
-			want := 80
-			switch tc.name {
-			case "truncate, rewritten shorter":
-				want = 70
-			case "truncate, rewritten longer than before":
-				want = 130
-			}
-			var expect []string
-			for i := 1; i <= want; i++ {
-				if strings.HasPrefix(tc.name, "truncate") && i > 50 && i <= 60 {
-					continue // never written
-				}
-				expect = append(expect, fmt.Sprintf("line-%04d", i))
-			}
-			seen := g.until(t, append(expect, "END"), first)
-			// One more round of polls: a duplicate would arrive by then.
-			time.Sleep(20 * time.Millisecond)
-			appendTo(t, p, "END2\n")
-			seen = append(seen, g.until(t, []string{"END2"}, nil)...)
-			got := map[string]int{}
-			for _, s := range seen {
-				got[s]++
-			}
-			for _, k := range expect {
-				if got[k] != 1 {
-					t.Errorf("%s delivered %d times, want once", k, got[k])
-				}
-				delete(got, k)
-			}
-			delete(got, "END")
-			delete(got, "END2")
-			if len(got) > 0 {
-				t.Errorf("unexpected lines: %v", got)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				testFollowRotation(t, tc.name, tc.glob, tc.rotate, async)
+			})
+		}
+	}
+}
+
+func testFollowRotation(t *testing.T, name string, glob bool, rotate func(t *testing.T, p string), async bool) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "auth.log", numbered(1, 50))
+	path := p
+	if glob {
+		path = p + "*"
+	}
+	// With async, batches of 20 lines: lines 1-50 are handed on in three
+	// batches, all in flight (not acknowledged) while the file rotates;
+	// with InFlight 3 the input then waits, as Run waits in its handler,
+	// so the rotation is not raced by a read.
+	cfg := Config{Paths: []string{path}, BatchLines: 1000}
+	if async {
+		cfg.BatchLines, cfg.InFlight = 20, 3
+	}
+	g := followGated(t, cfg, async)
+	var held [][]Line
+	for n := 0; n < 50; {
+		b := g.take(t)
+		held = append(held, b)
+		n += len(b)
+	}
+	rotate(t, p)
+	appendTo(t, p, "END\n")
+	want := 80
+	switch name {
+	case "truncate, rewritten shorter":
+		want = 70
+	case "truncate, rewritten longer than before":
+		want = 130
+	}
+	var expect []string
+	for i := 1; i <= want; i++ {
+		if strings.HasPrefix(name, "truncate") && i > 50 && i <= 60 {
+			continue // never written
+		}
+		expect = append(expect, fmt.Sprintf("line-%04d", i))
+	}
+	seen := g.until(t, append(expect, "END"), held)
+	// One more round of polls: a duplicate would arrive by then.
+	time.Sleep(20 * time.Millisecond)
+	appendTo(t, p, "END2\n")
+	seen = append(seen, g.until(t, []string{"END2"}, nil)...)
+	got := map[string]int{}
+	for _, s := range seen {
+		got[s]++
+	}
+	for _, k := range expect {
+		if got[k] != 1 {
+			t.Errorf("%s delivered %d times, want once", k, got[k])
+		}
+		delete(got, k)
+	}
+	delete(got, "END")
+	delete(got, "END2")
+	if len(got) > 0 {
+		t.Errorf("unexpected lines: %v", got)
 	}
 }
 

@@ -11,5 +11,8 @@
 //
 // Data enters as records produced by an input's reader (a file, a socket, a
 // pipe) and leaves through Handler calls; a batch counts as delivered only
-// when the Handler returned nil.
+// when the Handler returned nil. An input that keeps several batches in
+// flight takes an AsyncHandler instead: it returns an Ack at once, and the
+// batch counts as delivered once the Ack finished with nil (and every
+// earlier batch's did).
 package input
