@@ -15,6 +15,7 @@ import (
 	"github.com/vigil-siem/vigil/collectors"
 	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/event"
+	"github.com/vigil-siem/vigil/wire"
 )
 
 // RunCollect reads every configured input, parses each record into an
@@ -153,7 +154,7 @@ func (s *System) collectInput(ctx context.Context, index int, in config.Input) e
 		if err != nil {
 			return err
 		}
-		msgs, err := encodeEvents(evs, keyField)
+		msgs, err := encodeEvents(s.Wire, evs, keyField)
 		if err != nil {
 			return err
 		}
@@ -186,7 +187,7 @@ func (s *System) collectAsync(ctx context.Context, src collectors.AsyncInput,
 		if err != nil {
 			return collectors.Acked(err)
 		}
-		msgs, err := encodeEvents(evs, keyField)
+		msgs, err := encodeEvents(s.Wire, evs, keyField)
 		if err != nil {
 			return collectors.Acked(err)
 		}
@@ -212,7 +213,7 @@ func (s *System) collectAsync(ctx context.Context, src collectors.AsyncInput,
 
 // encodeEvents encodes events for vigil.events on every CPU, keeping
 // their order.
-func encodeEvents(evs []event.Event, keyField string) ([]bus.Message, error) {
+func encodeEvents(codec *wire.Codec, evs []event.Event, keyField string) ([]bus.Message, error) {
 	msgs := make([]bus.Message, len(evs))
 	workers := min(runtime.NumCPU(), max(1, len(evs)/256))
 	chunk := (len(evs) + workers - 1) / workers
@@ -228,7 +229,7 @@ func encodeEvents(evs []event.Event, keyField string) ([]bus.Message, error) {
 			var key string
 			var keyBytes []byte
 			for i := lo; i < hi; i++ {
-				b, err := event.Marshal(evs[i])
+				b, err := codec.Encode(bus.TopicEvents, evs[i])
 				if err != nil {
 					errs[w] = fmt.Errorf("encode event %s: %w", evs[i].ID(), err)
 					return

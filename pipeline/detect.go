@@ -71,6 +71,9 @@ func (s *System) runDetect(ctx context.Context, opt detectOptions) error {
 	}
 	d.enrich, d.route = enrich, newRouting(compiled, d.keyField, opt.allLocal)
 	defer func() { d.enrich.Close() }()
+	if s.Enrich != nil {
+		s.Enrich.Store(enrich)
+	}
 	if d.store, err = newStateStore(s.Bus); err != nil {
 		return err
 	}

@@ -288,6 +288,9 @@ func (d *detector) reload() {
 			}
 		}
 	}
+	if d.s.Enrich != nil {
+		d.s.Enrich.Store(enrich)
+	}
 	d.enrich.Close()
 	d.enrich = enrich
 	d.enrichSeen = map[string]enrichers.Stats{} // the new enrichers count from 0
@@ -342,7 +345,7 @@ func (d *detector) handle(ctx context.Context, batch []bus.Record) error {
 				continue // a source record replayed after a restart: counted already
 			}
 			hw[srcPart] = srcOff
-			ev, err := event.Unmarshal(r.Value)
+			ev, err := d.s.Wire.Decode(r.Topic, r.Value)
 			if err != nil {
 				d.out = append(d.out, bus.DeadLetter("detect", r, err.Error()))
 				continue
@@ -353,7 +356,7 @@ func (d *detector) handle(ctx context.Context, batch []bus.Record) error {
 			continue
 		}
 		events++
-		ev, err := event.Unmarshal(r.Value)
+		ev, err := d.s.Wire.Decode(r.Topic, r.Value)
 		if err != nil {
 			d.out = append(d.out, bus.DeadLetter("detect", r, err.Error()))
 			continue
@@ -364,7 +367,7 @@ func (d *detector) handle(ctx context.Context, batch []bus.Record) error {
 			return err
 		}
 		if len(d.route.order) > 0 {
-			value, err := event.Marshal(ev)
+			value, err := d.s.Wire.Encode(bus.TopicRekey, ev)
 			if err != nil {
 				return fmt.Errorf("encode enriched event of %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
 			}

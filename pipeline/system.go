@@ -12,7 +12,9 @@ import (
 
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/config"
+	"github.com/vigil-siem/vigil/enrichers"
 	"github.com/vigil-siem/vigil/metrics"
+	"github.com/vigil-siem/vigil/wire"
 )
 
 // Consumer groups, one per stage.
@@ -45,9 +47,17 @@ type System struct {
 	Log      *slog.Logger
 	// Metrics are this process's Prometheus collectors (its own registry).
 	Metrics *metrics.Metrics
+	// Wire encodes events in each topic's format (wire.formats) and
+	// decodes records in either format.
+	Wire *wire.Codec
 	// NoRegistry turns off the inputs' offset registries: the demo and
 	// tests replay their files from the start every time.
 	NoRegistry bool
+	// Enrich, when set, is where the detect stage puts its enrichers (again
+	// after each reload) for the triage stage of the same process to look
+	// incidents' entities up in, with the same caches. When nil, triage
+	// builds its own enrichers from detect.enrich.
+	Enrich *enrichers.Shared
 
 	reload atomic.Bool // set by ReloadRules, taken by the detect stage
 
@@ -62,6 +72,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*System, e
 	s := &System{Config: cfg, Bus: cfg.Kafka, Progress: &Progress{}, Log: log, Metrics: metrics.New(),
 		consumers: map[string]*bus.Consumer{}, checks: map[string]metrics.Check{}}
 	s.Metrics.OnScrape(s.updateLag)
+	codec, err := wire.New(cfg.Wire)
+	if err != nil {
+		return nil, err
+	}
+	s.Wire = codec
 	if s.Bus.BootstrapServers == "" {
 		b, err := bus.StartBroker(bus.BrokerConfig{Listen: cfg.Broker.Listen, DataDir: cfg.Broker.DataDir, Partitions: cfg.Kafka.Partitions})
 		if err != nil {
@@ -86,6 +101,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*System, e
 
 // Close flushes the producer and stops the embedded broker.
 func (s *System) Close() {
+	if s.Wire != nil {
+		s.Wire.Close()
+	}
 	if s.Producer != nil {
 		s.Producer.Close(5 * time.Second)
 	}
@@ -224,6 +242,9 @@ func (s *System) StartStages(ctx context.Context) *Stages {
 	ctx, cancel := context.WithCancel(ctx)
 	errs := make(chan error, 3)
 	st := &Stages{Err: errs, cancel: cancel}
+	if s.Enrich == nil {
+		s.Enrich = &enrichers.Shared{}
+	}
 	for _, run := range []func(context.Context) error{s.RunDetect, s.RunTriage, s.RunIndex} {
 		st.wg.Add(1)
 		go func() {

@@ -11,6 +11,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/vigil-siem/vigil/bus"
+	"github.com/vigil-siem/vigil/enrichers"
 	"github.com/vigil-siem/vigil/rules"
 	"github.com/vigil-siem/vigil/triage"
 )
@@ -23,7 +24,18 @@ const triageConcurrency = 4
 // vigil.verdicts keyed by incident id. An alert that cannot be decoded
 // goes to the DLQ.
 func (s *System) RunTriage(ctx context.Context) error {
-	engine, err := triage.NewTriager(s.Config.Triage)
+	tcfg := s.Config.Triage
+	if s.Enrich != nil {
+		tcfg.Lookup = s.Enrich // vigil run: the detect stage's enrichers and caches
+	} else {
+		own, err := enrichers.New(s.Config.Detect.Enrich) // vigil triage: its own, from detect.enrich
+		if err != nil {
+			return fmt.Errorf("triage: %w", err)
+		}
+		defer own.Close()
+		tcfg.Lookup = own
+	}
+	engine, err := triage.NewTriager(tcfg)
 	if err != nil {
 		return fmt.Errorf("triage: %w", err)
 	}

@@ -15,7 +15,9 @@
 //	    false_positive or fall below the fallback engine's severity;
 //	  - the cache answers an incident with a known Fingerprint for free;
 //	  - the Prompter renders a compact context (alerts grouped and counted,
-//	    a sample of matched events, enrichment, the entity's history and
+//	    a sample of matched events, enrichment (from the events and, with
+//	    Config.Lookup, what the enrichers know of the incident's entities;
+//	    the fallback engine reads it too), the entity's history and
 //	    similar verdicts from the ContextStore, with analyst feedback),
 //	    neutralises delimiters and Unicode tricks, redacts secrets,
 //	    optionally pseudonymises users and internal IPs, and summarises it

@@ -26,7 +26,7 @@ import (
 // HTTP ingest token, and kafka.settings values whose key names a secret
 // (sasl.password, ssl.key.password, ...).
 func secrets(cfg config.Config) []string {
-	out := []string{cfg.Triage.OpenAI.APIKey, cfg.Index.Elasticsearch.APIKey, cfg.Index.Elasticsearch.Password,
+	out := []string{cfg.Triage.OpenAI.APIKey, cfg.Index.Elasticsearch.APIKey, cfg.Index.Elasticsearch.Password, cfg.Wire.SchemaRegistry.Password,
 		os.Getenv(config.IngestTokenEnv)}
 	for k, v := range cfg.Kafka.Settings {
 		if metrics.IsSecretKey(k) || strings.Contains(strings.ToLower(k), "key") && !strings.HasSuffix(k, ".location") {

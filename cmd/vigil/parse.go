@@ -14,6 +14,7 @@ import (
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/collectors"
 	"github.com/vigil-siem/vigil/event"
+	"github.com/vigil-siem/vigil/wire"
 )
 
 // readOptions say how offline commands read log files.
@@ -116,6 +117,11 @@ func newReplayCmd(g *globals) *cobra.Command {
 			if err := bus.EnsureTopics(cmd.Context(), cfg.Kafka, bus.Topics...); err != nil {
 				return err
 			}
+			codec, err := wire.New(cfg.Wire)
+			if err != nil {
+				return err
+			}
+			defer codec.Close()
 			producer, err := bus.NewProducer(cfg.Kafka)
 			if err != nil {
 				return err
@@ -140,7 +146,7 @@ func newReplayCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			stats, err := o.readInputs(args, cmd.InOrStdin(), func(e event.Event) error {
-				b, err := event.Marshal(e)
+				b, err := codec.Encode(bus.TopicEvents, e)
 				if err != nil {
 					return err
 				}

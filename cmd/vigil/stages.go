@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-siem/vigil/bus"
+	"github.com/vigil-siem/vigil/enrichers"
 	"github.com/vigil-siem/vigil/pipeline"
 )
 
@@ -37,6 +38,7 @@ func newRunCmd(g *globals) *cobra.Command {
 			}
 			defer stopOps()
 			defer reloadOnSIGHUP(sys)()
+			sys.Enrich = &enrichers.Shared{} // triage looks entities up in detect's enrichers
 			runs := map[string]func(context.Context) error{
 				"detect": sys.RunDetect, "triage": sys.RunTriage, "index": sys.RunIndex,
 			}

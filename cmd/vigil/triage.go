@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-siem/vigil/enrichers"
 	"github.com/vigil-siem/vigil/incidents"
 	"github.com/vigil-siem/vigil/triage"
 )
@@ -32,6 +33,14 @@ func newTriageCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The prompt the triage stage would build, with the entity
+			// context of detect.enrich looked up as it would look it up.
+			set, err := enrichers.New(cfg.Detect.Enrich)
+			if err != nil {
+				return err
+			}
+			defer set.Close()
+			cfg.Triage.Lookup = set
 			prompt, tokens, err := triage.Explain(inc, cfg.Triage)
 			if err != nil && !errors.Is(err, triage.ErrPromptOverBudget) {
 				return err
