@@ -58,6 +58,7 @@ func NewInput(cfg config.Input, opts InputOptions) (Input, error) {
 			PollInterval:  time.Duration(cfg.PollInterval),
 			CloseInactive: time.Duration(cfg.CloseInactive),
 			MaxLineBytes:  cfg.MaxLineBytes, BatchLines: cfg.BatchLines,
+			InFlight:     cfg.MaxInFlight,
 			RegistryPath: registryPath(cfg, opts),
 			Multiline: file.Multiline{
 				Pattern: cfg.Multiline.Pattern, Negate: cfg.Multiline.Negate, Match: cfg.Multiline.Match,

@@ -114,7 +114,8 @@ type Input struct {
 	// MaxRequestBytes caps an http request body (default 10 MiB).
 	MaxRequestBytes int `yaml:"max_request_bytes"`
 	// MaxInFlight is how many http requests may wait for the pipeline
-	// before others get 503 (default 4).
+	// before others get 503 (default 4); for a file input, how many
+	// batches may await Kafka's acknowledgement at once (default 4).
 	MaxInFlight int `yaml:"max_in_flight"`
 
 	// Command runs journalctl (journald; default [journalctl]).
