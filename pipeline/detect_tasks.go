@@ -85,15 +85,17 @@ type detector struct {
 
 func (d *detector) badRule(err error) { d.log.Error("rule not loaded", "err", err) }
 
-// newEngine returns an engine for a task. On vigil.events a late event
-// (older than the partition's newest event minus detect.allowed_lateness)
-// is dead-lettered. A re-key partition merges events of every vigil.events
+// newEngine returns an engine for a task. On vigil.events, with a
+// detect.allowed_lateness, a late event (older than the partition's newest
+// event minus the lateness) is dead-lettered. A re-key partition merges events of every vigil.events
 // partition, each in order but not with each other (one may lag behind
 // another): there an event older than the watermark is evaluated at once,
 // as well as it can be, rather than dropped for a delay the merge made.
 func (d *detector) newEngine(rs []*rules.Compiled, merged bool) *rules.Engine {
 	cfg := rules.EngineConfig{AllowedLateness: d.lateness, MaxKeys: d.cfg.MaxKeys}
-	if !merged {
+	// Without an allowed lateness events are evaluated in arrival order:
+	// an older event is not late, there is no buffer it missed.
+	if !merged && d.lateness > 0 {
 		cfg.OnLate = func(event.Event) {
 			d.out = append(d.out, bus.DeadLetter("detect", d.current,
 				fmt.Sprintf("late event: older than the newest event time minus detect.allowed_lateness (%s)", d.lateness)))
@@ -375,10 +377,12 @@ func (d *detector) handle(ctx context.Context, batch []bus.Record) error {
 			rekeyed = append(rekeyed, timedMessages{at: at, msgs: d.route.rekey(ev, value, r)})
 		}
 	}
-	// The batch holds records of several partitions, each in order but
-	// not with each other: re-keyed in event-time order, so that a
-	// re-key partition, which merges them, gets them in order.
-	sort.SliceStable(rekeyed, func(i, j int) bool { return rekeyed[i].at.Before(rekeyed[j].at) })
+	// Re-keyed in the order of their source records: a re-key partition
+	// skips a source record whose offset is not above the last one it
+	// took from that source partition (a replay after a restart), so the
+	// copies must not be reordered (sorting them by event time dropped
+	// every copy that moved behind a later offset). Event-time order is
+	// the engines' business (detect.allowed_lateness).
 	rekeyOut := 0
 	for _, tm := range rekeyed {
 		rekeyOut += len(tm.msgs)

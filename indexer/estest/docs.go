@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"time"
 )
 
 // writeOp is one document write, from a bulk line pair or a document API.
@@ -123,6 +124,9 @@ func (s *Server) put(ix *index, op writeOp, doc map[string]any) itemResult {
 	}
 	ix.docs[id] = stored
 	s.counters.Indexed++
+	if s.onWrite != nil {
+		s.onWrite(Write{Index: ix.name, ID: id, Version: stored.version, Source: stored.source, At: time.Now()})
+	}
 	res.version, res.seqNo = stored.version, stored.seqNo
 	return res
 }

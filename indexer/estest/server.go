@@ -77,6 +77,9 @@ type Server struct {
 	faultCode  int
 	faultRNG   *mrand.Rand
 
+	// onWrite observes every stored document (see SetOnWrite)
+	onWrite WriteFunc
+
 	// credentials; empty means no authentication is required
 	apiKey, username, password string
 }
