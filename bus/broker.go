@@ -55,6 +55,9 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		kfake.DefaultNumPartitions(partitions),
 		kfake.AllowAutoTopicCreation(),
 		kfake.GroupMinSessionTimeout(time.Second),
+		// Compact compacted topics (vigil.state) every 15s rather than
+		// hourly, so a detector restoring its state reads little.
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "15000"}),
 	}
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))

@@ -51,6 +51,13 @@ type ConsumerConfig struct {
 	// records (at least every 100ms), on Run's goroutine: periodic work
 	// that must not race with the handler. An error stops Run.
 	Tick func(ctx context.Context) error
+	// CommitFloor, when set, holds a partition's committed offset back:
+	// after a batch, the offset committed for a partition is the lower of
+	// the batch's next offset and the floor returned (when ok). A stage
+	// whose in-memory state spans batches (triage's open incidents) keeps
+	// the records that built it uncommitted, so a restart reads them again
+	// and rebuilds it.
+	CommitFloor func(tp TopicPartition) (offset int64, ok bool)
 }
 
 // TopicPartition names one partition of a topic.
@@ -324,6 +331,11 @@ func (c *Consumer) commit(batch []Record) {
 	}
 	offsets := make([]kafka.TopicPartition, 0, len(next))
 	for k, off := range next {
+		if c.cfg.CommitFloor != nil {
+			if floor, ok := c.cfg.CommitFloor(TopicPartition{Topic: k.topic, Partition: k.partition}); ok && floor < off {
+				off = floor
+			}
+		}
 		topic := k.topic
 		offsets = append(offsets, kafka.TopicPartition{Topic: &topic, Partition: k.partition, Offset: kafka.Offset(off)})
 	}

@@ -120,7 +120,9 @@ func (d *detector) newTask(tp bus.TopicPartition) *detectTask {
 // assign creates the tasks of newly assigned partitions, restores their
 // checkpoints and returns where each restored partition starts.
 func (d *detector) assign(parts []bus.TopicPartition) (map[bus.TopicPartition]int64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Generous: a large state on a slow broker may take a while, and
+	// giving up means exiting (the partitions then go to another member).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	saved, err := d.store.read(ctx, parts)
 	if err != nil {
