@@ -58,6 +58,9 @@ type ConsumerConfig struct {
 	// the records that built it uncommitted, so a restart reads them again
 	// and rebuilds it.
 	CommitFloor func(tp TopicPartition) (offset int64, ok bool)
+	// MaxPending is how many handled batches RunAsync lets wait for their
+	// output's acknowledgement while it handles the next (default 1).
+	MaxPending int
 }
 
 // TopicPartition names one partition of a topic.
@@ -82,7 +85,37 @@ type Consumer struct {
 	hookErr error
 	// hooksOff silences OnAssign and OnRevoke (Abandon).
 	hooksOff bool
+	// handled and floored are, per partition, the offset after the last
+	// record handled and the offset last committed, with CommitFloor: a
+	// partition whose floor rose is committed again between batches.
+	handled, floored map[TopicPartition]int64
+	// pending are the batches RunAsync handled, oldest first, whose
+	// output is not yet known to be acknowledged: uncommitted.
+	pending []pendingBatch
 }
+
+// Pending is the output of a batch on its way to Kafka, as a RunAsync
+// handler returns it (*Delivery is one): Wait returns nil once all of it
+// is acknowledged.
+type Pending interface {
+	Wait(ctx context.Context) error
+}
+
+// pendingBatch is a handled batch whose offsets wait for its output.
+type pendingBatch struct {
+	next    map[TopicPartition]int64 // per partition, the offset after the batch
+	records int
+	out     Pending
+}
+
+// flushTimeout bounds the wait for the last batch's output when RunAsync
+// stops or partitions are revoked.
+const flushTimeout = 30 * time.Second
+
+// pendingPoll is how long RunAsync's poll waits for a first record while
+// a batch's output is in flight: with nothing to read, that batch is
+// acknowledged and committed at once rather than after an idle poll.
+const pendingPoll = 5 * time.Millisecond
 
 // NewConsumer joins the group and subscribes to the topics. A group with no
 // committed offset starts at the earliest record.
@@ -96,7 +129,10 @@ func NewConsumer(cfg Config, cc ConsumerConfig) (*Consumer, error) {
 	if cc.MaxWait <= 0 {
 		cc.MaxWait = 50 * time.Millisecond
 	}
-	cm, err := cfg.configMap(kafka.ConfigMap{
+	if cc.MaxPending <= 0 {
+		cc.MaxPending = 1
+	}
+	defaults := kafka.ConfigMap{
 		"group.id":                 cc.Group,
 		"enable.auto.commit":       false,
 		"enable.auto.offset.store": false,
@@ -104,7 +140,8 @@ func NewConsumer(cfg Config, cc ConsumerConfig) (*Consumer, error) {
 		"session.timeout.ms":       10000,
 		"heartbeat.interval.ms":    1000,
 		"fetch.wait.max.ms":        50,
-	})
+	}
+	cm, err := cfg.configMap(defaults)
 	if err != nil {
 		return nil, err
 	}
@@ -147,13 +184,28 @@ func (c *Consumer) rebalance(kc *kafka.Consumer, ev kafka.Event) error {
 		}
 	case kafka.RevokedPartitions:
 		tps := fromKafka(e.Partitions)
+		// What the handled batches produced must be acknowledged (and
+		// their offsets committed) before OnRevoke saves anything that
+		// depends on them. If it cannot be, the hook is skipped: the
+		// partitions are replayed from what was saved before.
+		var flushErr error
+		if !c.hooksOff {
+			ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+			flushErr = c.Flush(ctx)
+			cancel()
+		}
+		if flushErr != nil && c.hookErr == nil {
+			c.hookErr = fmt.Errorf("kafka consumer %s: on revocation: %w", c.cfg.Group, flushErr)
+		}
 		if c.revoked == nil {
 			c.revoked = map[TopicPartition]bool{}
 		}
 		for _, tp := range tps {
 			c.revoked[tp] = true
+			delete(c.handled, tp)
+			delete(c.floored, tp)
 		}
-		if c.cfg.OnRevoke != nil && !c.hooksOff {
+		if c.cfg.OnRevoke != nil && !c.hooksOff && flushErr == nil {
 			c.cfg.OnRevoke(tps, kc.AssignmentLost())
 		}
 		if err := kc.Unassign(); err != nil {
@@ -201,7 +253,104 @@ func (c *Consumer) Run(ctx context.Context, handle func(ctx context.Context, bat
 				return err
 			}
 		}
+		c.commitRisenFloors()
 	}
+}
+
+// commitRisenFloors commits again the partitions whose CommitFloor rose
+// since their last commit (state closed without new records).
+func (c *Consumer) commitRisenFloors() {
+	if c.cfg.CommitFloor == nil {
+		return
+	}
+	risen := map[TopicPartition]int64{}
+	for tp, next := range c.handled {
+		off := next
+		if floor, ok := c.cfg.CommitFloor(tp); ok && floor < off {
+			off = floor
+		}
+		if off > c.floored[tp] {
+			risen[tp] = next
+		}
+	}
+	if len(risen) > 0 {
+		c.commitOffsets(risen)
+	}
+}
+
+// RunAsync is Run for a handler that starts producing a batch's output
+// and returns it still in flight (Producer.SendAsync's *Delivery): the
+// next batches are polled and handled while Kafka acknowledges earlier
+// ones (up to MaxPending of them). Batches are committed in order, each
+// only once its output's Wait returned nil; a failed Wait stops RunAsync
+// with that error, that batch and the later ones uncommitted. With
+// nothing to poll, every pending batch is waited for and committed. Tick
+// and OnRevoke hooks that save what depends on handled batches call Flush
+// first (OnRevoke is called after an implicit Flush). When ctx is done,
+// RunAsync waits (up to 30s, ignoring ctx) for the pending batches'
+// output, commits them and returns nil, or the wait's error.
+func (c *Consumer) RunAsync(ctx context.Context, handle func(ctx context.Context, batch []Record) (Pending, error)) error {
+	for {
+		batch, err := c.poll(ctx)
+		if err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			out, err := handle(ctx, batch)
+			if err != nil {
+				return err
+			}
+			// Earlier batches' output was handed to the producer before
+			// this one's: wait for the oldest while this one is in flight.
+			c.pending = append(c.pending, pendingBatch{next: nextOffsets(batch), records: len(batch), out: out})
+			for len(c.pending) > c.cfg.MaxPending {
+				if err := c.flushOldest(ctx); err != nil {
+					return err
+				}
+			}
+		} else if err := c.Flush(ctx); err != nil { // idle: nothing to overlap with
+			return err
+		}
+		if ctx.Err() != nil {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+			defer cancel()
+			return c.Flush(fctx)
+		}
+		if c.cfg.Tick != nil {
+			if err := c.cfg.Tick(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// Flush waits for the output of the batches RunAsync handled and commits
+// their offsets; nothing to do when there is none (and under Run). It
+// must be called on Run's goroutine (from a hook). On failure the
+// batches not acknowledged stay uncommitted and Flush returns the error
+// again.
+func (c *Consumer) Flush(ctx context.Context) error {
+	for len(c.pending) > 0 {
+		if err := c.flushOldest(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushOldest waits for the oldest pending batch's output and commits it.
+func (c *Consumer) flushOldest(ctx context.Context) error {
+	p := c.pending[0]
+	if p.out != nil {
+		if err := p.out.Wait(ctx); err != nil {
+			return fmt.Errorf("kafka consumer %s: output of a batch of %d records: %w", c.cfg.Group, p.records, err)
+		}
+	}
+	c.pending[0] = pendingBatch{}
+	c.pending = c.pending[1:]
+	c.commitOffsets(p.next)
+	c.consumed.Add(int64(p.records))
+	return nil
 }
 
 // OffsetBeginning, as a start offset from OnAssign, starts a partition at
@@ -233,7 +382,8 @@ func (c *Consumer) Committed(parts []TopicPartition, timeout time.Duration) (map
 }
 
 // Abandon turns off OnAssign and OnRevoke, so that closing the consumer
-// runs no hook: a stage that stops as if it had crashed uses it.
+// runs no hook and commits nothing more (a batch RunAsync left pending
+// stays uncommitted): a stage that stops as if it had crashed uses it.
 func (c *Consumer) Abandon() { c.hooksOff = true }
 
 // poll waits for the first record (until ctx is done, or for one idle
@@ -243,6 +393,9 @@ func (c *Consumer) poll(ctx context.Context) ([]Record, error) {
 	var deadline time.Time
 	for len(batch) < c.cfg.MaxBatch {
 		timeout := 100
+		if len(c.pending) > 0 {
+			timeout = int(pendingPoll / time.Millisecond)
+		}
 		if len(batch) > 0 {
 			left := time.Until(deadline)
 			if left <= 0 {
@@ -276,8 +429,8 @@ func (c *Consumer) poll(ctx context.Context) ([]Record, error) {
 			}
 			c.report(e)
 		}
-		if ev == nil && len(batch) == 0 && c.cfg.Tick != nil {
-			return nil, nil // idle: let Run tick
+		if ev == nil && len(batch) == 0 && (c.cfg.Tick != nil || len(c.pending) > 0) {
+			return nil, nil // idle: let Run tick, RunAsync flush
 		}
 	}
 	return batch, nil
@@ -317,27 +470,36 @@ func toRecord(m *kafka.Message) Record {
 // A refused commit (the partition moved to another member meanwhile) is
 // reported, not fatal: the new owner re-reads those records, and ids make
 // the repeat harmless.
-func (c *Consumer) commit(batch []Record) {
-	type tp struct {
-		topic     string
-		partition int32
-	}
-	next := make(map[tp]int64)
+func (c *Consumer) commit(batch []Record) { c.commitOffsets(nextOffsets(batch)) }
+
+// nextOffsets returns, per partition, the offset after the batch's last
+// record.
+func nextOffsets(batch []Record) map[TopicPartition]int64 {
+	next := make(map[TopicPartition]int64)
 	for _, r := range batch {
-		k := tp{r.Topic, r.Partition}
+		k := TopicPartition{r.Topic, r.Partition}
 		if r.Offset+1 > next[k] {
 			next[k] = r.Offset + 1
 		}
 	}
+	return next
+}
+
+// commitOffsets commits the offsets (lowered to CommitFloor's).
+func (c *Consumer) commitOffsets(next map[TopicPartition]int64) {
 	offsets := make([]kafka.TopicPartition, 0, len(next))
 	for k, off := range next {
 		if c.cfg.CommitFloor != nil {
-			if floor, ok := c.cfg.CommitFloor(TopicPartition{Topic: k.topic, Partition: k.partition}); ok && floor < off {
+			if floor, ok := c.cfg.CommitFloor(k); ok && floor < off {
 				off = floor
 			}
+			if c.handled == nil {
+				c.handled, c.floored = map[TopicPartition]int64{}, map[TopicPartition]int64{}
+			}
+			c.handled[k], c.floored[k] = next[k], off
 		}
-		topic := k.topic
-		offsets = append(offsets, kafka.TopicPartition{Topic: &topic, Partition: k.partition, Offset: kafka.Offset(off)})
+		topic := k.Topic
+		offsets = append(offsets, kafka.TopicPartition{Topic: &topic, Partition: k.Partition, Offset: kafka.Offset(off)})
 	}
 	sort.Slice(offsets, func(i, j int) bool {
 		if *offsets[i].Topic != *offsets[j].Topic {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -65,19 +66,47 @@ func (s *System) runDetect(ctx context.Context, opt detectOptions) error {
 	if d.interval <= 0 {
 		d.interval = defaultCheckpointInterval
 	}
-	enrich, compiled, err := NewDetector(cfg, d.badRule)
-	if err != nil {
-		return err
+	// The state store connects and the consumer joins the group while
+	// the rules compile: the rebalance hooks that need the rules and the
+	// store run only once RunAsync polls.
+	stores := make(chan stateStoreResult, 1)
+	go func() {
+		st, err := newStateStore(s.Bus)
+		stores <- stateStoreResult{st, err}
+	}()
+	c, consErr := bus.NewConsumer(s.Bus, bus.ConsumerConfig{
+		Group:    GroupDetect,
+		Topics:   []string{bus.TopicEvents, bus.TopicRekey},
+		OnError:  func(err error) { s.Log.Warn("kafka", "group", GroupDetect, "err", err) },
+		OnAssign: d.assign,
+		OnRevoke: d.revoke,
+		Tick:     d.tick,
+		// Larger batches than the other stages: a batch's output is
+		// acknowledged while the next is evaluated (RunAsync), and the
+		// round trips per event shrink with the batch.
+		MaxBatch:   detectMaxBatch,
+		MaxPending: detectMaxPending,
+	})
+	enrich, compiled, ruleErr := NewDetector(cfg, d.badRule)
+	stored := <-stores
+	if stored.st != nil {
+		d.store = stored.st
+		defer d.store.close() // after the consumer's last checkpoint
 	}
-	d.enrich, d.route = enrich, newRouting(compiled, d.keyField, opt.allLocal)
-	defer func() { d.enrich.Close() }()
+	if enrich != nil {
+		d.enrich, d.route = enrich, newRouting(compiled, d.keyField, opt.allLocal)
+		defer func() { d.enrich.Close() }()
+	}
+	if consErr != nil || ruleErr != nil || stored.err != nil {
+		if c != nil {
+			c.Abandon() // no hook may run: the detector is not ready
+			c.Close()
+		}
+		return errors.Join(consErr, ruleErr, stored.err)
+	}
 	if s.Enrich != nil {
 		s.Enrich.Store(enrich)
 	}
-	if d.store, err = newStateStore(s.Bus); err != nil {
-		return err
-	}
-	defer d.store.close()
 	d.log.Info("detect stage started", "rules", len(compiled), "local", len(d.route.local), "rekey_groups", len(d.route.order))
 
 	watchCtx, stopWatching := context.WithCancel(ctx)
@@ -92,24 +121,13 @@ func (s *System) runDetect(ctx context.Context, opt detectOptions) error {
 		})
 	}
 
-	c, err := bus.NewConsumer(s.Bus, bus.ConsumerConfig{
-		Group:    GroupDetect,
-		Topics:   []string{bus.TopicEvents, bus.TopicRekey},
-		OnError:  func(err error) { s.Log.Warn("kafka", "group", GroupDetect, "err", err) },
-		OnAssign: d.assign,
-		OnRevoke: d.revoke,
-		Tick:     d.tick,
-	})
-	if err != nil {
-		return err
-	}
 	d.cons = c
 	s.trackConsumer(stage, GroupDetect, c, nil)
 	defer func() {
 		s.untrackConsumer(stage)
 		c.Close()
 	}()
-	err = c.Run(ctx, d.handle)
+	err := c.RunAsync(ctx, d.handle)
 	if err != nil || opt.crash {
 		// The engines may be ahead of what was produced: no checkpoint,
 		// the partitions are replayed from the last one.
@@ -121,8 +139,16 @@ func (s *System) runDetect(ctx context.Context, opt detectOptions) error {
 	}
 	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	d.checkpoint(saveCtx, nil)
+	if err := d.checkpoint(saveCtx, nil); err != nil {
+		return fmt.Errorf("%s: %w", GroupDetect, err)
+	}
 	return nil
+}
+
+// stateStoreResult is newStateStore's answer.
+type stateStoreResult struct {
+	st  *stateStore
+	err error
 }
 
 // observeEnrichers adds what the enrichers counted since seen to the

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigil-siem/vigil/bus"
@@ -163,6 +164,44 @@ func (st *stateStore) write(ctx context.Context, tp bus.TopicPartition, meta sta
 		return now, size, fmt.Errorf("checkpoint %s: tombstones: %w", tp, err)
 	}
 	return now, size, nil
+}
+
+// checkpointJob is one task's checkpoint for writeAll: live is the chunk
+// keys of its last checkpoint, replaced by write's result.
+type checkpointJob struct {
+	tp     bus.TopicPartition
+	meta   stateMeta
+	states []engineState
+	live   map[string]bool
+	size   int
+	err    error
+}
+
+// maxCheckpointWriters bounds the checkpoints writeAll writes at once.
+const maxCheckpointWriters = 16
+
+// writeAll writes the checkpoints of several tasks at once (each in its
+// own order: chunks, meta, tombstones), so a checkpoint of many
+// partitions costs about one round of acknowledgements, not one per
+// partition. Each job gets its write's results.
+func (st *stateStore) writeAll(ctx context.Context, jobs []checkpointJob) {
+	if len(jobs) == 1 {
+		j := &jobs[0]
+		j.live, j.size, j.err = st.write(ctx, j.tp, j.meta, j.states, j.live)
+		return
+	}
+	sem := make(chan struct{}, maxCheckpointWriters)
+	var wg sync.WaitGroup
+	for i := range jobs {
+		j := &jobs[i]
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			j.live, j.size, j.err = st.write(ctx, j.tp, j.meta, j.states, j.live)
+		}()
+	}
+	wg.Wait()
 }
 
 // read returns the checkpoints of the tasks (nil for a task without one).

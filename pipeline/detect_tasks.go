@@ -32,6 +32,13 @@ const (
 	defaultWatchInterval      = 2 * time.Second
 )
 
+// The detect consumer's batching (see runDetect): batch size, and the
+// batches whose output may be in flight while the next is evaluated.
+const (
+	detectMaxBatch   = 2000
+	detectMaxPending = 4
+)
+
 // detectOptions are test knobs of runDetect.
 type detectOptions struct {
 	// crash stops without a last checkpoint, as a killed process would.
@@ -166,17 +173,22 @@ func (d *detector) assign(parts []bus.TopicPartition) (map[bus.TopicPartition]in
 	if err != nil {
 		return nil, err
 	}
+	jobs := make([]checkpointJob, 0, len(fresh))
 	for _, tp := range fresh {
 		next, ok := committed[tp]
 		if !ok {
 			next = bus.OffsetBeginning
 		}
-		t := d.tasks[tp]
-		if t.live, _, err = d.store.write(ctx, tp, stateMeta{Next: next}, nil, nil); err != nil {
-			return nil, err
+		jobs = append(jobs, checkpointJob{tp: tp, meta: stateMeta{Next: next}})
+	}
+	d.store.writeAll(ctx, jobs)
+	for _, j := range jobs {
+		if j.err != nil {
+			return nil, j.err
 		}
-		start[tp] = next
-		d.log.Info("detect partition assigned for the first time: empty state", "partition", tp.String(), "offset", next)
+		d.tasks[j.tp].live = j.live
+		start[j.tp] = j.meta.Next
+		d.log.Info("detect partition assigned for the first time: empty state", "partition", j.tp.String(), "offset", j.meta.Next)
 	}
 	return start, nil
 }
@@ -186,8 +198,12 @@ func (d *detector) assign(parts []bus.TopicPartition) (map[bus.TopicPartition]in
 func (d *detector) revoke(parts []bus.TopicPartition, lost bool) {
 	d.log.Info("detect partitions revoked", "partitions", len(parts), "lost", lost)
 	if !lost {
+		// The consumer acknowledged the handled batches before calling
+		// this (it skips it when it could not).
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		d.checkpoint(ctx, parts)
+		if err := d.checkpoint(ctx, parts); err != nil {
+			d.log.Error("detect partitions revoked without a checkpoint; they are replayed from the last one", "err", err)
+		}
 		cancel()
 	}
 	for _, tp := range parts {
@@ -196,9 +212,17 @@ func (d *detector) revoke(parts []bus.TopicPartition, lost bool) {
 }
 
 // checkpoint writes the state of the given dirty tasks (every task when
-// parts is nil). Failures are logged and
-// counted: the task stays dirty and is tried again at the next interval.
-func (d *detector) checkpoint(ctx context.Context, parts []bus.TopicPartition) {
+// parts is nil). The state includes every handled batch, so it first
+// waits for what the last one produced (bus.Consumer.Flush): if that
+// fails, nothing is written and the error is returned. Write failures
+// are logged and counted: the task stays dirty and is tried again at the
+// next interval.
+func (d *detector) checkpoint(ctx context.Context, parts []bus.TopicPartition) error {
+	if d.cons != nil {
+		if err := d.cons.Flush(ctx); err != nil {
+			return fmt.Errorf("detect state not checkpointed: %w", err)
+		}
+	}
 	if parts == nil {
 		for tp := range d.tasks {
 			parts = append(parts, tp)
@@ -211,6 +235,7 @@ func (d *detector) checkpoint(ctx context.Context, parts []bus.TopicPartition) {
 		})
 	}
 	m := d.s.Metrics
+	var jobs []checkpointJob
 	for _, tp := range parts {
 		t := d.tasks[tp]
 		if t == nil || !t.dirty || t.next < 0 {
@@ -230,23 +255,31 @@ func (d *detector) checkpoint(ctx context.Context, parts []bus.TopicPartition) {
 			}
 			states = append(states, engineState{id: id, recs: recs})
 		}
-		var size int
-		if err == nil {
-			meta := stateMeta{Next: t.next}
-			if tp.Topic == bus.TopicRekey {
-				meta.SourceHW = t.srcHW
-			}
-			t.live, size, err = d.store.write(ctx, tp, meta, states, t.live)
-		}
 		if err != nil {
 			m.StateCheckpoints.WithLabelValues("failed").Inc()
 			d.log.Error("detect state not checkpointed; the partition will be replayed from its last checkpoint", "partition", tp.String(), "err", err)
 			continue
 		}
+		meta := stateMeta{Next: t.next}
+		if tp.Topic == bus.TopicRekey {
+			meta.SourceHW = t.srcHW
+		}
+		jobs = append(jobs, checkpointJob{tp: tp, meta: meta, states: states, live: t.live})
+	}
+	d.store.writeAll(ctx, jobs)
+	for _, j := range jobs {
+		t := d.tasks[j.tp]
+		t.live = j.live
+		if j.err != nil {
+			m.StateCheckpoints.WithLabelValues("failed").Inc()
+			d.log.Error("detect state not checkpointed; the partition will be replayed from its last checkpoint", "partition", j.tp.String(), "err", j.err)
+			continue
+		}
 		m.StateCheckpoints.WithLabelValues("ok").Inc()
-		m.StateCheckpointBytes.Add(float64(size))
+		m.StateCheckpointBytes.Add(float64(j.size))
 		t.dirty = false
 	}
+	return nil
 }
 
 // tick runs between batches: a pending rule reload, and the periodic
@@ -257,7 +290,7 @@ func (d *detector) tick(ctx context.Context) error {
 	}
 	if time.Since(d.lastSaved) >= d.interval {
 		d.lastSaved = time.Now()
-		d.checkpoint(ctx, nil)
+		return d.checkpoint(ctx, nil)
 	}
 	return nil
 }
@@ -304,7 +337,7 @@ func (d *detector) reload() {
 
 // handle runs one batch: events through the local rules (and out to the
 // re-key topic), re-keyed events through their group's rules.
-func (d *detector) handle(ctx context.Context, batch []bus.Record) error {
+func (d *detector) handle(ctx context.Context, batch []bus.Record) (bus.Pending, error) {
 	if d.s.reload.Swap(false) {
 		d.reload()
 	}
@@ -355,7 +388,7 @@ func (d *detector) handle(ctx context.Context, batch []bus.Record) error {
 				continue
 			}
 			if err := emit(eng.Process(ev)); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
@@ -368,12 +401,12 @@ func (d *detector) handle(ctx context.Context, batch []bus.Record) error {
 		d.enrich.Enrich(ctx, ev)
 		evaluated++
 		if err := emit(t.engines[""].Process(ev)); err != nil {
-			return err
+			return nil, err
 		}
 		if len(d.route.order) > 0 {
 			value, err := d.s.Wire.Encode(bus.TopicRekey, ev)
 			if err != nil {
-				return fmt.Errorf("encode enriched event of %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
+				return nil, fmt.Errorf("encode enriched event of %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
 			}
 			at, _ := ev.Time()
 			rekeyed = append(rekeyed, timedMessages{at: at, msgs: d.route.rekey(ev, value, r)})
@@ -390,25 +423,59 @@ func (d *detector) handle(ctx context.Context, batch []bus.Record) error {
 		rekeyOut += len(tm.msgs)
 		d.out = append(d.out, tm.msgs...)
 	}
-	if err := d.s.send(ctx, d.out); err != nil {
+	// The output goes to the producer now and is acknowledged while the
+	// next batch is handled (bus.Consumer.RunAsync); what it counts is
+	// counted once it is.
+	var dlq []dlqReason
+	for _, msg := range d.out {
+		if msg.Topic == bus.TopicDLQ {
+			dlq = append(dlq, dlqReason{msg.Headers[bus.HeaderDLQStage], msg.Headers[bus.HeaderDLQReason]})
+		}
+	}
+	del := d.s.Producer.SendAsync(ctx, d.out)
+	d.observeState()
+	d.enrichSeen = observeEnrichers(d.s.Metrics, d.enrich.Stats(), d.enrichSeen)
+	return &detectOutput{del: del, acked: func() {
+		m := d.s.Metrics
+		for _, r := range dlq {
+			d.s.Progress.DeadLetters.Add(1)
+			m.DLQ.WithLabelValues(r.stage, m.Reason(r.reason)).Inc()
+		}
+		d.s.Progress.Alerts.Add(int64(alerts))
+		d.eventsIn += int64(events)
+		d.rekeyOut += int64(rekeyOut)
+		d.rekeyIn += int64(rekeyIn)
+		detected := d.eventsIn - max(0, d.rekeyOut-d.rekeyIn)
+		d.s.Progress.DetectIn.Add(detected - d.reported)
+		d.reported = detected
+		m.StageIn.WithLabelValues("detect").Add(float64(events))
+		m.StageOut.WithLabelValues("detect").Add(float64(alerts))
+		for id, n := range ruleAlerts {
+			m.RuleAlerts.WithLabelValues(id).Add(float64(n))
+		}
+		m.RuleEvaluations.Add(float64(evaluated))
+	}}, nil
+}
+
+// dlqReason is a dead letter's stage and reason headers.
+type dlqReason struct{ stage, reason string }
+
+// detectOutput is what a batch produced, on its way to Kafka: once it
+// is acknowledged, acked counts it.
+type detectOutput struct {
+	del   *bus.Delivery
+	acked func()
+}
+
+// Wait waits for the acknowledgement, then counts the batch (once).
+func (o *detectOutput) Wait(ctx context.Context) error {
+	if err := o.del.Wait(ctx); err != nil {
 		return err
 	}
-	m := d.s.Metrics
-	d.s.Progress.Alerts.Add(int64(alerts))
-	d.eventsIn += int64(events)
-	d.rekeyOut += int64(rekeyOut)
-	d.rekeyIn += int64(rekeyIn)
-	detected := d.eventsIn - max(0, d.rekeyOut-d.rekeyIn)
-	d.s.Progress.DetectIn.Add(detected - d.reported)
-	d.reported = detected
-	m.StageIn.WithLabelValues("detect").Add(float64(events))
-	m.StageOut.WithLabelValues("detect").Add(float64(alerts))
-	for id, n := range ruleAlerts {
-		m.RuleAlerts.WithLabelValues(id).Add(float64(n))
+	if o.acked != nil {
+		o.acked()
+		o.acked = nil
 	}
-	m.RuleEvaluations.Add(float64(evaluated))
-	d.observeState()
-	d.enrichSeen = observeEnrichers(m, d.enrich.Stats(), d.enrichSeen)
 	return nil
 }
 

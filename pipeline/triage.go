@@ -1,9 +1,12 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -39,7 +42,11 @@ func (s *System) RunTriage(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("triage: %w", err)
 	}
-	grouper := triage.NewGrouper(triage.GrouperConfig{Window: time.Duration(s.Config.Triage.Window)})
+	grouper := triage.NewGrouper(triage.GrouperConfig{
+		Window:  time.Duration(s.Config.Triage.Window),
+		MaxSpan: time.Duration(s.Config.Triage.MaxSpan),
+	})
+	open := newOpenIncidents(grouper, time.Duration(s.Config.Triage.Window), time.Duration(s.Config.Triage.IdleClose))
 	// The last triage of each incident: an incident that grows without a
 	// material change (one more alert of a rule it has) is re-indexed with
 	// its current counts and its last triage, without a new LLM call.
@@ -59,7 +66,7 @@ func (s *System) RunTriage(ctx context.Context) error {
 			s.Metrics.LLMSpentToday.Set(float64(st.SpentToday))
 		})
 	}
-	return s.consume(ctx, "triage", GroupTriage, []string{bus.TopicAlerts}, nil, func(ctx context.Context, batch []bus.Record) error {
+	handle := func(ctx context.Context, batch []bus.Record) error {
 		var out []bus.Message
 		var changed []*triage.Incident
 		index := map[string]int{}
@@ -78,6 +85,7 @@ func (s *System) RunTriage(ctx context.Context) error {
 			if inc == nil {
 				continue // a replayed alert of an incident that is gone
 			}
+			open.add(r, inc, a)
 			if material {
 				rejudge[inc.ID] = true
 			}
@@ -121,8 +129,193 @@ func (s *System) RunTriage(ctx context.Context) error {
 		s.Progress.TriageIn.Add(int64(len(batch)))
 		s.Metrics.StageIn.WithLabelValues("triage").Add(float64(len(batch)))
 		s.Metrics.StageOut.WithLabelValues("triage").Add(float64(len(verdicts)))
+		open.closeExpired(time.Now())
 		return nil
+	}
+	c, err := bus.NewConsumer(s.Bus, bus.ConsumerConfig{
+		Group:       GroupTriage,
+		Topics:      []string{bus.TopicAlerts},
+		OnError:     func(err error) { s.Log.Warn("kafka", "group", GroupTriage, "err", err) },
+		OnRevoke:    open.revoke,
+		CommitFloor: open.floor,
+		Tick: func(context.Context) error {
+			open.closeExpired(time.Now())
+			return nil
+		},
 	})
+	if err != nil {
+		return err
+	}
+	s.trackConsumer("triage", GroupTriage, c, nil)
+	defer func() {
+		s.untrackConsumer("triage")
+		c.Close()
+	}()
+	if err := c.Run(ctx, handle); err != nil {
+		return fmt.Errorf("%s: %w", GroupTriage, err)
+	}
+	return nil
+}
+
+// openIncidents keeps, per vigil.alerts partition, the offsets of the
+// alerts of the incidents the Grouper built from it, so that the offset
+// committed for the partition never passes an alert of an open incident
+// (bus.ConsumerConfig.CommitFloor). A restart, or the member a partition
+// moves to, reads those alerts again and rebuilds the incidents as they
+// were: the Grouper is deterministic given the same alerts in the same
+// order, and every alert of one entity is on one partition (alerts are
+// keyed by entity). A re-built incident keeps its id, so its verdicts
+// overwrite the earlier ones in Elasticsearch; the last one written is the
+// full incident. While the replay catches up, an incident may be judged
+// in a smaller state (a batch ends inside its alerts): those verdicts come
+// before the full one on vigil.verdicts (same key, same partition), so
+// they never have the last word.
+//
+// An incident is closed (and stops holding the commit back) when the
+// newest alert of its partition, in event time, is one Window past the
+// incident's reach (Grouper.Reach: Window past its last alert, at most
+// triage.max_span past its first), or when its partition received no
+// alert for triage.idle_close. So a partition's committed offset lags by
+// at most max_span + 2×window of event time, or idle_close of quiet.
+// Closing is reproduced by a replay as long as alerts arrive no more than
+// one Window out of event-time order.
+//
+// All of it runs on the consumer's goroutine (handler, Tick, hooks).
+type openIncidents struct {
+	grouper *triage.Grouper
+	grace   time.Duration
+	idle    time.Duration
+	parts   map[bus.TopicPartition]*alertPartition
+}
+
+// alertPartition is what one vigil.alerts partition built.
+type alertPartition struct {
+	watermark time.Time // newest alert end, in event time
+	lastAlert time.Time // when its last record was handled, wall clock
+	incs      map[string]*incidentSpan
+}
+
+// incidentSpan is where an incident's alerts are in its partition.
+type incidentSpan struct {
+	first, last int64
+	reach       time.Time
+	open        bool
+}
+
+func newOpenIncidents(g *triage.Grouper, window, idle time.Duration) *openIncidents {
+	if window <= 0 {
+		window = triage.DefaultWindow
+	}
+	if idle <= 0 {
+		idle = triage.DefaultIdleClose
+	}
+	return &openIncidents{grouper: g, grace: window, idle: idle, parts: map[bus.TopicPartition]*alertPartition{}}
+}
+
+// add records that the alert of record r is in inc.
+func (o *openIncidents) add(r bus.Record, inc *triage.Incident, a rules.Alert) {
+	tp := bus.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+	p := o.parts[tp]
+	if p == nil {
+		p = &alertPartition{incs: map[string]*incidentSpan{}}
+		o.parts[tp] = p
+	}
+	p.lastAlert = time.Now()
+	if _, last := alertTimes(a); last.After(p.watermark) {
+		p.watermark = last
+	}
+	sp := p.incs[inc.ID]
+	if sp == nil {
+		sp = &incidentSpan{first: r.Offset}
+		p.incs[inc.ID] = sp
+	}
+	sp.first = min(sp.first, r.Offset)
+	sp.last = max(sp.last, r.Offset)
+	sp.reach = o.grouper.Reach(inc)
+	sp.open = true
+}
+
+// closeExpired closes the incidents their partition's alerts moved past,
+// and those of partitions quiet for the idle time.
+func (o *openIncidents) closeExpired(now time.Time) {
+	var ids []string
+	for _, p := range o.parts {
+		quiet := now.Sub(p.lastAlert) >= o.idle
+		for id, sp := range p.incs {
+			if !sp.open {
+				continue
+			}
+			if quiet || p.watermark.After(sp.reach.Add(o.grace)) || !o.grouper.Open(id) {
+				sp.open = false
+				ids = append(ids, id)
+			}
+		}
+	}
+	o.grouper.Close(ids...)
+}
+
+// floor is the CommitFloor of the triage consumer: the first offset of
+// the partition from which a replay rebuilds whole incidents only — below
+// every open incident's first alert, and below the first alert of any
+// closed incident that has alerts at or past it (a replay starting inside
+// an incident would rebuild a smaller one under another id).
+func (o *openIncidents) floor(tp bus.TopicPartition) (int64, bool) {
+	p := o.parts[tp]
+	if p == nil {
+		return 0, false
+	}
+	spans := make([]*incidentSpan, 0, len(p.incs))
+	for _, sp := range p.incs {
+		spans = append(spans, sp)
+	}
+	end := func(sp *incidentSpan) int64 {
+		if sp.open {
+			return math.MaxInt64
+		}
+		return sp.last
+	}
+	slices.SortFunc(spans, func(x, y *incidentSpan) int { return cmp.Compare(end(y), end(x)) })
+	f := int64(math.MaxInt64) // the batch's next offset is the consumer's
+	for _, sp := range spans {
+		if end(sp) >= f {
+			f = min(f, sp.first)
+		}
+	}
+	for id, sp := range p.incs {
+		if !sp.open && sp.last < f {
+			delete(p.incs, id) // committed past: never replayed
+		}
+	}
+	return f, f < math.MaxInt64
+}
+
+// revoke forgets what the partitions built: their new owner (or this
+// member, when they come back) rebuilds it from their committed offsets.
+func (o *openIncidents) revoke(parts []bus.TopicPartition, _ bool) {
+	for _, tp := range parts {
+		p := o.parts[tp]
+		if p == nil {
+			continue
+		}
+		ids := make([]string, 0, len(p.incs))
+		for id := range p.incs {
+			ids = append(ids, id)
+		}
+		o.grouper.Forget(ids...)
+		delete(o.parts, tp)
+	}
+}
+
+// alertTimes is the event time an alert covers, as the Grouper sees it.
+func alertTimes(a rules.Alert) (first, last time.Time) {
+	first, last = a.Vigil.Alert.FirstSeen, a.Vigil.Alert.LastSeen
+	if last.IsZero() {
+		last = a.Timestamp
+	}
+	if first.IsZero() || first.After(last) {
+		first = last
+	}
+	return first, last
 }
 
 // observeTriage counts one fresh judgement: its verdict, and for LLM

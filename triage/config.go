@@ -15,6 +15,17 @@ type Config struct {
 	// Window keeps an incident open while its entity keeps raising alerts
 	// within this time (default 30m).
 	Window Duration `yaml:"window"`
+	// MaxSpan caps an incident's span in event time (default 24h): a
+	// storm that never pauses is cut into incidents of at most MaxSpan.
+	// The triage stage keeps the alerts of open incidents uncommitted on
+	// vigil.alerts (a restart re-reads them to rebuild the incidents), so
+	// this also bounds how far back a restart re-reads.
+	MaxSpan Duration `yaml:"max_span"`
+	// IdleClose closes the open incidents of an alerts partition that
+	// received no alert for this long, in wall-clock time (default 2m), so
+	// that a quiet partition's offsets get committed. Later alerts of
+	// those entities open new incidents.
+	IdleClose Duration `yaml:"idle_close"`
 	// Engine is auto (OpenAI when an API key is set, else fallback),
 	// openai or fallback.
 	Engine string `yaml:"engine"`
@@ -88,6 +99,7 @@ func (p PriceConfig) Cost(t Tokens) float64 {
 // Config defaults.
 const (
 	DefaultCacheTTL          = 24 * time.Hour
+	DefaultIdleClose         = 2 * time.Minute
 	DefaultMaxConcurrency    = 4
 	DefaultPromptTokenBudget = 6000
 	// MinPromptTokenBudget is the smallest budget that holds the system
@@ -115,6 +127,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = Duration(DefaultWindow)
+	}
+	if cfg.MaxSpan <= 0 {
+		cfg.MaxSpan = Duration(DefaultMaxSpan)
+	}
+	if cfg.IdleClose <= 0 {
+		cfg.IdleClose = Duration(DefaultIdleClose)
 	}
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = DefaultCacheSize

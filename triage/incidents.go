@@ -35,6 +35,11 @@ type GrouperConfig struct {
 	// DedupIDs is how many recent alert ids are remembered to recognise a
 	// replayed alert (default 100000).
 	DedupIDs int
+	// MaxSpan caps an incident's span in event time, first alert to last
+	// (default 24h): an alert that would stretch it further opens a new
+	// incident, so that a storm that never pauses still yields incidents
+	// that close.
+	MaxSpan time.Duration
 }
 
 // Defaults of GrouperConfig.
@@ -45,6 +50,7 @@ const (
 	DefaultMaxAlertIDs   = 1000
 	DefaultMaxRelated    = 100
 	DefaultDedupIDs      = 100000
+	DefaultMaxSpan       = 24 * time.Hour
 )
 
 // maxValueLen caps one related user, host or IP: they come from log lines,
@@ -112,6 +118,9 @@ func NewGrouper(cfg GrouperConfig) *Grouper {
 	}
 	if cfg.DedupIDs <= 0 {
 		cfg.DedupIDs = DefaultDedupIDs
+	}
+	if cfg.MaxSpan <= 0 {
+		cfg.MaxSpan = DefaultMaxSpan
 	}
 	return &Grouper{
 		cfg:      cfg,
@@ -184,6 +193,60 @@ func (g *Grouper) Expire(now time.Time) int {
 	return n
 }
 
+// Reach is the event time past which no alert joins inc any more: an
+// alert starting after it, or ending after it when that stretches inc
+// beyond MaxSpan, opens a new incident. An incident whose partition's
+// alerts have moved well past its reach can be closed.
+func (g *Grouper) Reach(inc *Incident) time.Time {
+	return earliest(inc.LastSeen.Add(g.cfg.Window), inc.FirstSeen.Add(g.cfg.MaxSpan))
+}
+
+// Open says whether the incident id is open: Add can still put alerts
+// into it.
+func (g *Grouper) Open(id string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.byID[id] != nil
+}
+
+// Close closes incidents: later alerts of their entities open new ones.
+// Their alert ids stay remembered, so a replayed alert of a closed
+// incident is still recognised (Add returns nil).
+func (g *Grouper) Close(ids ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, id := range ids {
+		if gr := g.byID[id]; gr != nil {
+			g.drop(gr)
+		}
+	}
+}
+
+// Forget drops incidents and every remembered alert id of theirs, as if
+// the Grouper had never seen their alerts: replaying those alerts
+// rebuilds them (a stage that loses the partition they came from).
+func (g *Grouper) Forget(ids ...string) {
+	if len(ids) == 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gone := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		gone[id] = true
+		if gr := g.byID[id]; gr != nil {
+			g.drop(gr)
+		}
+	}
+	// The ring keeps the forgotten ids until they are overwritten: then
+	// deleting them from seen again is harmless.
+	for alertID, incID := range g.seen {
+		if gone[incID] {
+			delete(g.seen, alertID)
+		}
+	}
+}
+
 // Len returns how many incidents are open.
 func (g *Grouper) Len() int {
 	g.mu.Lock()
@@ -192,17 +255,33 @@ func (g *Grouper) Len() int {
 }
 
 // find returns the most recent incident of ent whose span, widened by
-// Window on both sides, overlaps the alert's span.
+// Window on both sides, overlaps the alert's span, and that the alert
+// would not stretch beyond MaxSpan.
 func (g *Grouper) find(ent rules.Entity, first, last time.Time) *group {
 	groups := g.byEntity[ent]
 	for i := len(groups) - 1; i >= 0; i-- {
 		gr := groups[i]
 		if !first.After(gr.inc.LastSeen.Add(g.cfg.Window)) &&
-			!last.Before(gr.inc.FirstSeen.Add(-g.cfg.Window)) {
+			!last.Before(gr.inc.FirstSeen.Add(-g.cfg.Window)) &&
+			latest(last, gr.inc.LastSeen).Sub(earliest(first, gr.inc.FirstSeen)) <= g.cfg.MaxSpan {
 			return gr
 		}
 	}
 	return nil
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func (g *Grouper) open(ent rules.Entity, a rules.Alert, first time.Time) *group {

@@ -144,14 +144,14 @@ func cutDot(id string) (string, string, bool) {
 }
 
 // bruteForceStorm returns n brute-force alerts from ip, each over 10
-// failed logins 6 s apart, one alert per minute from start.
+// failed logins 6 s apart, one alert every 15 s from start.
 func bruteForceStorm(log *authLog, ip string, start time.Time, n int) []rules.Alert {
 	users := []string{"root", "admin", "oracle", "test", "ubuntu"}
 	out := make([]rules.Alert, 0, n)
 	for i := range n {
 		evs := make([]event.Event, 10)
 		for j := range evs {
-			evs[j] = log.sshd(start.Add(time.Duration(i)*time.Minute+time.Duration(j)*6*time.Second), "failure", users[(i+j)%len(users)], ip)
+			evs[j] = log.sshd(start.Add(time.Duration(i)*15*time.Second+time.Duration(j)*6*time.Second), "failure", users[(i+j)%len(users)], ip)
 		}
 		out = append(out, ruleBruteForce.alert("source.ip", evs...))
 	}

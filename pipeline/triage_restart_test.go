@@ -1,0 +1,192 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vigil-siem/vigil/bus"
+	"github.com/vigil-siem/vigil/config"
+	"github.com/vigil-siem/vigil/rules"
+	"github.com/vigil-siem/vigil/triage"
+)
+
+// TestTriageRestartRebuildsOpenIncidents: the triage stage stops without
+// any last word (a killed process) while an incident is open; detect then
+// sends the incident's first alert again (its own replay) and one more
+// alert. The restarted stage re-reads the open incident's alerts (they
+// were never committed), so the last verdict of the incident holds all
+// three alerts once each, and no verdict after the first full one is
+// smaller.
+func TestTriageRestartRebuildsOpenIncidents(t *testing.T) {
+	cfg := config.Default()
+	cfg.Kafka.Partitions = 2
+	cfg.Triage.Engine = "fallback"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sys, err := Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+
+	ent := rules.Entity{Field: "source.ip", Value: "203.0.113.7"}
+	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	alert := func(i int) rules.Alert {
+		var a rules.Alert
+		a.Timestamp = at.Add(time.Duration(i) * time.Minute)
+		a.Event.Kind = "alert"
+		a.Rule = rules.AlertRule{ID: "test-ssh-brute-force", Name: "SSH brute force"}
+		a.Vigil.Alert.ID = "restart-alert-" + string(rune('a'+i))
+		a.Vigil.Alert.Kind = "threshold"
+		a.Vigil.Alert.Severity = "medium"
+		a.Vigil.Alert.Entity = ent
+		a.Vigil.Alert.FirstSeen, a.Vigil.Alert.LastSeen = a.Timestamp.Add(-30*time.Second), a.Timestamp
+		a.Vigil.Alert.EventCount = 5
+		return a
+	}
+	send := func(as ...rules.Alert) {
+		t.Helper()
+		var msgs []bus.Message
+		for _, a := range as {
+			b, err := json.Marshal(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs = append(msgs, bus.Message{Topic: bus.TopicAlerts, Key: []byte(a.Vigil.Alert.Entity.String()), Value: b})
+		}
+		if err := sys.Producer.Send(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	incID := triage.IncidentID(ent, alert(0).Vigil.Alert.ID)
+	// verdicts returns every verdict of the incident on vigil.verdicts, in order.
+	verdicts := func() []triage.Incident {
+		t.Helper()
+		recs, err := bus.ReadPartitions(ctx, sys.Bus, bus.TopicVerdicts, []int32{0, 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []triage.Incident
+		for _, r := range recs {
+			if string(r.Key) != incID {
+				continue
+			}
+			var v triage.Verdict
+			if err := json.Unmarshal(r.Value, &v); err != nil {
+				t.Fatalf("verdict at offset %d: %v", r.Offset, err)
+			}
+			out = append(out, v.Vigil.Incident)
+		}
+		return out
+	}
+	// runTriage starts the stage; the returned func stops it by cancelling
+	// its context: triage has no final work, so this is what a kill leaves.
+	runTriage := func() (stop func()) {
+		tctx, tcancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- sys.RunTriage(tctx) }()
+		return func() {
+			tcancel()
+			if err := <-done; err != nil {
+				t.Errorf("triage: %v", err)
+			}
+		}
+	}
+	waitFor := func(what string, ok func([]triage.Incident) bool) {
+		t.Helper()
+		for {
+			if ok(verdicts()) {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("no verdict %s; verdicts of the incident: %+v", what, counts(verdicts()))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	hasAlert := func(id string) func([]triage.Incident) bool {
+		return func(vs []triage.Incident) bool {
+			return slices.ContainsFunc(vs, func(inc triage.Incident) bool { return slices.Contains(inc.AlertIDs, id) })
+		}
+	}
+
+	send(alert(0), alert(1))
+	stop := runTriage()
+	waitFor("with the second alert", hasAlert(alert(1).Vigil.Alert.ID))
+	stop()
+
+	send(alert(0), alert(2)) // detect's replay of the first alert, then a new one
+	stop = runTriage()
+	waitFor("with the third alert", hasAlert(alert(2).Vigil.Alert.ID))
+	stop()
+
+	vs := verdicts()
+	want := []string{alert(0).Vigil.Alert.ID, alert(1).Vigil.Alert.ID, alert(2).Vigil.Alert.ID}
+	last := vs[len(vs)-1]
+	if last.AlertCount != 3 || !slices.Equal(last.AlertIDs, want) {
+		t.Fatalf("last verdict: alert_count %d, alert_ids %v; want 3, %v (counts of every verdict: %v)",
+			last.AlertCount, last.AlertIDs, want, counts(vs))
+	}
+	full := false
+	for _, inc := range vs {
+		if full && inc.AlertCount < 3 {
+			t.Fatalf("a verdict with %d alerts came after the full one (counts of every verdict: %v)", inc.AlertCount, counts(vs))
+		}
+		full = full || inc.AlertCount == 3
+	}
+}
+
+func counts(vs []triage.Incident) []int {
+	out := make([]int, len(vs))
+	for i, v := range vs {
+		out[i] = v.AlertCount
+	}
+	return out
+}
+
+// TestTriageCommitFloorNeverSplitsAnIncident: the offset triage lets the
+// consumer commit is below every open incident's first alert, and never
+// inside a closed incident that a replay from it would see part of.
+func TestTriageCommitFloorNeverSplitsAnIncident(t *testing.T) {
+	type span struct {
+		id          string
+		first, last int64
+		open        bool
+	}
+	tests := []struct {
+		name  string
+		spans []span
+		floor int64 // -1: no floor
+		kept  int   // spans still tracked afterwards
+	}{
+		{"nothing open", nil, -1, 0},
+		{"one open incident", []span{{"a", 5, 9, true}}, 5, 1},
+		{"closed incidents before it are forgotten", []span{{"a", 2, 4, false}, {"b", 6, 9, true}}, 6, 1},
+		{"a closed incident it would cut holds the floor", []span{{"a", 2, 8, false}, {"b", 6, 9, true}}, 2, 2},
+		{"cuts cascade", []span{{"a", 1, 3, false}, {"b", 3, 7, false}, {"c", 6, 9, true}}, 1, 3},
+		{"all closed", []span{{"a", 2, 8, false}, {"b", 6, 9, false}}, -1, 0},
+	}
+	tp := bus.TopicPartition{Topic: bus.TopicAlerts, Partition: 1}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOpenIncidents(triage.NewGrouper(triage.GrouperConfig{}), 0, 0)
+			p := &alertPartition{incs: map[string]*incidentSpan{}}
+			for _, s := range tc.spans {
+				p.incs[s.id] = &incidentSpan{first: s.first, last: s.last, open: s.open}
+			}
+			o.parts[tp] = p
+			f, ok := o.floor(tp)
+			if got := map[bool]int64{true: f, false: -1}[ok]; got != tc.floor {
+				t.Fatalf("floor %d (ok %v), want %d", f, ok, tc.floor)
+			}
+			if len(p.incs) != tc.kept {
+				t.Errorf("%d spans tracked after, want %d", len(p.incs), tc.kept)
+			}
+		})
+	}
+}
