@@ -110,6 +110,7 @@ collect:
   allowed_lateness: %s
 triage:
   engine: fallback
+  idle_close: 15s   # quiet partitions close their incidents (and commit) sooner than the 2m default
 index:
   elasticsearch:
     addresses: [%q]
