@@ -20,6 +20,7 @@ type Compiled struct {
 	untilKeys []string     // sequence: the rule's by plus until's by
 	hash      string       // of the rule as written, to tell a changed rule on reload and restore
 	require   *requirement // what an event must have to be a candidate (nil: every event)
+	gate      *requirement // what an event must have for the rule to act on it (see gate.go)
 	// whereIsRequire: the where expression is exactly require (field ==
 	// "v" or field in ["v", ...]), so an indexed candidate whose field
 	// holds a string has passed it already.
@@ -104,6 +105,7 @@ func compile(r *Rule, e *env) (*Compiled, []compileError) {
 	if nt := r.NewTerms; nt != nil {
 		fields("new_terms.fields", nt.Fields...)
 	}
+	c.gate = ruleGate(c)
 	return c, errs
 }
 

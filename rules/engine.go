@@ -326,7 +326,7 @@ func (e *Engine) evalRule(r *Compiled, ev event.Event, t time.Time, hasTime, ind
 		if !hasTime || e.excepted(r, ev) {
 			return nil // a sequence is ordered in event time; without one it cannot take part
 		}
-		if p := e.processSequence(r, ev, t); p != nil {
+		if p := e.processSequence(r, ev, t); p != nil && !e.suppressedEarly(r, p.ev, r.stepKeys[r.stages[p.stage]]) {
 			got = append(got, e.sequenceAlert(r, p))
 		}
 	case KindThreshold, KindNewTerms:

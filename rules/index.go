@@ -200,11 +200,12 @@ type ruleIndex struct {
 	always  []uint64           // bitset of the rules without a requirement
 	set     []uint64           // scratch bitset
 	out     []int              // scratch result
+	gates   *gateIndex         // second requirements, checked once per field
 }
 
 func newRuleIndex(rules []*Compiled) *ruleIndex {
 	words := (len(rules) + 63) / 64
-	ix := &ruleIndex{always: make([]uint64, words), set: make([]uint64, words)}
+	ix := &ruleIndex{always: make([]uint64, words), set: make([]uint64, words), gates: newGateIndex(rules, words)}
 	for i, c := range rules {
 		q := c.require
 		if q == nil {
@@ -245,6 +246,9 @@ func (ix *ruleIndex) candidates(ev event.Event) []int {
 				ix.mark(ix.byValue[f][s])
 			}
 		}
+	}
+	if anyRule(ix.set) {
+		ix.gates.filter(ev, ix.set)
 	}
 	ix.out = ix.out[:0]
 	for w, word := range ix.set {

@@ -3,6 +3,8 @@ package rules
 import (
 	"strings"
 	"time"
+
+	"github.com/vigil-siem/vigil/event"
 )
 
 // Suppression keeps one alert per suppress.by key per suppress.for window
@@ -74,6 +76,40 @@ func (e *Engine) suppress(c *Compiled, alerts []Alert) []Alert {
 		out = append(out, a)
 	}
 	return out
+}
+
+// suppressedEarly counts, as suppress would, an alert of c whose last
+// event is last and whose group keys are by, when suppress would hold it
+// back, so that the alert need not be built (the events cloned). false
+// means: build the alert and pass it to suppress, which decides. Only for
+// an alert that is the only one of its rule on this event: suppress sees
+// alerts in order, and an earlier one could open the window.
+func (e *Engine) suppressedEarly(c *Compiled, last event.Event, by []string) bool {
+	if c.Rule.Suppress == nil {
+		return false
+	}
+	// suppressKey reads the last event first; with every value there, the
+	// key is the group key of suppress.by on it.
+	key, ok := groupKey(c.Rule.Suppress.By, last)
+	if !ok {
+		return false
+	}
+	w, ok := e.sup[c].keys.get(key)
+	if !ok {
+		return false
+	}
+	at, _ := last.Time()
+	if at.Sub(w.start) > time.Duration(c.Rule.Suppress.For) {
+		return false
+	}
+	// newAlert looks the login session up (which refreshes it in the
+	// session cache) for an alert about a user: so does this.
+	if ent := e.entity(c.Rule, by, last); ent.Field == "user.name" {
+		e.sessions.lookup(last.String("host.name"), ent.Value, at)
+	}
+	w.count++
+	e.stats.Suppressed++
+	return true
 }
 
 // closeSuppression returns the window's first alert with its count, when

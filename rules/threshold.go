@@ -183,7 +183,10 @@ func (e *Engine) processThreshold(c *Compiled, ev event.Event, t time.Time) []Al
 	}
 	k.slide(t.Add(-window), distinct)
 	if n := k.count(distinct); c.threshold.passes(n) {
-		alerts = append(alerts, e.thresholdAlert(c, k))
+		// alerts is empty here (gt, gte): this is the rule's only alert.
+		if !e.suppressedEarly(c, k.entries[len(k.entries)-1].ev, c.Rule.By) {
+			alerts = append(alerts, e.thresholdAlert(c, k))
+		}
 		st.keys.remove(key)
 	}
 	return alerts

@@ -3,9 +3,11 @@
 // `vigil scan` uses to hunt in old logs and to backtest rules, and the
 // oracle the end-to-end tests compare the streaming pipeline with.
 //
-// Files are read in the order given, each by its own parser. Events go in
-// batches to several engines at once, each running a share of the rules
-// (rules are independent of each other), so detection uses every core
-// while every engine still sees every event in order. Alerts leave in a
-// deterministic order: batch by batch, and within a batch by engine.
+// Files are read in the order given, each by its own parser, on one
+// goroutine (parsing keeps per-stream state). Events go in batches to the
+// engines, each running a share of the rules (rules are independent of
+// each other); by default there is one engine per CPU less the reader's,
+// since every engine reads every event. Alerts leave in a deterministic
+// order that does not depend on the number of engines: by event, then by
+// the rule's position, with the windows still open at the end last.
 package scan

@@ -25,13 +25,17 @@ type Input struct {
 type Options struct {
 	Rules []*rules.Compiled
 	// Workers is how many engines share the rules (default: the number of
-	// CPUs, at most the number of rules).
+	// CPUs less the one the reader parses on, at least 1, at most the
+	// number of rules). Every engine reads every event (its time, the
+	// index fields), so more engines than the reader can feed only add
+	// CPU time.
 	Workers int
 	Engine  rules.EngineConfig
 	// BatchEvents is how many events go to the engines at once (default 4096).
 	BatchEvents int
 	// Enrich, when set, runs on every event before the rules, as the detect
-	// stage's enrichers do.
+	// stage's enrichers do. It runs on the reader, right after the parser,
+	// while the event is still in the CPU's cache.
 	Enrich func(context.Context, event.Event)
 }
 
@@ -74,11 +78,13 @@ type InputSummary struct {
 }
 
 // Run scans the inputs and hands every alert to emit, in a deterministic
-// order. It returns emit's first error, a read error, or ctx's error.
+// order that does not depend on Workers: by event, then by the rule's
+// position in Options.Rules; the alerts of windows still open at the end
+// come last, by rule. It returns emit's first error, a read error, or ctx's error.
 func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Alert) error) (*Summary, error) {
 	workers := opts.Workers
 	if workers <= 0 {
-		workers = runtime.NumCPU()
+		workers = runtime.NumCPU() - 1
 	}
 	workers = max(1, min(workers, len(opts.Rules)))
 	batchSize := opts.BatchEvents
@@ -92,6 +98,12 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 			share = append(share, opts.Rules[j])
 		}
 		engines[i] = rules.NewEngine(share, opts.Engine)
+	}
+	rulePos := make(map[string]int, len(opts.Rules))
+	for i, c := range opts.Rules {
+		if _, ok := rulePos[c.Rule.ID]; !ok {
+			rulePos[c.Rule.ID] = i
+		}
 	}
 	sum := &Summary{}
 	perRule := map[string]*RuleSummary{}
@@ -161,7 +173,7 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 	}
 	type done struct {
 		events int
-		alerts [][]rules.Alert
+		alerts []placed
 	}
 	emitted := make(chan done, 1)
 	emitEnd := make(chan struct{})
@@ -172,11 +184,9 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 				continue // batches the engines ran before they saw the stop
 			}
 			sum.Events += int64(d.events)
-			for _, alerts := range d.alerts {
-				for _, a := range alerts {
-					if failed == nil {
-						record(a)
-					}
+			for _, p := range d.alerts {
+				if failed == nil {
+					record(p.alert)
 				}
 			}
 		}
@@ -185,19 +195,21 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 		if stopped.Load() {
 			continue // drain so the reader can finish
 		}
-		results := make([][]rules.Alert, workers)
+		results := make([][]placed, workers)
 		var wg sync.WaitGroup
 		for i, eng := range engines {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for _, ev := range batch {
-					results[i] = append(results[i], eng.Process(ev)...)
+				for j, ev := range batch {
+					for _, a := range eng.Process(ev) {
+						results[i] = append(results[i], placed{event: j, rule: rulePos[a.Rule.ID], alert: a})
+					}
 				}
 			}()
 		}
 		wg.Wait()
-		emitted <- done{events: len(batch), alerts: results}
+		emitted <- done{events: len(batch), alerts: inOrder(results)}
 	}
 	close(emitted)
 	<-emitEnd
@@ -206,11 +218,15 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 	}
 	// End of input: windows still open (threshold lt/eq, suppression)
 	// are decided now.
-	for _, eng := range engines {
+	flushed := make([][]placed, workers)
+	for i, eng := range engines {
 		for _, a := range eng.Flush() {
-			if failed == nil {
-				record(a)
-			}
+			flushed[i] = append(flushed[i], placed{rule: rulePos[a.Rule.ID], alert: a})
+		}
+	}
+	for _, p := range inOrder(flushed) {
+		if failed == nil {
+			record(p.alert)
 		}
 	}
 	for _, rs := range perRule {
@@ -223,4 +239,29 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 		return sum.Rules[i].ID < sum.Rules[j].ID
 	})
 	return sum, failed
+}
+
+// placed is an alert with the position of the event that raised it in its
+// batch and of its rule in Options.Rules.
+type placed struct {
+	event int
+	rule  int
+	alert rules.Alert
+}
+
+// inOrder merges the engines' alerts of one batch by event, then by rule,
+// so that the output does not depend on how many engines share the rules.
+// Alerts of one rule keep the order its engine gave them.
+func inOrder(perEngine [][]placed) []placed {
+	var all []placed
+	for _, ps := range perEngine {
+		all = append(all, ps...)
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].event != all[j].event {
+			return all[i].event < all[j].event
+		}
+		return all[i].rule < all[j].rule
+	})
+	return all
 }

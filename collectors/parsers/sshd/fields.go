@@ -90,7 +90,11 @@ func setUser(e event.Event, user string) {
 }
 
 // addRelated appends v to the array at key unless it is there already.
-func addRelated(e event.Event, key, v string) {
+func addRelated(e event.Event, key, v string) { addRelatedBoxed(e, key, v, v) }
+
+// addRelatedBoxed is addRelated with boxed, an interface value holding v
+// (the field it comes from), appended instead of boxing v again.
+func addRelatedBoxed(e event.Event, key, v string, boxed any) {
 	if v == "" {
 		return
 	}
@@ -100,7 +104,7 @@ func addRelated(e event.Event, key, v string) {
 			return
 		}
 	}
-	e[key] = append(list, v)
+	e[key] = append(list, boxed)
 }
 
 // related fills related.user and related.ip from the fields set.
@@ -116,12 +120,14 @@ func related(e event.Event) {
 			e["related.user"] = []any{u, eff}
 		}
 	case u != "":
-		addRelated(e, "related.user", u)
+		addRelatedBoxed(e, "related.user", u, e["user.name"])
 	case eff != "":
-		addRelated(e, "related.user", eff)
+		addRelatedBoxed(e, "related.user", eff, e["user.effective.name"])
 	}
-	if ip, ok := e["source.ip"].(string); ok {
-		e["related.ip"] = []any{ip}
+	if ip := e["source.ip"]; ip != nil {
+		if _, ok := ip.(string); ok {
+			e["related.ip"] = []any{ip}
+		}
 	}
 }
 

@@ -41,6 +41,27 @@ type Parser struct {
 	// lines of one burst share a second, and this skips the work.
 	lastStamp string
 	lastText  string
+
+	// The boxed values of the previous event's @timestamp, host, program
+	// and pid: lines of a burst share them, and sharing one interface
+	// value saves an allocation per field and line.
+	stampBox, hostBox, progBox box
+	pidText                    string
+	pidBox                     any
+}
+
+// box holds a string and the interface value boxing it.
+type box struct {
+	s string
+	v any
+}
+
+// of returns s as an interface value, the previous one when s is equal.
+func (b *box) of(s string) any {
+	if b.v == nil || b.s != s {
+		b.s, b.v = s, s
+	}
+	return b.v
 }
 
 // New returns a parser for one stream.
@@ -66,19 +87,25 @@ func (p *Parser) Parse(src parsers.Source, line []byte) event.Event {
 	if reason != "" {
 		return parsers.Flag(e, reason)
 	}
-	e[event.FieldTimestamp] = h.stamp
+	e[event.FieldTimestamp] = p.stampBox.of(h.stamp)
 	e["event.kind"] = "event"
 	e["event.dataset"] = Dataset
 	e["event.module"] = Module
 	if h.host != "" {
-		e["host.name"] = h.host
+		e["host.name"] = p.hostBox.of(h.host)
 	}
 	if h.prog != "" {
-		e["process.name"] = h.prog
+		e["process.name"] = p.progBox.of(h.prog)
 	}
 	if h.pid != "" {
-		if pid, err := strconv.ParseInt(h.pid, 10, 64); err == nil {
-			e["process.pid"] = pid
+		if p.pidBox == nil || h.pid != p.pidText {
+			p.pidBox = nil
+			if pid, err := strconv.ParseInt(h.pid, 10, 64); err == nil {
+				p.pidText, p.pidBox = h.pid, pid
+			}
+		}
+		if p.pidBox != nil {
+			e["process.pid"] = p.pidBox
 		}
 	}
 	if h.msg != "" {
