@@ -2,6 +2,8 @@ package event
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -231,6 +233,18 @@ func TestMarshalValuesMatchEncodingJSON(t *testing.T) {
 		}
 		if want := `{"a":{"b":` + string(std) + `}}`; string(got) != want {
 			t.Errorf("%#v: got %s, want %s", v, got, want)
+		}
+	}
+}
+
+// Event ids are stored in Kafka and Elasticsearch: they must never change
+// between versions. The reference is the hash written out by hand.
+func TestMakeIDIsTheTruncatedSHA256OfSourceOffsetAndLine(t *testing.T) {
+	for _, raw := range [][]byte{[]byte("line"), nil, bytes.Repeat([]byte("x"), 2000)} {
+		sum := sha256.Sum256(append([]byte("/var/log/auth.log\x0042\x00"), raw...))
+		want := hex.EncodeToString(sum[:16])
+		if got := MakeID("/var/log/auth.log", 42, raw); got != want {
+			t.Errorf("MakeID of a %d-byte line = %s, want %s", len(raw), got, want)
 		}
 	}
 }
