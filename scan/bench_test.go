@@ -3,6 +3,7 @@ package scan_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,43 @@ func BenchmarkScanOpenSSH(b *testing.B) {
 				_, err := a.MarshalJSON()
 				return err
 			})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(lines*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkScanOpenSSHFiles is BenchmarkScanOpenSSH with the same 100k
+// lines as five files (hosts) of 20k lines each, merged by event time.
+func BenchmarkScanOpenSSHFiles(b *testing.B) {
+	one := corpus.Read(b, "loghub/OpenSSH_2k.log")
+	data := bytes.Repeat(one, 10)
+	const files = 5
+	lines := files * bytes.Count(data, []byte("\n"))
+	enrich, err := enrichers.New(enrichers.DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer enrich.Close()
+	rs, errs := rules.LoadFS(rules.Pack(), ".", rules.WithFunctions(enrich.RuleFunctions()))
+	if len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	b.SetBytes(int64(files * len(data)))
+	for b.Loop() {
+		var inputs []scan.Input
+		for i := range files {
+			p, err := collectors.NewParser("sshd", collectors.ParserConfig{Reference: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), Location: time.UTC})
+			if err != nil {
+				b.Fatal(err)
+			}
+			inputs = append(inputs, scan.Input{Name: fmt.Sprintf("/var/log/host%d/auth.log", i), Reader: bytes.NewReader(data), Parser: p})
+		}
+		_, err = scan.Run(context.Background(), inputs, scan.Options{Rules: rs, Enrich: enrich.Enrich}, func(a rules.Alert) error {
+			_, err := a.MarshalJSON()
+			return err
+		})
 		if err != nil {
 			b.Fatal(err)
 		}

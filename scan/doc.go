@@ -3,10 +3,16 @@
 // `vigil scan` uses to hunt in old logs and to backtest rules, and the
 // oracle the end-to-end tests compare the streaming pipeline with.
 //
-// Files are read in the order given, each by its own parser, on one
-// goroutine (parsing keeps per-stream state). Events go in batches to the
-// engines, each running a share of the rules (rules are independent of
-// each other); by default there is one engine per CPU less the reader's,
+// Each input is parsed by its own parser (parsing keeps per-stream
+// state). One input is read on one goroutine, in its order. Several inputs
+// are read concurrently and merged by event time (a k-way merge of a few
+// events per input at a time: always the input whose next event is
+// oldest, an event without a time at once), so that files whose times
+// overlap (one log per host, auth.log and auth.log.1 in any order) reach
+// the engines as one stream in time order and find what the events in
+// that order find; each input keeps its own order. The enrichers run on
+// that one stream. Events go in batches to the engines, each running a
+// share of the rules (rules are independent of each other); by default there is one engine per CPU less the reader's,
 // since every engine reads every event. Alerts leave in a deterministic
 // order that does not depend on the number of engines: by event, then by
 // the rule's position, with the windows still open at the end last.

@@ -77,7 +77,9 @@ type InputSummary struct {
 	collectors.ReadStats
 }
 
-// Run scans the inputs and hands every alert to emit, in a deterministic
+// Run scans the inputs and hands every alert to emit. Several inputs are
+// read concurrently and merged by event time (see the package doc), so
+// their order does not change what is found. Alerts come in a deterministic
 // order that does not depend on Workers: by event, then by the rule's
 // position in Options.Rules; the alerts of windows still open at the end
 // come last, by rule. It returns emit's first error, a read error, or ctx's error.
@@ -130,20 +132,33 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 			batch = make([]event.Event, 0, batchSize)
 			return nil
 		}
-		for _, in := range inputs {
-			st, err := collectors.Read(in.Name, in.Reader, in.Parser, func(e event.Event) error {
-				if opts.Enrich != nil {
-					opts.Enrich(ctx, e)
-				}
-				batch = append(batch, e)
-				if len(batch) == batchSize {
-					return send()
-				}
-				return nil
-			})
+		add := func(e event.Event) error {
+			if opts.Enrich != nil {
+				opts.Enrich(ctx, e)
+			}
+			batch = append(batch, e)
+			if len(batch) == batchSize {
+				return send()
+			}
+			return nil
+		}
+		if len(inputs) == 1 {
+			// One stream: parsed right here, with nothing to merge.
+			in := inputs[0]
+			st, err := collectors.Read(in.Name, in.Reader, in.Parser, add)
 			sum.Inputs = append(sum.Inputs, InputSummary{Name: in.Name, ReadStats: st})
 			if err != nil {
 				readErr <- fmt.Errorf("%s: %w", in.Name, err)
+				return
+			}
+		} else if len(inputs) > 1 {
+			// Several streams: parsed concurrently and merged by event
+			// time, so the engines see one stream in time order; the
+			// enrichers run here, on the merged stream, one event at a
+			// time as with one input.
+			sum.Inputs = make([]InputSummary, len(inputs))
+			if err := readMerged(ctx, inputs, sum.Inputs, add); err != nil {
+				readErr <- err
 				return
 			}
 		}

@@ -31,7 +31,8 @@ func newScanCmd(g *globals) *cobra.Command {
 		Use:   "scan [--rules DIR] [--format F|auto] FILE...",
 		Short: "Run the rules over log files offline (hunting, backtesting): alerts as NDJSON on stdout, a summary on stderr",
 		Long: "Parses each FILE (\"-\": standard input) and runs the rules on it with the detect stage's engine, " +
-			"without Kafka. Alerts are printed as NDJSON on stdout; a table of alerts per rule and their top " +
+			"without Kafka. Several FILEs are read at once and merged by event time (each keeps its own order), " +
+			"so logs of several hosts, or auth.log and auth.log.1, given in any order, find what their events in time order find. Alerts are printed as NDJSON on stdout; a table of alerts per rule and their top " +
 			"entities goes to stderr. --rules defaults to detect.rules, or the built-in pack; the enrichers of " +
 			"detect.enrich run first, as in the detect stage.",
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -323,7 +323,7 @@ func TestChaos(t *testing.T) {
 	}
 
 	// What the pipeline holds now, against the oracle.
-	oracle, scanEvents, scanFlagged := scanOracle(t, bin, append(slices.Clone(paths), calmPath), byFormatOf(files))
+	oracle, scanEvents, scanFlagged := scanOracle(t, bin, append(slices.Clone(paths), calmPath))
 	checkEvents(ctx, t, kv, records, scanEvents, gen.Malformed, scanFlagged)
 	checkDLQ(ctx, t, kv, pushAt)
 	checkAlerts(t, es, eslog, oracle)
@@ -342,15 +342,6 @@ func TestChaos(t *testing.T) {
 	checkVerdicts(t, es, eslog, indexed, "the indexed alerts")
 	reportLatency(t, es, eslog, calmPath)
 	fl.stop("broker")
-}
-
-// byFormatOf maps file names to their formats (the calm file is sshd).
-func byFormatOf(files []chaos.File) map[string]string {
-	m := map[string]string{"calm-auth.log": "sshd"}
-	for _, f := range files {
-		m[f.Name] = f.Format
-	}
-	return m
 }
 
 // replay appends the generator's records to their files at rate records
@@ -473,39 +464,39 @@ func waitCount(ctx context.Context, t *testing.T, kv kafkaView, fl *fleet, n int
 	}
 }
 
-// scanOracle runs `vigil scan` on each file and returns the alerts by id,
-// the events read and the records flagged unparseable. Each file is
-// scanned on its own: the engine's watermark is the newest event time of
-// everything it read, so one scan of several files whose times overlap
-// would close the windows of the later files early.
-func scanOracle(t *testing.T, bin string, paths []string, formats map[string]string) (map[string]rules.Alert, int64, int64) {
+// scanOracle runs one `vigil scan` of all the files and returns the
+// alerts by id, the events read and the records flagged unparseable. The
+// files' times overlap: scan merges them by event time, as collect's
+// inputs and detect's allowed lateness do. The files differ in format, so
+// scan detects each file's (-f auto), as it would for a user.
+func scanOracle(t *testing.T, bin string, paths []string) (map[string]rules.Alert, int64, int64) {
 	t.Helper()
 	alerts := map[string]rules.Alert{}
 	var events, flagged int64
-	re := regexp.MustCompile(`: (\d+) events, (\d+) parse failures`)
-	for _, path := range paths {
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command(bin, "scan", "-f", formats[filepath.Base(path)], path)
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("vigil scan %s: %v\n%s", path, err, stderr.String())
-		}
-		m := re.FindStringSubmatch(stderr.String())
-		if m == nil {
-			t.Fatalf("vigil scan %s: no summary line in\n%s", path, stderr.String())
-		}
-		n, _ := strconv.ParseInt(m[1], 10, 64)
-		f, _ := strconv.ParseInt(m[2], 10, 64)
+	re := regexp.MustCompile(`(?m)^(.+): (\d+) events, (\d+) parse failures$`)
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, append([]string{"scan", "-f", "auto"}, paths...)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("vigil scan %v: %v\n%s", paths, err, stderr.String())
+	}
+	ms := re.FindAllStringSubmatch(stderr.String(), -1)
+	if len(ms) != len(paths) {
+		t.Fatalf("vigil scan %v: %d input summary lines for %d files in\n%s", paths, len(ms), len(paths), stderr.String())
+	}
+	for _, m := range ms {
+		n, _ := strconv.ParseInt(m[2], 10, 64)
+		f, _ := strconv.ParseInt(m[3], 10, 64)
 		events, flagged = events+n, flagged+f
-		sc := bufio.NewScanner(&stdout)
-		sc.Buffer(nil, 64<<20)
-		for sc.Scan() {
-			var a rules.Alert
-			if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-				t.Fatalf("vigil scan %s printed a line that is not an alert: %v", path, err)
-			}
-			alerts[a.Vigil.Alert.ID] = a
+	}
+	sc := bufio.NewScanner(&stdout)
+	sc.Buffer(nil, 64<<20)
+	for sc.Scan() {
+		var a rules.Alert
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			t.Fatalf("vigil scan printed a line that is not an alert: %v", err)
 		}
+		alerts[a.Vigil.Alert.ID] = a
 	}
 	return alerts, events, flagged
 }

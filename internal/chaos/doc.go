@@ -32,8 +32,9 @@
 //     counts them;
 //   - vigil.dlq is empty: malformed lines are flagged events, not dead
 //     letters;
-//   - the alert ids in Elasticsearch are exactly those of `vigil scan`
-//     run on each file (overwrites after a replay are counted, not failed);
+//   - the alert ids in Elasticsearch are exactly those of one `vigil scan
+//     -f auto` of all the files (overwrites after a replay are counted, not
+//     failed);
 //   - the verdict documents are exactly the incidents triage's Grouper
 //     makes of those alerts, each alert in exactly one verdict;
 //   - no stage exits unless killed.
@@ -49,9 +50,8 @@
 //     in that order, so what collect reads is ordered but for the skew
 //     between inputs; detect.allowed_lateness (10m of event time, about
 //     half a minute of replay) absorbs that skew;
-//   - `vigil scan` runs on each file alone: its engine's watermark is the
-//     newest event time of all it read, so one scan of files whose times
-//     overlap would see the later files as late;
+//   - `vigil scan` reads all the files at once and merges them by event
+//     time, so their overlapping times are no skew to it;
 //   - after the replay, a few benign records per file, two hours later in
 //     event time, move every partition's event time on (each partition of
 //     vigil.events and of the re-key topic releases its reorder buffer by
