@@ -194,3 +194,26 @@ func InRange(t time.Time) bool {
 	y := t.UTC().Year()
 	return y >= 1 && y <= 9999
 }
+
+// NormalizeNumbers turns the json.Number values of a value decoded with
+// UseNumber (in place, through arrays and objects) into int64 when they
+// fit, else float64: the numbers Unmarshal gives.
+func NormalizeNumbers(v any) any {
+	switch t := v.(type) {
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
+	case []any:
+		for i := range t {
+			t[i] = NormalizeNumbers(t[i])
+		}
+	case map[string]any:
+		for k := range t {
+			t[k] = NormalizeNumbers(t[k])
+		}
+	}
+	return v
+}

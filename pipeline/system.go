@@ -126,33 +126,9 @@ func (s *System) consume(ctx context.Context, stage, group string, topics []stri
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.consumers[stage] = c
-	s.mu.Unlock()
-	s.setCheck(stage, func(ctx context.Context) error {
-		s.mu.Lock()
-		var n int
-		var err error
-		if s.consumers[stage] == c { // not closed meanwhile
-			n, err = c.Assigned()
-		}
-		s.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("consumer group %s has assigned no partition to this process yet", group)
-		}
-		if extra != nil {
-			return extra(ctx)
-		}
-		return nil
-	})
+	s.trackConsumer(stage, group, c, extra)
 	defer func() {
-		s.mu.Lock()
-		delete(s.consumers, stage)
-		s.mu.Unlock()
-		s.setCheck(stage, func(context.Context) error { return fmt.Errorf("stopped") })
+		s.untrackConsumer(stage)
 		c.Close()
 	}()
 	if err := c.Run(ctx, handle); err != nil {

@@ -179,29 +179,7 @@ func jsonValue(v any) (any, error) {
 	if err := dec.Decode(&out); err != nil {
 		return nil, fmt.Errorf("%T: re-read its JSON form: %w", v, err)
 	}
-	return normalizeNumbers(out), nil
-}
-
-// normalizeNumbers turns json.Number into int64 when it fits, else
-// float64, as event.Unmarshal does.
-func normalizeNumbers(v any) any {
-	switch t := v.(type) {
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
-	case []any:
-		for i := range t {
-			t[i] = normalizeNumbers(t[i])
-		}
-	case map[string]any:
-		for k := range t {
-			t[k] = normalizeNumbers(t[k])
-		}
-	}
-	return v
+	return event.NormalizeNumbers(out), nil
 }
 
 func appendLong(dst []byte, n int64) []byte {

@@ -156,34 +156,14 @@ func flatten(e event.Event, key string, v any) {
 		}
 	case []any:
 		for i := range t {
-			t[i] = normalize(t[i])
+			t[i] = event.NormalizeNumbers(t[i])
 		}
 		e[key] = t
 	default:
 		if v != nil {
-			e[key] = normalize(v)
+			e[key] = event.NormalizeNumbers(v)
 		}
 	}
-}
-
-func normalize(v any) any {
-	switch t := v.(type) {
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
-	case []any:
-		for i := range t {
-			t[i] = normalize(t[i])
-		}
-	case map[string]any:
-		for k := range t {
-			t[k] = normalize(t[k])
-		}
-	}
-	return v
 }
 
 func str(v any) string {

@@ -136,7 +136,7 @@ func decodeJSON(raw []byte) (map[string]any, string) {
 		return nil, "not JSON: data after the object at byte " + strconv.FormatInt(dec.InputOffset(), 10)
 	}
 	for k, v := range obj {
-		obj[k] = normalize(v)
+		obj[k] = event.NormalizeNumbers(v)
 	}
 	if s, ok := obj["ts"].(string); ok {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
@@ -152,26 +152,6 @@ func decodeJSON(raw []byte) (map[string]any, string) {
 		}
 	}
 	return obj, ""
-}
-
-func normalize(v any) any {
-	switch t := v.(type) {
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
-	case []any:
-		for i := range t {
-			t[i] = normalize(t[i])
-		}
-	case map[string]any:
-		for k := range t {
-			t[k] = normalize(t[k])
-		}
-	}
-	return v
 }
 
 // epoch turns seconds since 1970 into a time, rounded to microseconds as
