@@ -56,7 +56,8 @@ type ConsumerConfig struct {
 	// the batch's next offset and the floor returned (when ok). A stage
 	// whose in-memory state spans batches (triage's open incidents) keeps
 	// the records that built it uncommitted, so a restart reads them again
-	// and rebuilds it.
+	// and rebuilds it. A negative floor (OffsetBeginning) commits nothing
+	// for the partition.
 	CommitFloor func(tp TopicPartition) (offset int64, ok bool)
 	// MaxPending is how many handled batches RunAsync lets wait for their
 	// output's acknowledgement while it handles the next (default 1).
@@ -321,6 +322,7 @@ func (c *Consumer) RunAsync(ctx context.Context, handle func(ctx context.Context
 				return err
 			}
 		}
+		c.commitRisenFloors()
 	}
 }
 
@@ -497,6 +499,9 @@ func (c *Consumer) commitOffsets(next map[TopicPartition]int64) {
 				c.handled, c.floored = map[TopicPartition]int64{}, map[TopicPartition]int64{}
 			}
 			c.handled[k], c.floored[k] = next[k], off
+			if off < 0 {
+				continue // held before any record: nothing to commit yet
+			}
 		}
 		topic := k.Topic
 		offsets = append(offsets, kafka.TopicPartition{Topic: &topic, Partition: k.Partition, Offset: kafka.Offset(off)})

@@ -161,6 +161,13 @@ func (d *Delivery) Wait(ctx context.Context) error {
 	return errors.Join(d.errs...)
 }
 
+// Err returns, without waiting, the failures known so far: messages
+// SendAsync could not hand to the producer, and delivery failures Wait
+// has read (nil: none yet). A caller sending batch after batch checks it
+// before sending the next, so nothing is sent after a batch with a gap.
+// Like Wait, it must not be called concurrently with Wait.
+func (d *Delivery) Err() error { return errors.Join(d.errs...) }
+
 // Close waits up to timeout for queued messages, then closes the producer.
 func (p *Producer) Close(timeout time.Duration) {
 	p.p.Flush(int(timeout / time.Millisecond))

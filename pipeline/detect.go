@@ -59,7 +59,10 @@ func (s *System) runDetect(ctx context.Context, opt detectOptions) error {
 		tasks:      map[bus.TopicPartition]*detectTask{},
 		enrichSeen: map[string]enrichers.Stats{},
 		lastSaved:  time.Now(),
+		hold:       map[bus.TopicPartition]int64{},
 	}
+	initialCtx, stopInitial := context.WithCancel(context.WithoutCancel(ctx))
+	d.initialCtx = initialCtx
 	if d.keyField == "" {
 		d.keyField = "host.name"
 	}
@@ -84,8 +87,9 @@ func (s *System) runDetect(ctx context.Context, opt detectOptions) error {
 		// Larger batches than the other stages: a batch's output is
 		// acknowledged while the next is evaluated (RunAsync), and the
 		// round trips per event shrink with the batch.
-		MaxBatch:   detectMaxBatch,
-		MaxPending: detectMaxPending,
+		MaxBatch:    detectMaxBatch,
+		MaxPending:  detectMaxPending,
+		CommitFloor: d.commitFloor,
 	})
 	enrich, compiled, ruleErr := NewDetector(cfg, d.badRule)
 	stored := <-stores
@@ -93,6 +97,14 @@ func (s *System) runDetect(ctx context.Context, opt detectOptions) error {
 		d.store = stored.st
 		defer d.store.close() // after the consumer's last checkpoint
 	}
+	defer func() {
+		// A first checkpoint still being written (after a crash-like
+		// stop) is abandoned before the store closes.
+		stopInitial()
+		if d.initial != nil {
+			<-d.initial
+		}
+	}()
 	if enrich != nil {
 		d.enrich, d.route = enrich, newRouting(compiled, d.keyField, opt.allLocal)
 		defer func() { d.enrich.Close() }()

@@ -149,13 +149,17 @@ func (rt *routing) rekey(ev event.Event, value []byte, src bus.Record) []bus.Mes
 			keys = []string{globalGroup}
 		}
 		for _, f := range g.fields {
-			if v := routeValue(ev.Get(f)); v != "" && !slices.Contains(keys, v) {
+			if v := rules.KeyValue(ev.Get(f)); v != "" && !slices.Contains(keys, v) {
 				keys = append(keys, v)
 			}
 		}
+		if len(keys) == 0 {
+			continue
+		}
+		// One headers map for the group's copies: the producer only reads it.
+		headers := map[string]string{headerRekeyGroup: id, headerRekeySource: source}
 		for _, k := range keys {
-			out = append(out, bus.Message{Topic: bus.TopicRekey, Key: []byte(k), Value: value,
-				Headers: map[string]string{headerRekeyGroup: id, headerRekeySource: source}})
+			out = append(out, bus.Message{Topic: bus.TopicRekey, Key: []byte(k), Value: value, Headers: headers})
 		}
 	}
 	return out
@@ -189,18 +193,6 @@ func isLogin(ev event.Event) bool {
 		}
 	}
 	return false
-}
-
-// routeValue is a field's value as the rules join on it (rules.groupKey).
-func routeValue(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return t
-	default:
-		return event.Stringify(v)
-	}
 }
 
 // parseSource reads headerRekeySource.

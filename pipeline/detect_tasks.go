@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -23,7 +24,16 @@ import (
 // revoked and on shutdown. Where a partition starts is always its
 // checkpoint's offset: a partition seen for the first time gets an empty
 // checkpoint at the group's committed offset (or its beginning) at once,
-// so a crash before its first periodic checkpoint replays from there.
+// so a crash before its first periodic checkpoint replays from there
+// (written while the first batches run; until it is stored, the
+// partition's commits stay at that offset).
+//
+// A batch's output (alerts, re-keyed copies, dead letters) is handed to
+// the producer and acknowledged while the next batches are evaluated
+// (bus.Consumer.RunAsync, up to detectMaxPending batches in flight); a
+// batch's offsets are committed only once its output is acknowledged, and
+// a checkpoint first waits for every evaluated batch's output, so the
+// state it stores never includes an event whose output could be lost.
 // Offsets are still committed after every batch, for the lag metric.
 
 // Defaults of config.Detect.
@@ -34,9 +44,14 @@ const (
 
 // The detect consumer's batching (see runDetect): batch size, and the
 // batches whose output may be in flight while the next is evaluated.
+// One: with more, a batch whose delivery failed for good could be
+// followed by a later batch's re-keyed copies, and a re-key partition
+// skips replayed copies below the last source offset it took, so the
+// failed batch's copies would be lost after the restart. One already
+// gives the overlap (measured: the same events/s as four).
 const (
 	detectMaxBatch   = 2000
-	detectMaxPending = 4
+	detectMaxPending = 1
 )
 
 // detectOptions are test knobs of runDetect.
@@ -85,6 +100,13 @@ type detector struct {
 	current    bus.Record    // the record being evaluated
 	lastSaved  time.Time
 	enrichSeen map[string]enrichers.Stats
+	// First checkpoints of newly seen partitions being written (assign):
+	// initial is closed when initialJobs have their results; hold is the
+	// start offset their commits stay at meanwhile.
+	initial     chan struct{}
+	initialJobs []checkpointJob
+	initialCtx  context.Context
+	hold        map[bus.TopicPartition]int64
 	// Progress: an event counts as detected once its re-keyed copies
 	// were handled too (as far as this process sees them).
 	eventsIn, rekeyOut, rekeyIn, reported int64
@@ -131,6 +153,9 @@ func (d *detector) assign(parts []bus.TopicPartition) (map[bus.TopicPartition]in
 	// giving up means exiting (the partitions then go to another member).
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	if err := d.awaitInitial(true); err != nil {
+		return nil, err
+	}
 	saved, err := d.store.read(ctx, parts)
 	if err != nil {
 		return nil, err
@@ -180,17 +205,59 @@ func (d *detector) assign(parts []bus.TopicPartition) (map[bus.TopicPartition]in
 			next = bus.OffsetBeginning
 		}
 		jobs = append(jobs, checkpointJob{tp: tp, meta: stateMeta{Next: next}})
+		start[tp] = next
+		// Until its first checkpoint is stored, the partition's commits
+		// stay at its start: a crash before then starts it there again.
+		d.hold[tp] = next
+		d.log.Info("detect partition assigned for the first time: empty state", "partition", tp.String(), "offset", next)
 	}
-	d.store.writeAll(ctx, jobs)
+	// Written while the first batches are evaluated (a new state writer
+	// may take a while to be ready); checkpoint waits for it.
+	done := make(chan struct{})
+	d.initial, d.initialJobs = done, jobs
+	go func() {
+		defer close(done)
+		d.store.writeAll(d.initialCtx, jobs)
+	}()
+	return start, nil
+}
+
+// awaitInitial waits for the first checkpoints assign is writing (when
+// block, else only if they are done) and takes their results: their
+// partitions' commits are no longer held. An error is what failed.
+func (d *detector) awaitInitial(block bool) error {
+	if d.initial == nil {
+		return nil
+	}
+	if !block {
+		select {
+		case <-d.initial:
+		default:
+			return nil
+		}
+	}
+	<-d.initial
+	jobs := d.initialJobs
+	d.initial, d.initialJobs = nil, nil
+	var errs []error
 	for _, j := range jobs {
 		if j.err != nil {
-			return nil, j.err
+			errs = append(errs, fmt.Errorf("first checkpoint of %s: %w", j.tp, j.err))
+			continue
 		}
-		d.tasks[j.tp].live = j.live
-		start[j.tp] = j.meta.Next
-		d.log.Info("detect partition assigned for the first time: empty state", "partition", j.tp.String(), "offset", j.meta.Next)
+		if t := d.tasks[j.tp]; t != nil { // checkpoint waits for this: no newer one yet
+			t.live = j.live
+		}
+		delete(d.hold, j.tp)
 	}
-	return start, nil
+	return errors.Join(errs...)
+}
+
+// commitFloor holds the commits of partitions whose first checkpoint is
+// not stored yet (bus.ConsumerConfig.CommitFloor).
+func (d *detector) commitFloor(tp bus.TopicPartition) (int64, bool) {
+	off, ok := d.hold[tp]
+	return off, ok
 }
 
 // revoke saves the state of partitions moving to another member (unless
@@ -218,6 +285,9 @@ func (d *detector) revoke(parts []bus.TopicPartition, lost bool) {
 // are logged and counted: the task stays dirty and is tried again at the
 // next interval.
 func (d *detector) checkpoint(ctx context.Context, parts []bus.TopicPartition) error {
+	if err := d.awaitInitial(true); err != nil {
+		return fmt.Errorf("detect state not checkpointed: %w", err)
+	}
 	if d.cons != nil {
 		if err := d.cons.Flush(ctx); err != nil {
 			return fmt.Errorf("detect state not checkpointed: %w", err)
@@ -282,11 +352,14 @@ func (d *detector) checkpoint(ctx context.Context, parts []bus.TopicPartition) e
 	return nil
 }
 
-// tick runs between batches: a pending rule reload, and the periodic
-// checkpoint.
+// tick runs between batches: a pending rule reload, the first
+// checkpoints assign wrote, and the periodic checkpoint.
 func (d *detector) tick(ctx context.Context) error {
 	if d.s.reload.Swap(false) {
 		d.reload()
+	}
+	if err := d.awaitInitial(false); err != nil { // releases held commits
+		return err
 	}
 	if time.Since(d.lastSaved) >= d.interval {
 		d.lastSaved = time.Now()
@@ -338,6 +411,9 @@ func (d *detector) reload() {
 // handle runs one batch: events through the local rules (and out to the
 // re-key topic), re-keyed events through their group's rules.
 func (d *detector) handle(ctx context.Context, batch []bus.Record) (bus.Pending, error) {
+	if err := d.awaitInitial(false); err != nil {
+		return nil, err
+	}
 	if d.s.reload.Swap(false) {
 		d.reload()
 	}
@@ -433,6 +509,12 @@ func (d *detector) handle(ctx context.Context, batch []bus.Record) (bus.Pending,
 		}
 	}
 	del := d.s.Producer.SendAsync(ctx, d.out)
+	if err := del.Err(); err != nil {
+		// Part of the batch is not on its way: stop before a later batch
+		// is sent (a re-key partition skips a replayed source offset that
+		// is below one it already took).
+		return nil, fmt.Errorf("detect output of %d records: %w", len(d.out), err)
+	}
 	d.observeState()
 	d.enrichSeen = observeEnrichers(d.s.Metrics, d.enrich.Stats(), d.enrichSeen)
 	return &detectOutput{del: del, acked: func() {

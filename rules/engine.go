@@ -426,12 +426,12 @@ func (e *Engine) eval(c *condition, ev event.Event) bool {
 // is missing, and such an event cannot join the sequence.
 func groupKey(by []string, ev event.Event) (string, bool) {
 	if len(by) == 1 {
-		v := keyValue(ev.Get(by[0]))
+		v := KeyValue(ev.Get(by[0]))
 		return v, v != ""
 	}
 	var b strings.Builder
 	for i, f := range by {
-		v := keyValue(ev.Get(f))
+		v := KeyValue(ev.Get(f))
 		if v == "" {
 			return "", false
 		}
@@ -443,7 +443,9 @@ func groupKey(by []string, ev event.Event) (string, bool) {
 	return b.String(), true
 }
 
-func keyValue(v any) string {
+// KeyValue is a field's value as rules join and group on it: a string as
+// it is, nil as "", anything else as event.Stringify renders it.
+func KeyValue(v any) string {
 	switch t := v.(type) {
 	case nil:
 		return ""
@@ -535,7 +537,7 @@ func (e *Engine) newAlert(c *Compiled, evs []event.Event, occurrences int, by []
 		a.Fields["related.user"] = toAny(sortedKeys(relatedUser))
 	}
 	for _, f := range by {
-		if v := keyValue(evs[len(evs)-1].Get(f)); v != "" {
+		if v := KeyValue(evs[len(evs)-1].Get(f)); v != "" {
 			d.GroupKeys = append(d.GroupKeys, Entity{Field: f, Value: v})
 		}
 	}
@@ -555,12 +557,12 @@ func (e *Engine) newAlert(c *Compiled, evs []event.Event, occurrences int, by []
 
 func (e *Engine) entity(r *Rule, by []string, ev event.Event) Entity {
 	for _, f := range by {
-		if v := keyValue(ev.Get(f)); v != "" {
+		if v := KeyValue(ev.Get(f)); v != "" {
 			return Entity{Field: f, Value: v}
 		}
 	}
 	for _, f := range e.cfg.DefaultEntities {
-		if v := keyValue(ev.Get(f)); v != "" {
+		if v := KeyValue(ev.Get(f)); v != "" {
 			return Entity{Field: f, Value: v}
 		}
 	}

@@ -67,7 +67,7 @@ type exception struct {
 func compileFieldException(e Exception) *exception {
 	l := &valueList{values: map[string]bool{}}
 	for _, v := range e.Values {
-		s := keyValue(v)
+		s := KeyValue(v)
 		if strings.Contains(s, "/") {
 			if p, err := netip.ParsePrefix(s); err == nil {
 				l.networks = append(l.networks, p.Masked())
@@ -103,12 +103,12 @@ func (c *Compiled) matchesException(e *Engine, ev event.Event) bool {
 		case nil:
 		case []any:
 			for _, item := range v {
-				if x.values.contains(keyValue(item)) {
+				if x.values.contains(KeyValue(item)) {
 					return true
 				}
 			}
 		default:
-			if x.values.contains(keyValue(v)) {
+			if x.values.contains(KeyValue(v)) {
 				return true
 			}
 		}

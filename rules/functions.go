@@ -239,7 +239,7 @@ func (e *env) inListFunc(params ...any) (any, error) {
 		return false, nil
 	case []any:
 		for _, x := range v {
-			if l.contains(keyValue(x)) {
+			if l.contains(KeyValue(x)) {
 				return true, nil
 			}
 		}
@@ -252,7 +252,7 @@ func (e *env) inListFunc(params ...any) (any, error) {
 		}
 		return false, nil
 	default:
-		return l.contains(keyValue(v)), nil
+		return l.contains(KeyValue(v)), nil
 	}
 }
 

@@ -54,7 +54,7 @@ func (e *Engine) processNewTerms(c *Compiled, ev event.Event, t time.Time) []Ale
 	var b strings.Builder
 	b.WriteString(key)
 	for i, f := range nt.Fields {
-		values[i] = keyValue(ev.Get(f))
+		values[i] = KeyValue(ev.Get(f))
 		if values[i] == "" {
 			return nil
 		}

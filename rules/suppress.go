@@ -41,10 +41,10 @@ func suppressKey(by []string, a Alert) string {
 		}
 		v := ""
 		if len(evs) > 0 {
-			v = keyValue(evs[len(evs)-1].Get(f))
+			v = KeyValue(evs[len(evs)-1].Get(f))
 		}
 		if v == "" {
-			v = keyValue(a.Fields.Get(f))
+			v = KeyValue(a.Fields.Get(f))
 		}
 		b.WriteString(v)
 	}

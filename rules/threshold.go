@@ -145,7 +145,7 @@ func (e *Engine) processThreshold(c *Compiled, ev event.Event, t time.Time) []Al
 	distinct := th.Distinct != ""
 	en := thresholdEntry{t: t, n: repeatCount(ev), ev: ev}
 	if distinct {
-		en.value = keyValue(ev.Get(th.Distinct))
+		en.value = KeyValue(ev.Get(th.Distinct))
 		if en.value == "" {
 			return nil // nothing to count distinctly
 		}
