@@ -124,6 +124,15 @@ func TestMetricsAndReadinessOfARun(t *testing.T) {
 	if err := sys.waitDrained(ctx, stages.Err); err != nil {
 		t.Fatal(err)
 	}
+	// Offsets are committed after the output is acknowledged, and a new
+	// partition's first commit waits for its first state checkpoint: the
+	// lag reaches 0 a moment after the progress counters do.
+	drained := func(m map[string]float64) bool {
+		d, okd := m[`vigil_stage_consumer_lag{stage="detect",topic="vigil.events"}`]
+		i, oki := m[`vigil_stage_consumer_lag{stage="index",topic="vigil.verdicts"}`]
+		return okd && oki && d == 0 && i == 0
+	}
+	waitFor(t, ctx, "consumer lag never reached 0", stages.Err, func() bool { return drained(scrape(t, base)) })
 	m := scrape(t, base)
 	for _, c := range []struct {
 		metric string
