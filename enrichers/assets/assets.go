@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,15 +62,10 @@ type key struct {
 
 // Enricher looks hosts up in the inventory.
 type Enricher struct {
-	cfg      Config
-	current  atomic.Pointer[inventory]
-	cache    *lookup.Cache[key, *Asset]
-	mu       sync.Mutex
-	watched  *lookup.Watched
-	lookups  atomic.Uint64
-	reloads  atomic.Uint64
-	rlErrors atomic.Uint64
-	lastErr  atomic.Pointer[string]
+	cfg     Config
+	data    *lookup.Reloadable[inventory]
+	cache   *lookup.Cache[key, *Asset]
+	lookups atomic.Uint64
 }
 
 // New reads the inventory; a file that cannot be read or holds a bad
@@ -81,13 +75,9 @@ func New(cfg Config) (*Enricher, error) {
 		return nil, errors.New("assets: no files")
 	}
 	e := &Enricher{cfg: cfg, cache: lookup.NewCache[key, *Asset](cfg.CacheSize, cfg.CacheTTL.Or(10*time.Minute))}
-	inv, err := load(cfg.Files)
-	if err != nil {
+	var err error
+	if e.data, err = lookup.NewReloadable("assets", cfg.Files, load); err != nil {
 		return nil, err
-	}
-	e.current.Store(inv)
-	if e.watched, err = lookup.Watch(cfg.Files); err != nil {
-		return nil, fmt.Errorf("assets: %w", err)
 	}
 	return e, nil
 }
@@ -155,22 +145,11 @@ func (e *Enricher) Name() string { return "assets" }
 // Reload reads the files again when one changed on disk and says whether
 // it did. When a file is bad the previous inventory stays in use.
 func (e *Enricher) Reload() (bool, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.watched.Check() {
-		return false, nil
+	changed, err := e.data.Reload()
+	if changed {
+		e.cache.Purge()
 	}
-	inv, err := load(e.cfg.Files)
-	if err != nil {
-		e.rlErrors.Add(1)
-		msg := err.Error()
-		e.lastErr.Store(&msg)
-		return false, fmt.Errorf("assets reload: %w", err)
-	}
-	e.current.Store(inv)
-	e.cache.Purge()
-	e.reloads.Add(1)
-	return true, nil
+	return changed, err
 }
 
 // Host returns the asset of a host name (case-insensitive, FQDN or short
@@ -184,7 +163,7 @@ func (e *Enricher) Host(name string) *Asset {
 	if a, ok := e.cache.Get(k); ok {
 		return a
 	}
-	a := e.current.Load().byName[strings.TrimSuffix(strings.ToLower(name), ".")]
+	a := e.data.Load().byName[strings.TrimSuffix(strings.ToLower(name), ".")]
 	e.cache.Add(k, a)
 	return a
 }
@@ -201,7 +180,7 @@ func (e *Enricher) IP(s string) *Asset {
 	}
 	var a *Asset
 	if ip, err := netip.ParseAddr(s); err == nil {
-		a = e.current.Load().byIP[ip.Unmap().WithZone("")]
+		a = e.data.Load().byIP[ip.Unmap().WithZone("")]
 	}
 	e.cache.Add(k, a)
 	return a
@@ -300,14 +279,10 @@ func (a *Asset) fields(side int, fn func(field string, value any)) {
 // Stats returns the enricher's counters; Entries is the number of assets.
 func (e *Enricher) Stats() lookup.Stats {
 	st := lookup.Stats{
-		Lookups:      e.lookups.Load(),
-		Entries:      e.current.Load().count,
-		Reloads:      e.reloads.Load(),
-		ReloadErrors: e.rlErrors.Load(),
+		Lookups: e.lookups.Load(),
+		Entries: e.data.Load().count,
 	}
-	if p := e.lastErr.Load(); p != nil {
-		st.LastReloadError = *p
-	}
+	e.data.AddTo(&st)
 	e.cache.AddTo(&st)
 	return st
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,15 +65,10 @@ type directory struct {
 
 // Enricher looks users up in the directory.
 type Enricher struct {
-	cfg      Config
-	current  atomic.Pointer[directory]
-	cache    *lookup.Cache[string, *User]
-	mu       sync.Mutex
-	watched  *lookup.Watched
-	lookups  atomic.Uint64
-	reloads  atomic.Uint64
-	rlErrors atomic.Uint64
-	lastErr  atomic.Pointer[string]
+	cfg     Config
+	data    *lookup.Reloadable[directory]
+	cache   *lookup.Cache[string, *User]
+	lookups atomic.Uint64
 }
 
 // New reads the directory; a file that cannot be read or holds a bad
@@ -84,13 +78,9 @@ func New(cfg Config) (*Enricher, error) {
 		return nil, errors.New("identity: no files")
 	}
 	e := &Enricher{cfg: cfg, cache: lookup.NewCache[string, *User](cfg.CacheSize, cfg.CacheTTL.Or(10*time.Minute))}
-	d, err := load(cfg.Files)
-	if err != nil {
+	var err error
+	if e.data, err = lookup.NewReloadable("identity", cfg.Files, load); err != nil {
 		return nil, err
-	}
-	e.current.Store(d)
-	if e.watched, err = lookup.Watch(cfg.Files); err != nil {
-		return nil, fmt.Errorf("identity: %w", err)
 	}
 	return e, nil
 }
@@ -151,22 +141,11 @@ func (e *Enricher) Name() string { return "identity" }
 // Reload reads the files again when one changed on disk and says whether
 // it did. When a file is bad the previous directory stays in use.
 func (e *Enricher) Reload() (bool, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.watched.Check() {
-		return false, nil
+	changed, err := e.data.Reload()
+	if changed {
+		e.cache.Purge()
 	}
-	d, err := load(e.cfg.Files)
-	if err != nil {
-		e.rlErrors.Add(1)
-		msg := err.Error()
-		e.lastErr.Store(&msg)
-		return false, fmt.Errorf("identity reload: %w", err)
-	}
-	e.current.Store(d)
-	e.cache.Purge()
-	e.reloads.Add(1)
-	return true, nil
+	return changed, err
 }
 
 // User returns the directory entry of a user name, or nil. The name is
@@ -180,7 +159,7 @@ func (e *Enricher) User(name string) *User {
 	if u, ok := e.cache.Get(name); ok {
 		return u
 	}
-	d := e.current.Load()
+	d := e.data.Load()
 	n := strings.ToLower(name)
 	u := d.byName[n]
 	if u == nil {
@@ -239,14 +218,10 @@ func (u *User) Fields(fn func(field string, value any, ifAbsent bool)) {
 // Stats returns the enricher's counters; Entries is the number of users.
 func (e *Enricher) Stats() lookup.Stats {
 	st := lookup.Stats{
-		Lookups:      e.lookups.Load(),
-		Entries:      e.current.Load().count,
-		Reloads:      e.reloads.Load(),
-		ReloadErrors: e.rlErrors.Load(),
+		Lookups: e.lookups.Load(),
+		Entries: e.data.Load().count,
 	}
-	if p := e.lastErr.Load(); p != nil {
-		st.LastReloadError = *p
-	}
+	e.data.AddTo(&st)
 	e.cache.AddTo(&st)
 	return st
 }

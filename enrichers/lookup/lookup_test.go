@@ -1,9 +1,11 @@
 package lookup
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,6 +78,54 @@ func TestWatchedNoticesReplacement(t *testing.T) {
 	}
 	if w.Check() {
 		t.Error("a file being replaced (missing for a moment) must not count as a change")
+	}
+}
+
+func TestReloadableKeepsTheLastGoodDataWhenTheNewFileIsBad(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	replace := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(p+".new", []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(p+".new", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace("one")
+	load := func(files []string) (*string, error) {
+		b, err := os.ReadFile(files[0])
+		if err != nil {
+			return nil, err
+		}
+		if string(b) == "bad" {
+			return nil, fmt.Errorf("%s:1: bad content", files[0])
+		}
+		s := string(b)
+		return &s, nil
+	}
+	r, err := NewReloadable("test", []string{p}, load)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := r.Reload(); changed || err != nil {
+		t.Fatalf("unchanged file: reload %v, %v", changed, err)
+	}
+	replace("bad")
+	if changed, err := r.Reload(); changed || err == nil || !strings.Contains(err.Error(), "test reload: ") {
+		t.Fatalf("bad file: reload %v, %v; want an error naming the enricher", changed, err)
+	}
+	if got := *r.Load(); got != "one" {
+		t.Fatalf("after a bad file the data is %q, want the last good %q", got, "one")
+	}
+	replace("three")
+	if changed, err := r.Reload(); !changed || err != nil || *r.Load() != "three" {
+		t.Fatalf("good file: reload %v, %v, data %q", changed, err, *r.Load())
+	}
+	var st Stats
+	r.AddTo(&st)
+	if st.Reloads != 1 || st.ReloadErrors != 1 || !strings.Contains(st.LastReloadError, "bad content") {
+		t.Fatalf("stats %+v: want 1 reload, 1 error and its text", st)
 	}
 }
 
