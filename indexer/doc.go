@@ -21,6 +21,11 @@
 // latest document per id, and Close compacts each file to one line per
 // id.
 //
+// Verdicts are versioned by their incident's alert count (Doc): in
+// Elasticsearch with version_type external_gte, a 409 for a smaller
+// version counted as stale and skipped; in files by ReadLatest preferring
+// the highest version.
+//
 // Setup installs the ILM policy and the component and index templates
 // (mappings from the embedded mappings/ecs_fields.json, generated from ECS,
 // plus vigil.* and triage.*), idempotently. With IndexPattern "monthly"

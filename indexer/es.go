@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -85,7 +86,12 @@ type ESSink struct {
 	maxRetries int
 	backoff    func(int) time.Duration
 	where      string // addresses without credentials, for errors
+	stale      atomic.Int64
 }
+
+// Stale returns how many verdicts were skipped because Elasticsearch
+// already held a bigger version of their incident (see Doc).
+func (s *ESSink) Stale() int64 { return s.stale.Load() }
 
 // defaultBackoff doubles from 100ms up to 5s.
 func defaultBackoff(attempt int) time.Duration {
@@ -257,16 +263,28 @@ func (s *ESSink) Write(ctx context.Context, docs []Doc) ([]Failed, error) {
 				failed = append(failed, Failed{Doc: d, Reason: err.Error()})
 				continue
 			}
+			var version int64
+			if d.Kind == KindVerdict {
+				if _, version, err = docIdentity(body); err != nil {
+					failed = append(failed, Failed{Doc: d, Reason: fmt.Sprintf("document %q: %v", d.ID, err)})
+					continue
+				}
+			}
 			// A batch may hold several versions of one document (a
 			// re-triaged verdict); the requests of one round run in
-			// parallel, so only the last version is sent.
+			// parallel, so only the highest (the last of equals) is sent.
+			it := item{doc: d, body: body, index: index, version: version}
 			key := docKey{index, d.ID}
 			if i, ok := seen[key]; ok {
-				pending[i] = item{doc: d, body: body, index: index}
+				if version >= pending[i].version {
+					pending[i] = it
+				} else {
+					s.stale.Add(1)
+				}
 				continue
 			}
 			seen[key] = len(pending)
-			pending = append(pending, item{doc: d, body: body, index: index})
+			pending = append(pending, it)
 		}
 	}
 	for attempt := 0; len(pending) > 0; attempt++ {
@@ -314,6 +332,9 @@ type item struct {
 	doc   Doc
 	body  []byte
 	index string
+	// version is a verdict's (Doc), written with version_type
+	// external_gte; 0 writes without a version.
+	version int64
 }
 
 // roundResult is the outcome of one bulk round.
@@ -327,6 +348,7 @@ type roundResult struct {
 type outcome struct {
 	done   bool
 	retry  bool
+	stale  bool // a bigger version is stored already
 	reason string
 }
 
@@ -375,11 +397,18 @@ func (s *ESSink) bulk(ctx context.Context, items []item) (roundResult, error) {
 		return roundResult{}, fmt.Errorf("indexer: elasticsearch %s: bulk indexer: %w", s.where, err)
 	}
 	for i, it := range items {
+		var version *int64
+		var versionType string
+		if it.version > 0 {
+			version, versionType = &it.version, "external_gte"
+		}
 		err := bi.Add(ctx, esutil.BulkIndexerItem{
-			Action:     "index",
-			Index:      it.index,
-			DocumentID: it.doc.ID,
-			Body:       bytes.NewReader(it.body),
+			Action:      "index",
+			Index:       it.index,
+			DocumentID:  it.doc.ID,
+			Version:     version,
+			VersionType: versionType,
+			Body:        bytes.NewReader(it.body),
 			OnSuccess: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -398,6 +427,10 @@ func (s *ESSink) bulk(ctx context.Context, items []item) (roundResult, error) {
 				}
 				mu.Lock()
 				defer mu.Unlock()
+				if it.version > 0 && res.Status == http.StatusConflict && res.Error.Type == "version_conflict_engine_exception" {
+					outcomes[i] = outcome{done: true, stale: true}
+					return
+				}
 				outcomes[i] = outcome{done: true, retry: retryableStatus(res.Status), reason: itemReason(it.index, res)}
 			},
 		})
@@ -426,6 +459,8 @@ func (s *ESSink) bulk(ctx context.Context, items []item) (roundResult, error) {
 		switch {
 		case !o.done:
 			return roundResult{}, fmt.Errorf("indexer: elasticsearch %s: bulk response has no result for document %q", s.where, items[i].doc.ID)
+		case o.stale:
+			s.stale.Add(1)
 		case o.retry:
 			r.retry = append(r.retry, items[i])
 			r.lastRetryReason = o.reason

@@ -27,7 +27,8 @@ type FileConfig struct {
 
 // FileSink appends documents to one NDJSON file per kind. A re-triaged
 // verdict is appended again under the same id, so the files read "last
-// line per id wins" (ReadLatest) until Close compacts them. It is safe for
+// line of the highest version per id wins" (ReadLatest) until Close
+// compacts them. It is safe for
 // concurrent use, but only one FileSink may write a directory at a time.
 type FileSink struct {
 	mu     sync.Mutex
@@ -216,7 +217,7 @@ func (s *FileSink) closeFiles() error {
 	return errors.Join(errs...)
 }
 
-// compact rewrites path with the latest line per id, unless it already
+// compact rewrites path with the latest line per id (as ReadLatest), unless it already
 // has one line per id.
 func compact(path string) error {
 	docs, lines, err := readLatest(path)
@@ -261,7 +262,8 @@ func compact(path string) error {
 
 // ReadLatest reads an NDJSON file of alerts or verdicts and returns the
 // latest document per id (vigil.incident.id, else vigil.alert.id) in
-// first-seen order. Blank lines are skipped; a line that is not a JSON
+// first-seen order: the last line of the id's highest version (see Doc),
+// so a stale smaller verdict appended after a bigger one does not win. Blank lines are skipped; a line that is not a JSON
 // object or has no id is an error naming the file and line.
 func ReadLatest(path string) ([]json.RawMessage, error) {
 	docs, _, err := readLatest(path)
@@ -276,10 +278,11 @@ func readLatest(path string) ([]json.RawMessage, int, error) {
 	}
 	defer f.Close()
 	var (
-		docs  []json.RawMessage
-		pos   = make(map[string]int)
-		lines int
-		r     = bufio.NewReaderSize(f, 256<<10)
+		docs     []json.RawMessage
+		versions []int64 // of docs
+		pos      = make(map[string]int)
+		lines    int
+		r        = bufio.NewReaderSize(f, 256<<10)
 	)
 	for n := 1; ; n++ {
 		line, rerr := r.ReadBytes('\n')
@@ -287,16 +290,17 @@ func readLatest(path string) ([]json.RawMessage, int, error) {
 			return nil, 0, fmt.Errorf("indexer: read %s:%d: %w", path, n, rerr)
 		}
 		if doc := bytes.TrimSpace(line); len(doc) > 0 {
-			id, err := docID(doc)
+			id, version, err := docIdentity(doc)
 			if err != nil {
 				return nil, 0, fmt.Errorf("indexer: %s:%d: %w", path, n, err)
 			}
 			lines++
-			if i, seen := pos[id]; seen {
-				docs[i] = json.RawMessage(doc)
-			} else {
+			if i, seen := pos[id]; !seen {
 				pos[id] = len(docs)
 				docs = append(docs, json.RawMessage(doc))
+				versions = append(versions, version)
+			} else if version >= versions[i] {
+				docs[i], versions[i] = json.RawMessage(doc), version
 			}
 		}
 		if rerr != nil {

@@ -197,3 +197,21 @@ func sameJSON(tb testing.TB, a, b []byte) bool {
 	yb, _ := json.Marshal(y)
 	return string(xb) == string(yb)
 }
+
+// storedVersion is the _version a document has after writes writes of
+// it: a verdict carries its incident's alert count (external versioning,
+// see indexer.Doc), an alert counts its writes.
+func storedVersion(tb testing.TB, d indexer.Doc, writes int64) int64 {
+	tb.Helper()
+	if d.Kind != indexer.KindVerdict {
+		return writes
+	}
+	var v triage.Verdict
+	if err := json.Unmarshal(d.Body, &v); err != nil {
+		tb.Fatalf("verdict %s does not decode: %v", d.ID, err)
+	}
+	if n := v.Vigil.Incident.AlertCount; n > 0 {
+		return int64(n)
+	}
+	return writes
+}

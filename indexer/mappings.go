@@ -54,7 +54,7 @@ func verdictMappings() map[string]any {
 			"incident": obj(map[string]any{
 				"id": kw(), "entity": entityMapping(),
 				"first_seen": typed("date"), "last_seen": typed("date"),
-				"severity": kw(), "risk_score": typed("long"), "alert_count": typed("long"),
+				"severity": kw(), "risk_score": typed("long"), "alert_count": typed("long"), "suppressed_count": typed("long"),
 				"alert_ids": kw(),
 				"rules": obj(map[string]any{
 					"id": kw(), "name": kw(), "severity": kw(), "count": typed("long"), "kind": kw(),

@@ -17,6 +17,13 @@ const (
 // Doc is one document to index. Kind is KindAlert or KindVerdict, ID is
 // the Elasticsearch _id (the alert id or the incident id), Body is the
 // JSON document.
+//
+// Alerts never change once written (same id, same content). A verdict is
+// rewritten as its incident grows, and an incident only grows under one
+// id, so a verdict's version is its vigil.incident.alert_count: a sink
+// never lets a verdict replace one of a bigger incident. A replayed or
+// re-sent smaller version (a restarted stage re-triaging part of an
+// incident that was already closed) is skipped as stale, not an error.
 type Doc struct {
 	Kind string
 	ID   string
@@ -51,12 +58,21 @@ var errNoID = errors.New("document has no vigil.incident.id or vigil.alert.id")
 // objects and dotted keys ({"vigil.incident.id": ...}). It fails when body
 // is not a JSON object.
 func docID(body []byte) (string, error) {
+	id, _, err := docIdentity(body)
+	return id, err
+}
+
+// docIdentity returns the id a document carries and its version: a
+// verdict's vigil.incident.alert_count (see Doc), 0 for an alert or a
+// verdict without a count.
+func docIdentity(body []byte) (string, int64, error) {
 	// Fast path: the nested form Vigil writes, decoded without building
 	// maps for the rest of the document.
 	var probe struct {
 		Vigil struct {
 			Incident struct {
-				ID string `json:"id"`
+				ID         string `json:"id"`
+				AlertCount int64  `json:"alert_count"`
 			} `json:"incident"`
 			Alert struct {
 				ID string `json:"id"`
@@ -65,22 +81,22 @@ func docID(body []byte) (string, error) {
 	}
 	if err := json.Unmarshal(body, &probe); err == nil {
 		if id := probe.Vigil.Incident.ID; id != "" {
-			return id, nil
+			return id, max(probe.Vigil.Incident.AlertCount, 0), nil
 		}
 		if id := probe.Vigil.Alert.ID; id != "" {
-			return id, nil
+			return id, 0, nil
 		}
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil {
-		return "", fmt.Errorf("not a JSON object: %w", err)
+		return "", 0, fmt.Errorf("not a JSON object: %w", err)
 	}
 	for _, p := range idPaths {
 		if id, ok := lookupString(obj, p); ok {
-			return id, nil
+			return id, 0, nil
 		}
 	}
-	return "", errNoID
+	return "", 0, errNoID
 }
 
 // lookupString finds a non-empty string at path, trying every way of

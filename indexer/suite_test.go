@@ -51,6 +51,7 @@ func suite() []struct {
 		{"demo replay keeps one document per id", suiteDemoReplayIsIdempotent},
 		{"mapping conflict is failed with its reason", suiteMappingConflictIsFailed},
 		{"incidents show reads the demo back", suiteIncidentsShowReadsBack},
+		{"verdicts are versioned by alert count, feedback included", suiteVerdictVersions},
 	}
 }
 
@@ -320,8 +321,8 @@ func suiteDemoReplayIsIdempotent(t *testing.T, tg target) {
 			if st.index != want {
 				t.Errorf("run %d: %s in %s, want %s", run, key, st.index, want)
 			}
-			if st.version != run {
-				t.Errorf("run %d: %s has _version %d, want %d (written once per run)", run, key, st.version, run)
+			if want := storedVersion(t, d, run); st.version != want {
+				t.Errorf("run %d: %s has _version %d, want %d (alerts: written once per run; verdicts: their alert count)", run, key, st.version, want)
 			}
 			if !sameJSON(t, st.source, d.Body) {
 				t.Errorf("run %d: %s stored with another body", run, key)
@@ -485,4 +486,52 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// suiteVerdictVersions: a smaller verdict of an incident never replaces a
+// bigger one (external_gte versioning by alert count), an analyst's
+// feedback keeps the version at the alert count, and the verdict of the
+// grown incident still replaces the one with feedback.
+func suiteVerdictVersions(t *testing.T, tg target) {
+	ctx := context.Background()
+	if _, err := indexer.Setup(ctx, tg.cfg, indexer.SetupOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := sinkOf(t, tg.cfg)
+	write := func(n int, verdict string) {
+		t.Helper()
+		if failed, err := s.Write(ctx, []indexer.Doc{grownVerdict(t, n, verdict)}); err != nil || len(failed) != 0 {
+			t.Fatalf("writing the %d-alert verdict: failed=%v err=%v", n, failed, err)
+		}
+	}
+	id := grownVerdict(t, 1, triage.Benign).ID
+	expect := func(when string, count int, verdict string, version int64) {
+		t.Helper()
+		st, ok := storedDocs(t, tg)[indexer.KindVerdict+"/"+id]
+		if !ok {
+			t.Fatalf("%s: verdict %s not stored", when, id)
+		}
+		if got := alertCountOf(t, st.source); got != count {
+			t.Errorf("%s: stored verdict holds %d alerts, want %d", when, got, count)
+		}
+		if got := verdictOf(t, st.source); got != verdict {
+			t.Errorf("%s: stored verdict says %s, want %s", when, got, verdict)
+		}
+		if st.version != version {
+			t.Errorf("%s: _version %d, want %d", when, st.version, version)
+		}
+	}
+	write(3, triage.Suspicious)
+	write(2, triage.Benign)
+	expect("after a stale smaller verdict", 3, triage.Suspicious, 3)
+	cfg := tg.cfg
+	src := incidents.Source{ES: &cfg, Analyst: "analyst1"}
+	for range 2 {
+		if err := incidents.Feedback(ctx, src, id, triage.FalsePositive, "lab traffic", io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect("after two feedbacks", 3, triage.Suspicious, 3)
+	write(4, triage.Malicious)
+	expect("after the grown incident", 4, triage.Malicious, 4)
 }

@@ -107,7 +107,7 @@ func New() *Metrics {
 	m.LLMLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_triage_llm_latency_seconds", Help: "Latency of triages answered by the LLM (not cached).", Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)})
 	m.LLMBreakerOpen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_triage_llm_breaker_open", Help: "1 while the LLM circuit breaker is open."})
 	m.LLMSpentToday = prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_triage_llm_budget_spent_today", Help: "LLM budget spent today, as the limiter counts it."})
-	m.BulkItems = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_index_documents_total", Help: "Documents the index stage handled, by outcome (indexed, failed, retried)."}, []string{"outcome"})
+	m.BulkItems = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_index_documents_total", Help: "Documents the index stage handled, by outcome (indexed, failed, retried, stale: a verdict of a smaller version of its incident than the stored one, skipped)."}, []string{"outcome"})
 	m.DLQ = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_dlq_records_total", Help: "Records sent to vigil.dlq, by stage and reason (bucketed)."}, []string{"stage", "reason"})
 	m.InputBlocked = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigil_collect_input_blocked_seconds", Help: "Time a collect input waited for the pipeline (backpressure), since start."}, []string{"input", "type"})
 	m.InputDropped = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigil_collect_input_dropped_records", Help: "Records an input could not keep because its sender cannot be pushed back (UDP syslog), since start."}, []string{"input", "type"})

@@ -94,6 +94,16 @@ func sinkCheck(sink indexer.Sink) metrics.Check {
 	}
 }
 
+// staleCount is how many verdicts a sink skipped because a bigger
+// version of their incident was stored (indexer.Doc); 0 for the file
+// sink, whose readers choose by version.
+func staleCount(sink indexer.Sink) int64 {
+	if st, ok := sink.(interface{ Stale() int64 }); ok {
+		return st.Stale()
+	}
+	return 0
+}
+
 // docID reads the id an alert or verdict document is indexed under.
 type docID struct {
 	Vigil struct {
@@ -136,10 +146,12 @@ func (s *System) RunIndex(ctx context.Context) error {
 			docs = append(docs, d)
 			origin[d.Kind+"/"+d.ID] = r
 		}
+		staleBefore := staleCount(sink)
 		failed, err := s.writeThroughOutage(ctx, sink, docs)
 		if err != nil {
 			return err
 		}
+		stale := staleCount(sink) - staleBefore
 		for _, f := range failed {
 			dead = append(dead, bus.DeadLetter("index", origin[f.Doc.Kind+"/"+f.Doc.ID], f.Reason))
 		}
@@ -149,7 +161,8 @@ func (s *System) RunIndex(ctx context.Context) error {
 		s.Progress.IndexIn.Add(int64(len(batch)))
 		s.Metrics.StageIn.WithLabelValues("index").Add(float64(len(batch)))
 		s.Metrics.StageOut.WithLabelValues("index").Add(float64(len(docs) - len(failed)))
-		s.Metrics.BulkItems.WithLabelValues("indexed").Add(float64(len(docs) - len(failed)))
+		s.Metrics.BulkItems.WithLabelValues("indexed").Add(float64(len(docs) - len(failed) - int(stale)))
+		s.Metrics.BulkItems.WithLabelValues("stale").Add(float64(stale))
 		s.Metrics.BulkItems.WithLabelValues("failed").Add(float64(len(failed)))
 		return nil
 	})

@@ -94,6 +94,9 @@ func parseBulk(body []byte, pathIndex string) ([]writeOp, *esError) {
 		if e := validID(op.id, op.action); e != nil {
 			validation = append(validation, strings.TrimSuffix(strings.TrimPrefix(e.Reason, "Validation Failed: 1: "), ";"))
 		}
+		if reason := validVersion(op); reason != "" {
+			validation = append(validation, reason)
+		}
 		if op.action != "delete" {
 			var src []byte
 			if pos < len(body) {
@@ -171,6 +174,12 @@ func parseAction(l []byte, line int) (writeOp, *esError) {
 					"Malformed action/metadata line [%d], expected a simple value for field [%s] but found [%s]", line, k, token(mv))
 			}
 			switch k {
+			case "version_type":
+				vt, e := parseVersionType(str)
+				if e != nil {
+					return op, e
+				}
+				op.versionType = vt
 			case "_index":
 				op.index = str
 			case "_id":
@@ -179,19 +188,22 @@ func parseAction(l []byte, line int) (writeOp, *esError) {
 				}
 				op.id = str
 			}
-		case "if_seq_no", "if_primary_term":
+		case "if_seq_no", "if_primary_term", "version":
 			n, ok := mv.(json.Number)
 			i, err := n.Int64()
 			if !ok || err != nil {
 				return op, badRequest("illegal_argument_exception",
 					"Malformed action/metadata line [%d], expected a simple value for field [%s] but found [%s]", line, k, token(mv))
 			}
-			if k == "if_seq_no" {
+			switch k {
+			case "if_seq_no":
 				op.ifSeqNo = &i
-			} else {
+			case "if_primary_term":
 				op.ifPrimaryTerm = &i
+			default:
+				op.version = &i
 			}
-		case "version", "require_alias", "retry_on_conflict", "_source", "dynamic_templates",
+		case "require_alias", "retry_on_conflict", "_source", "dynamic_templates",
 			"require_data_stream", "list_executed_pipelines":
 			// accepted, not modelled
 		default:

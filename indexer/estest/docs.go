@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,10 @@ type writeOp struct {
 	source        []byte // the document (index, create) or the update body
 	ifSeqNo       *int64
 	ifPrimaryTerm *int64
+	// version and versionType: external versioning ("external" or
+	// "external_gte"), where the writer supplies the document's version.
+	version     *int64
+	versionType string
 }
 
 // itemResult is the outcome of one write, in the shape of a bulk item.
@@ -106,6 +111,9 @@ func (s *Server) put(ix *index, op writeOp, doc map[string]any) itemResult {
 	if e := checkCondition(ix.name, id, existing, op); e != nil {
 		return res.fail(e)
 	}
+	if e := checkVersion(ix.name, id, existing, op); e != nil {
+		return res.fail(e)
+	}
 	add, e := ix.check(doc, id)
 	if e != nil {
 		e.Extra = map[string]any{"index": ix.name, "index_uuid": ix.uuid, "shard": "0"}
@@ -121,6 +129,9 @@ func (s *Server) put(ix *index, op writeOp, doc map[string]any) itemResult {
 		stored.version = existing.version + 1
 		stored.order = existing.order // an overwrite keeps its place
 		res.result, res.status = "updated", http.StatusOK
+	}
+	if op.version != nil {
+		stored.version = *op.version // external: the writer's version
 	}
 	ix.docs[id] = stored
 	s.counters.Indexed++
@@ -149,6 +160,66 @@ func checkCondition(indexName, id string, existing *storedDoc, op writeOp) *esEr
 		return versionConflict(indexName, id, fmt.Sprintf(
 			"[%s]: version conflict, required seqNo [%d], primary term [%d]. current document has seqNo [%d] and primary term [1]",
 			id, *op.ifSeqNo, *op.ifPrimaryTerm, existing.seqNo))
+	}
+	return nil
+}
+
+// Version types of external versioning.
+const (
+	versionExternal    = "external"
+	versionExternalGTE = "external_gte"
+)
+
+// validVersion checks a write's version and version_type the way
+// Elasticsearch validates an index request: internal versioning cannot
+// take a version (if_seq_no/if_primary_term replaced it), external
+// versioning needs a non-negative one, and only index and create take
+// versions here (what the update API does with them is not modelled).
+func validVersion(op writeOp) string {
+	switch op.versionType {
+	case "", "internal":
+		if op.version != nil {
+			return "internal versioning can not be used for optimistic concurrency control. Please use `if_seq_no` and `if_primary_term` instead"
+		}
+	case versionExternal, versionExternalGTE:
+		if op.version == nil || *op.version < 0 {
+			v := int64(-3) // Versions.MATCH_ANY, what a missing version reads as
+			if op.version != nil {
+				v = *op.version
+			}
+			return fmt.Sprintf("illegal version value [%d] for version type [%s]", v, strings.ToUpper(op.versionType))
+		}
+		if op.action != "index" && op.action != "create" {
+			return fmt.Sprintf("estest models version_type [%s] only on index and create, not %s", op.versionType, op.action)
+		}
+	}
+	return ""
+}
+
+// parseVersionType reads a version_type parameter.
+func parseVersionType(v string) (string, *esError) {
+	switch v {
+	case "", "internal", versionExternal, versionExternalGTE:
+		return v, nil
+	}
+	return "", badRequest("illegal_argument_exception", "No version type match [%s]", v)
+}
+
+// checkVersion applies external versioning: the write goes through only
+// when its version is above the stored one (external) or not below it
+// (external_gte).
+func checkVersion(indexName, id string, existing *storedDoc, op writeOp) *esError {
+	if op.version == nil || existing == nil {
+		return nil
+	}
+	v, cur := *op.version, existing.version
+	switch {
+	case op.versionType == versionExternal && v <= cur:
+		return versionConflict(indexName, id, fmt.Sprintf(
+			"[%s]: version conflict, current version [%d] is higher or equal to the one provided [%d]", id, cur, v))
+	case op.versionType == versionExternalGTE && v < cur:
+		return versionConflict(indexName, id, fmt.Sprintf(
+			"[%s]: version conflict, current version [%d] is higher than the one provided [%d]", id, cur, v))
 	}
 	return nil
 }
@@ -352,6 +423,24 @@ func (s *Server) writeOne(w http.ResponseWriter, r *http.Request, op writeOp) {
 			}
 			*p.dst = &n
 		}
+	}
+	if v := q.Get("version"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			writeError(w, badRequest("illegal_argument_exception", "Failed to parse long parameter [version] with value [%s]", v))
+			return
+		}
+		op.version = &n
+	}
+	vt, e := parseVersionType(q.Get("version_type"))
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	op.versionType = vt
+	if reason := validVersion(op); reason != "" {
+		writeError(w, badRequest("action_request_validation_exception", "Validation Failed: 1: %s;", reason))
+		return
 	}
 	if e := validID(op.id, op.action); e != nil {
 		writeError(w, e)
