@@ -313,3 +313,40 @@ func TestFeedbackIsStoredOnTheVerdict(t *testing.T) {
 		}
 	}
 }
+
+// TestShowAndListCountSuppressedAlerts: the demo's failed brute force is
+// two alerts and five more that suppression held back; list and show say
+// so, so the analyst sees the real size.
+func TestShowAndListCountSuppressedAlerts(t *testing.T) {
+	res, docs := demo(t)
+	var sus triage.Verdict
+	for _, v := range res.Verdicts {
+		if v.Vigil.Incident.Entity.Value == "203.0.113.45" {
+			sus = v
+		}
+	}
+	if inc := sus.Vigil.Incident; inc.AlertCount != 2 || inc.SuppressedCount != 5 {
+		t.Fatalf("incident of 203.0.113.45: alert_count %d, suppressed_count %d; want 2 and 5", inc.AlertCount, inc.SuppressedCount)
+	}
+	src := fileSource(t, docs)
+	var list, show strings.Builder
+	if err := incidents.List(context.Background(), src, incidents.Filter{Entity: "203.0.113.45"}, &list); err != nil {
+		t.Fatal(err)
+	}
+	if err := incidents.Show(context.Background(), src, sus.ID(), &show); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		what, out, want string
+	}{
+		{"list", list.String(), " 2+5 "},
+		{"show", show.String(), "Alerts (2 of 2; 5 more held back by suppression)"},
+		{"show", show.String(), "3 more alerts suppressed"},
+		{"show", show.String(), "≈40 failed logins"},
+	}
+	for _, c := range checks {
+		if !strings.Contains(c.out, c.want) {
+			t.Errorf("%s lacks %q:\n%s", c.what, c.want, c.out)
+		}
+	}
+}

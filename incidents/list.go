@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -130,8 +131,12 @@ func List(ctx context.Context, src Source, f Filter, w io.Writer) error {
 		if fb := feedbackOf(r.raw); fb.Verdict != "" {
 			verdict += "→" + fb.Verdict
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%d\t%s\n", inc.ID, inc.LastSeen.UTC().Format("2006-01-02 15:04"),
-			t.Severity, verdict, t.Confidence, clip(inc.Entity.String(), 40), inc.AlertCount, clip(oneLine(t.Summary), 60))
+		alerts := strconv.Itoa(inc.AlertCount)
+		if inc.SuppressedCount > 0 {
+			alerts += "+" + strconv.Itoa(inc.SuppressedCount) // suppressed alerts
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\n", inc.ID, inc.LastSeen.UTC().Format("2006-01-02 15:04"),
+			t.Severity, verdict, t.Confidence, clip(inc.Entity.String(), 40), alerts, clip(oneLine(t.Summary), 60))
 	}
 	return tw.Flush()
 }

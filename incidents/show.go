@@ -70,14 +70,22 @@ func render(r record, alerts []rules.Alert) string {
 	b.WriteString(renderMarkdown(t.Notes, "  "))
 
 	sort.SliceStable(alerts, func(i, j int) bool { return alerts[i].Timestamp.Before(alerts[j].Timestamp) })
-	p("\nAlerts (%d of %d)\n─────────────\n", len(alerts), inc.AlertCount)
+	if inc.SuppressedCount > 0 {
+		p("\nAlerts (%d of %d; %d more held back by suppression)\n─────────────\n", len(alerts), inc.AlertCount, inc.SuppressedCount)
+	} else {
+		p("\nAlerts (%d of %d)\n─────────────\n", len(alerts), inc.AlertCount)
+	}
 	if len(alerts) == 0 {
 		p("  (the alerts are not in the store)\n")
 	}
 	for _, a := range alerts {
 		d := a.Vigil.Alert
 		p("  %s  %s  %-8s  %s\n", d.ID, stamp(a.Timestamp), d.Severity, clip(a.Rule.Name, 30))
-		p("      rule %s, %s, %d events\n", clip(a.Rule.ID, 60), d.Kind, d.EventCount)
+		if d.SuppressedCount > 0 {
+			p("      rule %s, %s, %d events, %d more alerts suppressed\n", clip(a.Rule.ID, 60), d.Kind, d.EventCount, d.SuppressedCount)
+		} else {
+			p("      rule %s, %s, %d events\n", clip(a.Rule.ID, 60), d.Kind, d.EventCount)
+		}
 	}
 
 	evs := evidence(alerts)

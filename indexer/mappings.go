@@ -57,7 +57,7 @@ func verdictMappings() map[string]any {
 				"severity": kw(), "risk_score": typed("long"), "alert_count": typed("long"), "suppressed_count": typed("long"),
 				"alert_ids": kw(),
 				"rules": obj(map[string]any{
-					"id": kw(), "name": kw(), "severity": kw(), "count": typed("long"), "kind": kw(),
+					"id": kw(), "name": kw(), "severity": kw(), "count": typed("long"), "suppressed": typed("long"), "kind": kw(),
 				}),
 				"users": kw(), "hosts": kw(), "ips": kw(),
 				// Alerts are indexed on their own; a verdict never carries

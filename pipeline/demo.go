@@ -206,6 +206,10 @@ func PrintIncidents(w io.Writer, verdicts []triage.Verdict) {
 		fmt.Fprintf(w, "when       %s → %s\n", inc.FirstSeen.UTC().Format(time.RFC3339), inc.LastSeen.UTC().Format(time.RFC3339))
 		var rs []string
 		for _, r := range inc.Rules {
+			if r.Suppressed > 0 {
+				rs = append(rs, fmt.Sprintf("%s ×%d +%d suppressed (%s)", r.Name, r.Count, r.Suppressed, r.Severity))
+				continue
+			}
 			rs = append(rs, fmt.Sprintf("%s ×%d (%s)", r.Name, r.Count, r.Severity))
 		}
 		fmt.Fprintf(w, "rules      %s\n", strings.Join(rs, "; "))

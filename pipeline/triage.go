@@ -46,7 +46,8 @@ func (s *System) RunTriage(ctx context.Context) error {
 		Window:  time.Duration(s.Config.Triage.Window),
 		MaxSpan: time.Duration(s.Config.Triage.MaxSpan),
 	})
-	open := newOpenIncidents(grouper, time.Duration(s.Config.Triage.Window), time.Duration(s.Config.Triage.IdleClose))
+	open := newOpenIncidents(grouper, time.Duration(s.Config.Triage.Window), time.Duration(s.Config.Triage.IdleClose),
+		triage.ReorderConfig{Delay: time.Duration(s.Config.Triage.ReorderDelay)})
 	// The last triage of each incident: an incident that grows without a
 	// material change (one more alert of a rule it has) is re-indexed with
 	// its current counts and its last triage, without a new LLM call.
@@ -66,21 +67,14 @@ func (s *System) RunTriage(ctx context.Context) error {
 			s.Metrics.LLMSpentToday.Set(float64(st.SpentToday))
 		})
 	}
-	handle := func(ctx context.Context, batch []bus.Record) error {
-		var out []bus.Message
+	// group puts alerts released by the reorder buffers into incidents,
+	// judges those that changed, and sends their verdicts after out.
+	group := func(ctx context.Context, released []triage.Held[bus.Record], out []bus.Message) error {
 		var changed []*triage.Incident
 		index := map[string]int{}
 		rejudge := map[string]bool{}
-		for _, r := range batch {
-			var a rules.Alert
-			if err := json.Unmarshal(r.Value, &a); err != nil {
-				out = append(out, bus.DeadLetter("triage", r, err.Error()))
-				continue
-			}
-			if a.Vigil.Alert.ID == "" {
-				out = append(out, bus.DeadLetter("triage", r, "alert has no vigil.alert.id"))
-				continue
-			}
+		for _, h := range released {
+			r, a := h.Value, h.Alert
 			inc, material := grouper.Add(a)
 			if inc == nil {
 				continue // a replayed alert of an incident that is gone
@@ -126,9 +120,31 @@ func (s *System) RunTriage(ctx context.Context) error {
 			return err
 		}
 		s.Progress.Verdicts.Add(int64(len(verdicts)))
-		s.Progress.TriageIn.Add(int64(len(batch)))
-		s.Metrics.StageIn.WithLabelValues("triage").Add(float64(len(batch)))
+		s.Progress.TriageIn.Add(int64(len(released))) // only now are they triaged (vigil demo waits for it)
 		s.Metrics.StageOut.WithLabelValues("triage").Add(float64(len(verdicts)))
+		return nil
+	}
+	handle := func(ctx context.Context, batch []bus.Record) error {
+		var out []bus.Message
+		now := time.Now()
+		var released []triage.Held[bus.Record]
+		for _, r := range batch {
+			var a rules.Alert
+			if err := json.Unmarshal(r.Value, &a); err != nil {
+				out = append(out, bus.DeadLetter("triage", r, err.Error()))
+				continue
+			}
+			if a.Vigil.Alert.ID == "" {
+				out = append(out, bus.DeadLetter("triage", r, "alert has no vigil.alert.id"))
+				continue
+			}
+			released = append(released, open.hold(r, a, now)...)
+		}
+		if err := group(ctx, released, out); err != nil {
+			return err
+		}
+		s.Progress.TriageIn.Add(int64(len(out))) // the dead letters; the alerts count when grouped
+		s.Metrics.StageIn.WithLabelValues("triage").Add(float64(len(batch)))
 		open.closeExpired(time.Now())
 		return nil
 	}
@@ -138,7 +154,12 @@ func (s *System) RunTriage(ctx context.Context) error {
 		OnError:     func(err error) { s.Log.Warn("kafka", "group", GroupTriage, "err", err) },
 		OnRevoke:    open.revoke,
 		CommitFloor: open.floor,
-		Tick: func(context.Context) error {
+		Tick: func(ctx context.Context) error {
+			if released := open.release(time.Now()); len(released) > 0 {
+				if err := group(ctx, released, nil); err != nil {
+					return err
+				}
+			}
 			open.closeExpired(time.Now())
 			return nil
 		},
@@ -185,11 +206,17 @@ type openIncidents struct {
 	grouper *triage.Grouper
 	grace   time.Duration
 	idle    time.Duration
+	reorder triage.ReorderConfig
 	parts   map[bus.TopicPartition]*alertPartition
 }
 
 // alertPartition is what one vigil.alerts partition built.
 type alertPartition struct {
+	// held are the partition's alerts not yet grouped: each waits
+	// triage.reorder_delay so that alerts are grouped in (event time,
+	// alert id) order, whatever order the detect tasks wrote them in,
+	// and the same alerts build the same incidents with the same ids.
+	held      *triage.Reorder[bus.Record]
 	watermark time.Time // newest alert end, in event time
 	lastAlert time.Time // when its last record was handled, wall clock
 	incs      map[string]*incidentSpan
@@ -202,25 +229,46 @@ type incidentSpan struct {
 	open        bool
 }
 
-func newOpenIncidents(g *triage.Grouper, window, idle time.Duration) *openIncidents {
+func newOpenIncidents(g *triage.Grouper, window, idle time.Duration, reorder triage.ReorderConfig) *openIncidents {
 	if window <= 0 {
 		window = triage.DefaultWindow
 	}
 	if idle <= 0 {
 		idle = triage.DefaultIdleClose
 	}
-	return &openIncidents{grouper: g, grace: window, idle: idle, parts: map[bus.TopicPartition]*alertPartition{}}
+	return &openIncidents{grouper: g, grace: window, idle: idle, reorder: reorder, parts: map[bus.TopicPartition]*alertPartition{}}
+}
+
+// part returns what partition tp built, made on first use.
+func (o *openIncidents) part(tp bus.TopicPartition) *alertPartition {
+	p := o.parts[tp]
+	if p == nil {
+		p = &alertPartition{held: triage.NewReorder[bus.Record](o.reorder), incs: map[string]*incidentSpan{}}
+		o.parts[tp] = p
+	}
+	return p
+}
+
+// hold puts the alert of record r, received at now, in its partition's
+// reorder buffer, and returns the partition's alerts due for grouping.
+func (o *openIncidents) hold(r bus.Record, a rules.Alert, now time.Time) []triage.Held[bus.Record] {
+	p := o.part(bus.TopicPartition{Topic: r.Topic, Partition: r.Partition})
+	p.lastAlert = now
+	return p.held.Push(a, r, now)
+}
+
+// release returns the alerts of every partition due for grouping at now.
+func (o *openIncidents) release(now time.Time) []triage.Held[bus.Record] {
+	var out []triage.Held[bus.Record]
+	for _, p := range o.parts {
+		out = append(out, p.held.Release(now)...)
+	}
+	return out
 }
 
 // add records that the alert of record r is in inc.
 func (o *openIncidents) add(r bus.Record, inc *triage.Incident, a rules.Alert) {
-	tp := bus.TopicPartition{Topic: r.Topic, Partition: r.Partition}
-	p := o.parts[tp]
-	if p == nil {
-		p = &alertPartition{incs: map[string]*incidentSpan{}}
-		o.parts[tp] = p
-	}
-	p.lastAlert = time.Now()
+	p := o.part(bus.TopicPartition{Topic: r.Topic, Partition: r.Partition})
 	if _, last := alertTimes(a); last.After(p.watermark) {
 		p.watermark = last
 	}
@@ -240,7 +288,7 @@ func (o *openIncidents) add(r bus.Record, inc *triage.Incident, a rules.Alert) {
 func (o *openIncidents) closeExpired(now time.Time) {
 	var ids []string
 	for _, p := range o.parts {
-		quiet := now.Sub(p.lastAlert) >= o.idle
+		quiet := now.Sub(p.lastAlert) >= o.idle && p.held.Len() == 0
 		for id, sp := range p.incs {
 			if !sp.open {
 				continue
@@ -256,9 +304,10 @@ func (o *openIncidents) closeExpired(now time.Time) {
 
 // floor is the CommitFloor of the triage consumer: the first offset of
 // the partition from which a replay rebuilds whole incidents only — below
-// every open incident's first alert, and below the first alert of any
-// closed incident that has alerts at or past it (a replay starting inside
-// an incident would rebuild a smaller one under another id).
+// every alert still held for reordering and every open incident's first
+// alert, and below the first alert of any closed incident that has alerts
+// at or past that (a replay starting inside an incident would rebuild a
+// smaller one under another id).
 func (o *openIncidents) floor(tp bus.TopicPartition) (int64, bool) {
 	p := o.parts[tp]
 	if p == nil {
@@ -276,6 +325,9 @@ func (o *openIncidents) floor(tp bus.TopicPartition) (int64, bool) {
 	}
 	slices.SortFunc(spans, func(x, y *incidentSpan) int { return cmp.Compare(end(y), end(x)) })
 	f := int64(math.MaxInt64) // the batch's next offset is the consumer's
+	for r := range p.held.Values() {
+		f = min(f, r.Offset)
+	}
 	for _, sp := range spans {
 		if end(sp) >= f {
 			f = min(f, sp.first)

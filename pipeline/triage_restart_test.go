@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -150,8 +151,9 @@ func counts(vs []triage.Incident) []int {
 }
 
 // TestTriageCommitFloorNeverSplitsAnIncident: the offset triage lets the
-// consumer commit is below every open incident's first alert, and never
-// inside a closed incident that a replay from it would see part of.
+// consumer commit is below every open incident's first alert and every
+// alert held for reordering, and never inside a closed incident that a
+// replay from it would see part of.
 func TestTriageCommitFloorNeverSplitsAnIncident(t *testing.T) {
 	type span struct {
 		id          string
@@ -161,25 +163,35 @@ func TestTriageCommitFloorNeverSplitsAnIncident(t *testing.T) {
 	tests := []struct {
 		name  string
 		spans []span
-		floor int64 // -1: no floor
-		kept  int   // spans still tracked afterwards
+		held  []int64 // offsets of alerts held for reordering
+		floor int64   // -1: no floor
+		kept  int     // spans still tracked afterwards
 	}{
-		{"nothing open", nil, -1, 0},
-		{"one open incident", []span{{"a", 5, 9, true}}, 5, 1},
-		{"closed incidents before it are forgotten", []span{{"a", 2, 4, false}, {"b", 6, 9, true}}, 6, 1},
-		{"a closed incident it would cut holds the floor", []span{{"a", 2, 8, false}, {"b", 6, 9, true}}, 2, 2},
-		{"cuts cascade", []span{{"a", 1, 3, false}, {"b", 3, 7, false}, {"c", 6, 9, true}}, 1, 3},
-		{"all closed", []span{{"a", 2, 8, false}, {"b", 6, 9, false}}, -1, 0},
+		{"nothing open", nil, nil, -1, 0},
+		{"one open incident", []span{{"a", 5, 9, true}}, nil, 5, 1},
+		{"closed incidents before it are forgotten", []span{{"a", 2, 4, false}, {"b", 6, 9, true}}, nil, 6, 1},
+		{"a closed incident it would cut holds the floor", []span{{"a", 2, 8, false}, {"b", 6, 9, true}}, nil, 2, 2},
+		{"cuts cascade", []span{{"a", 1, 3, false}, {"b", 3, 7, false}, {"c", 6, 9, true}}, nil, 1, 3},
+		{"all closed", []span{{"a", 2, 8, false}, {"b", 6, 9, false}}, nil, -1, 0},
+		{"held alerts alone", nil, []int64{12, 10, 11}, 10, 0},
+		{"a held alert is below the open incidents", []span{{"a", 5, 9, true}}, []int64{3}, 3, 1},
+		{"a closed incident a held alert would cut holds the floor", []span{{"a", 2, 8, false}}, []int64{7}, 2, 1},
 	}
 	tp := bus.TopicPartition{Topic: bus.TopicAlerts, Partition: 1}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o := newOpenIncidents(triage.NewGrouper(triage.GrouperConfig{}), 0, 0)
-			p := &alertPartition{incs: map[string]*incidentSpan{}}
+			o := newOpenIncidents(triage.NewGrouper(triage.GrouperConfig{}), 0, 0, triage.ReorderConfig{Delay: time.Hour})
+			p := o.part(tp)
 			for _, s := range tc.spans {
 				p.incs[s.id] = &incidentSpan{first: s.first, last: s.last, open: s.open}
 			}
-			o.parts[tp] = p
+			for _, off := range tc.held {
+				a := rules.Alert{Timestamp: time.Unix(off, 0)}
+				a.Vigil.Alert.ID = fmt.Sprint(off)
+				if out := p.held.Push(a, bus.Record{Topic: tp.Topic, Partition: tp.Partition, Offset: off}, time.Now()); len(out) > 0 {
+					t.Fatalf("released %d alerts at once", len(out))
+				}
+			}
 			f, ok := o.floor(tp)
 			if got := map[bool]int64{true: f, false: -1}[ok]; got != tc.floor {
 				t.Fatalf("floor %d (ok %v), want %d", f, ok, tc.floor)

@@ -116,8 +116,8 @@ func cacheCloneTriage(t Triage) Triage {
 }
 
 // Fingerprint identifies what an incident is about, for caching its
-// verdict: the entity, the rules with their alert counts in buckets
-// (1, 2-4, 5-9, 10-99, 100+), the related users and hosts, and the
+// verdict: the entity, the rules with their alert counts (suppressed
+// alerts included) in buckets (1, 2-4, 5-9, 10-99, 100+), the related users and hosts, and the
 // severity. Timestamps and alert ids are left out, so a replay or a
 // recurring identical pattern has the same fingerprint.
 func Fingerprint(inc *Incident) string {
@@ -152,7 +152,7 @@ func Fingerprint(inc *Incident) string {
 func fingerprintRules(inc *Incident) []RuleSummary {
 	counts := make(map[string]int)
 	for _, r := range inc.Rules {
-		counts[r.ID] += r.Count
+		counts[r.ID] += r.Represented() // suppressed alerts make a bigger incident
 	}
 	if len(inc.Rules) == 0 {
 		for i := range inc.Alerts {

@@ -26,6 +26,13 @@ type Config struct {
 	// that a quiet partition's offsets get committed. Later alerts of
 	// those entities open new incidents.
 	IdleClose Duration `yaml:"idle_close"`
+	// ReorderDelay is how long each alert is held so that alerts arriving
+	// within it of each other are grouped in (event time, alert id) order,
+	// whatever order the detect tasks produced them in: the same alerts
+	// then build the same incidents with the same ids (default 2s; it
+	// adds to every verdict's latency; negative turns the reordering
+	// off). See Reorder.
+	ReorderDelay Duration `yaml:"reorder_delay"`
 	// Engine is auto (OpenAI when an API key is set, else fallback),
 	// openai or fallback.
 	Engine string `yaml:"engine"`

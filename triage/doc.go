@@ -1,8 +1,12 @@
 // Package triage turns alerts into incidents and incidents into verdicts.
 //
-// Alerts arrive from the vigil.alerts topic and are grouped by entity (the
-// alert's first group key: source.ip, user.name, host.name) within a
-// sliding window into an Incident with a deterministic id (Grouper). When
+// Alerts arrive from the vigil.alerts topic, wait a moment in a Reorder so
+// that they are grouped in (event time, alert id) order whatever order the
+// detect tasks wrote them in, and are grouped by entity (the alert's first
+// group key: source.ip, user.name, host.name) within a sliding window into
+// an Incident with a deterministic id (Grouper). Alerts that suppression
+// held back are counted on the incident (SuppressedCount) when the rule
+// engine re-emits the window's first alert with its final count. When
 // an incident is new or changes materially (a new rule, a higher
 // severity) the stage asks a Triager, which NewTriager composes from a
 // Config:

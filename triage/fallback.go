@@ -130,25 +130,34 @@ type analysis struct {
 	items []*item
 	kept  int // alerts kept in the incident
 
-	failures     []*item
-	failCount    int // with repeats
-	successes    []*item
-	compromises  []compromise
-	privAfter    []*item // privilege use by a compromised user or on its host after the login
-	privDenied   []*item
-	privileged   []*item
-	rootLogins   []*item // successful logins of a privileged account from a public address
-	failSources  []string
-	failUsers    []string
-	publicSrc    []string
-	internalSrc  []string
-	unparsedSrc  []string
-	sequences    int
-	matchesOnly  bool
-	maxSeverity  int
-	compromised  []string // users
-	compromHosts []string
-	context      contextFacts // enrichment of the entities
+	failures  []*item
+	failCount int // with repeats
+	// failRepresented is failCount plus the failed logins estimated in
+	// the alerts suppression held back (each suppressed alert counted as
+	// one more like the alert it was counted on); failExtra holds those
+	// estimates per event.action.
+	failRepresented int
+	failExtra       map[string]int
+	// suppressedKept is how much of inc.SuppressedCount is on the alerts
+	// kept, whose events the estimate is made from.
+	suppressedKept int
+	successes      []*item
+	compromises    []compromise
+	privAfter      []*item // privilege use by a compromised user or on its host after the login
+	privDenied     []*item
+	privileged     []*item
+	rootLogins     []*item // successful logins of a privileged account from a public address
+	failSources    []string
+	failUsers      []string
+	publicSrc      []string
+	internalSrc    []string
+	unparsedSrc    []string
+	sequences      int
+	matchesOnly    bool
+	maxSeverity    int
+	compromised    []string // users
+	compromHosts   []string
+	context        contextFacts // enrichment of the entities
 }
 
 func analyze(inc *Incident) *analysis {
@@ -168,6 +177,22 @@ func analyze(inc *Incident) *analysis {
 			an.matchesOnly = false
 		}
 		_, alertLast := alertSpan(*a)
+		if n := a.Vigil.Alert.SuppressedCount; n > 0 {
+			an.suppressedKept += n
+			for _, e := range a.Vigil.Alert.Events {
+				if classify(e) != classAuthFailure {
+					continue
+				}
+				if an.failExtra == nil {
+					an.failExtra = map[string]int{}
+				}
+				repeat := 1
+				if r, ok := intValue(e[event.FieldRepeat]); ok && r > 1 {
+					repeat = r
+				}
+				an.failExtra[e.String("event.action")] += n * repeat
+			}
+		}
 		for _, e := range a.Vigil.Alert.Events {
 			order++
 			id := e.ID()
@@ -294,6 +319,10 @@ func (an *analysis) correlate() {
 			an.publicSrc = append(an.publicSrc, s)
 		}
 	}
+	an.failRepresented = an.failCount
+	for action, extra := range an.failExtra {
+		an.failRepresented = max(an.failRepresented, perAction.add("", action, 0)+extra)
+	}
 	an.failSources = sortedUnique(fsrcs)
 	an.failUsers = sortedUnique(fusers)
 	for u := range compromisedUser {
@@ -322,7 +351,7 @@ func (an *analysis) factors() []factor {
 		sev = Severities[an.maxSeverity]
 	}
 	add([]float64{0.05, 0.15, 0.25, 0.35, 0}[indexOr(an.maxSeverity, 4)],
-		"Highest alert severity is %s (%d alert(s) from %d rule(s)).", sev, an.inc.AlertCount, len(an.inc.Rules))
+		"Highest alert severity is %s (%s from %d rule(s)).", sev, an.alertsText(), len(an.inc.Rules))
 
 	if len(an.compromises) > 0 {
 		c := an.compromises[0]
@@ -334,13 +363,16 @@ func (an *analysis) factors() []factor {
 				plain(c.success.user), plain(c.success.src), stamp(c.success.at), c.failures)
 		}
 	}
-	switch n := an.failCount; {
+	switch n := an.failRepresented; {
 	case n >= 10:
-		add(0.25, "%d failed logins from %s: brute-force volume.", n, joinPlain(an.failSources, "an unknown source"))
+		add(0.25, "%s from %s: brute-force volume.", an.failText("failed logins"), joinPlain(an.failSources, "an unknown source"))
 	case n >= 3:
-		add(0.1, "%d failed logins from %s.", n, joinPlain(an.failSources, "an unknown source"))
+		add(0.1, "%s from %s.", an.failText("failed logins"), joinPlain(an.failSources, "an unknown source"))
 	case n > 0:
-		add(0.05, "%d failed login(s) from %s.", n, joinPlain(an.failSources, "an unknown source"))
+		add(0.05, "%s from %s.", an.failText("failed login(s)"), joinPlain(an.failSources, "an unknown source"))
+	}
+	if n := an.inc.SuppressedCount; n > 0 {
+		add(0.05, "Suppression held back %d more alert(s) (%s): the activity went on beyond the alerts shown.", n, suppressedList(an.inc.Rules))
 	}
 	if len(an.failUsers) >= 5 {
 		add(0.1, "%d different accounts were tried (%s): password guessing or spraying.", len(an.failUsers), joinPlain(an.failUsers, ""))
@@ -375,8 +407,8 @@ func (an *analysis) factors() []factor {
 		}
 		add(0.1, "Involves %s.", strings.Join(what, " and "))
 	}
-	if an.inc.AlertCount >= 100 {
-		add(0.05, "Alert volume: %d alerts for this entity.", an.inc.AlertCount)
+	if n := an.inc.Represented(); n >= 100 {
+		add(0.05, "Alert volume: %s for this entity.", an.alertsText())
 	}
 	switch {
 	case len(an.publicSrc) > 0:
@@ -502,11 +534,11 @@ func (an *analysis) actions(verdict string) []string {
 func (an *analysis) summary(verdict string) string {
 	inc := an.inc
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s raised %d alert(s) from %d rule(s) (%s) between %s and %s (%s).",
-		verdictTitle(verdict), plain(inc.Entity.String()), inc.AlertCount, len(inc.Rules), ruleList(inc.Rules),
+	fmt.Fprintf(&b, "%s: %s raised %s from %d rule(s) (%s) between %s and %s (%s).",
+		verdictTitle(verdict), plain(inc.Entity.String()), an.alertsText(), len(inc.Rules), ruleList(inc.Rules),
 		stamp(inc.FirstSeen), stamp(inc.LastSeen), span(inc.FirstSeen, inc.LastSeen))
 	if an.failCount > 0 {
-		fmt.Fprintf(&b, " %d failed login(s) from %s against %s", an.failCount,
+		fmt.Fprintf(&b, " %s from %s against %s", an.failText("failed login(s)"),
 			joinPlain(an.failSources, "an unknown source"), joinPlain(an.failUsers, "unnamed accounts"))
 		if an.kept < inc.AlertCount {
 			fmt.Fprintf(&b, " (counted in the %d alerts kept of %d)", an.kept, inc.AlertCount)
@@ -522,6 +554,37 @@ func (an *analysis) summary(verdict string) string {
 	fmt.Fprintf(&b, " Users: %s. Hosts: %s.", joinPlain(inc.Users, "none recorded"), joinPlain(inc.Hosts, "none recorded"))
 	fmt.Fprintf(&b, " Decisive fact: %s", an.decisive(verdict))
 	return b.String()
+}
+
+// alertsText is "N alert(s)", with the alerts suppression held back when
+// there are any.
+func (an *analysis) alertsText() string {
+	inc := an.inc
+	if inc.SuppressedCount <= 0 {
+		return fmt.Sprintf("%d alert(s)", inc.AlertCount)
+	}
+	return fmt.Sprintf("%d alert(s) and %d more held back by suppression", inc.AlertCount, inc.SuppressedCount)
+}
+
+// failText is "N <noun>": the failed logins in the events, or the
+// estimate with the suppressed alerts, saying how much was seen.
+func (an *analysis) failText(noun string) string {
+	if an.failRepresented <= an.failCount {
+		return fmt.Sprintf("%d %s", an.failCount, noun)
+	}
+	return fmt.Sprintf("≈%d %s (%d in the alerts' events, ≈%d more in the alerts suppression held back)",
+		an.failRepresented, noun, an.failCount, an.failRepresented-an.failCount)
+}
+
+// suppressedList lists the rules with suppressed alerts: "id +n".
+func suppressedList(rs []RuleSummary) string {
+	var parts []string
+	for _, r := range rs {
+		if r.Suppressed > 0 {
+			parts = append(parts, fmt.Sprintf("%s +%d", plain(r.ID), r.Suppressed))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // decisive is the one fact that settled the verdict.
@@ -564,7 +627,11 @@ func (an *analysis) notes(t Triage, factors []factor, score float64) string {
 	b.WriteString(t.Summary)
 	b.WriteString("\n\nRules:\n\n")
 	for _, r := range inc.Rules {
-		fmt.Fprintf(&b, "- %s %s: %d alert(s), %s, %s\n", code(r.ID), plain(r.Name), r.Count, orDash(r.Severity), orDash(r.Kind))
+		suppressed := ""
+		if r.Suppressed > 0 {
+			suppressed = fmt.Sprintf(" and %d more held back by suppression", r.Suppressed)
+		}
+		fmt.Fprintf(&b, "- %s %s: %d alert(s)%s, %s, %s\n", code(r.ID), plain(r.Name), r.Count, suppressed, orDash(r.Severity), orDash(r.Kind))
 	}
 	if len(t.Attack) > 0 {
 		fmt.Fprintf(&b, "\nATT&CK: %s\n", strings.Join(t.Attack, ", "))
@@ -912,6 +979,10 @@ func ruleIDs(inc *Incident) []string {
 func ruleList(rs []RuleSummary) string {
 	parts := make([]string, 0, len(rs))
 	for _, r := range firstN(rs, listNames) {
+		if r.Suppressed > 0 {
+			parts = append(parts, fmt.Sprintf("%s ×%d +%d suppressed, %s", plain(r.ID), r.Count, r.Suppressed, orDash(r.Severity)))
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s ×%d, %s", plain(r.ID), r.Count, orDash(r.Severity)))
 	}
 	if len(rs) > listNames {

@@ -40,6 +40,11 @@ type GrouperConfig struct {
 	// incident, so that a storm that never pauses still yields incidents
 	// that close.
 	MaxSpan time.Duration
+	// MaxClosed is how many closed incidents are kept (least recently
+	// closed dropped first; default 1000), so that an alert re-emitted
+	// with its final vigil.alert.suppressed_count when its suppression
+	// window ends, usually after its incident closed, still updates it.
+	MaxClosed int
 }
 
 // Defaults of GrouperConfig.
@@ -51,6 +56,7 @@ const (
 	DefaultMaxRelated    = 100
 	DefaultDedupIDs      = 100000
 	DefaultMaxSpan       = 24 * time.Hour
+	DefaultMaxClosed     = 1000
 )
 
 // maxValueLen caps one related user, host or IP: they come from log lines,
@@ -66,6 +72,11 @@ type Grouper struct {
 	byEntity map[rules.Entity][]*group
 	byID     map[string]*group
 	lru      *list.List // of *group, most recently updated first
+
+	// closed holds recently closed incidents by id; closedLRU the same
+	// groups, most recently closed first.
+	closed    map[string]*group
+	closedLRU *list.List
 
 	// seen maps recently added alert ids to their incident id; ring holds
 	// the same ids in arrival order so the oldest can be forgotten.
@@ -88,6 +99,10 @@ type group struct {
 	kinds  []keepKind
 	heads  int
 	pinned int
+
+	// suppressed is the last vigil.alert.suppressed_count seen of each
+	// alert that had one (nil until one has).
+	suppressed map[string]int
 }
 
 // keepKind is why an alert is kept.
@@ -122,13 +137,18 @@ func NewGrouper(cfg GrouperConfig) *Grouper {
 	if cfg.MaxSpan <= 0 {
 		cfg.MaxSpan = DefaultMaxSpan
 	}
+	if cfg.MaxClosed <= 0 {
+		cfg.MaxClosed = DefaultMaxClosed
+	}
 	return &Grouper{
-		cfg:      cfg,
-		byEntity: make(map[rules.Entity][]*group),
-		byID:     make(map[string]*group),
-		lru:      list.New(),
-		seen:     make(map[string]string),
-		ring:     make([]string, 0, min(cfg.DedupIDs, 1024)),
+		cfg:       cfg,
+		byEntity:  make(map[rules.Entity][]*group),
+		byID:      make(map[string]*group),
+		lru:       list.New(),
+		closed:    make(map[string]*group),
+		closedLRU: list.New(),
+		seen:      make(map[string]string),
+		ring:      make([]string, 0, min(cfg.DedupIDs, 1024)),
 	}
 }
 
@@ -137,7 +157,12 @@ func NewGrouper(cfg GrouperConfig) *Grouper {
 // returns a snapshot of the incident and whether it changed materially: it
 // is new, gained a rule it did not have, or its severity rose. A replayed
 // alert (an id seen recently) changes nothing; Add then returns the
-// incident it belongs to, or nil when that incident is gone.
+// incident it belongs to, or nil when that incident is gone — except that
+// a replayed alert carrying a higher vigil.alert.suppressed_count than
+// before (its suppression window ended) adds the difference to the
+// incident's SuppressedCount, open or recently closed (MaxClosed), and
+// is a material change: the incident is returned, updated, to be judged
+// again. Its AlertCount stays the same.
 //
 // The returned Incident may be handed to another goroutine: it shares
 // storage with the Grouper (its slices and the alerts' events), but the
@@ -150,10 +175,20 @@ func (g *Grouper) Add(a rules.Alert) (inc *Incident, material bool) {
 	id := a.Vigil.Alert.ID
 	if id != "" {
 		if incID, dup := g.seen[id]; dup {
-			if gr := g.byID[incID]; gr != nil {
-				return gr.snapshot(), false
+			gr := g.byID[incID]
+			if gr == nil {
+				gr = g.closed[incID]
+				if gr == nil || !gr.resuppress(a) {
+					return nil, false
+				}
+				g.closedLRU.MoveToFront(gr.elem)
+				return gr.snapshot(), true
 			}
-			return nil, false
+			material = gr.resuppress(a)
+			if material {
+				g.lru.MoveToFront(gr.elem)
+			}
+			return gr.snapshot(), material
 		}
 	}
 
@@ -185,7 +220,7 @@ func (g *Grouper) Expire(now time.Time) int {
 		next := e.Next()
 		gr := e.Value.(*group)
 		if gr.inc.LastSeen.Before(cutoff) {
-			g.drop(gr)
+			g.retire(gr)
 			n++
 		}
 		e = next
@@ -211,13 +246,14 @@ func (g *Grouper) Open(id string) bool {
 
 // Close closes incidents: later alerts of their entities open new ones.
 // Their alert ids stay remembered, so a replayed alert of a closed
-// incident is still recognised (Add returns nil).
+// incident is still recognised (Add returns nil, or the closed incident
+// when the alert brings a higher suppressed count).
 func (g *Grouper) Close(ids ...string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, id := range ids {
 		if gr := g.byID[id]; gr != nil {
-			g.drop(gr)
+			g.retire(gr)
 		}
 	}
 }
@@ -236,6 +272,10 @@ func (g *Grouper) Forget(ids ...string) {
 		gone[id] = true
 		if gr := g.byID[id]; gr != nil {
 			g.drop(gr)
+		}
+		if gr := g.closed[id]; gr != nil {
+			g.closedLRU.Remove(gr.elem)
+			delete(g.closed, id)
 		}
 	}
 	// The ring keeps the forgotten ids until they are overwritten: then
@@ -286,7 +326,7 @@ func earliest(a, b time.Time) time.Time {
 
 func (g *Grouper) open(ent rules.Entity, a rules.Alert, first time.Time) *group {
 	for len(g.byID) >= g.cfg.MaxIncidents {
-		g.drop(g.lru.Back().Value.(*group))
+		g.retire(g.lru.Back().Value.(*group))
 	}
 	firstID := a.Vigil.Alert.ID
 	if firstID == "" {
@@ -307,12 +347,31 @@ func (g *Grouper) open(ent rules.Entity, a rules.Alert, first time.Time) *group 
 		// without ids at the same time. Keep one incident per id.
 		g.drop(old)
 	}
+	if old := g.closed[gr.inc.ID]; old != nil {
+		g.closedLRU.Remove(old.elem)
+		delete(g.closed, gr.inc.ID)
+	}
 	gr.elem = g.lru.PushFront(gr)
 	g.byID[gr.inc.ID] = gr
 	g.byEntity[ent] = append(g.byEntity[ent], gr)
 	return gr
 }
 
+// retire closes an open incident and keeps it among the closed ones.
+func (g *Grouper) retire(gr *group) {
+	g.drop(gr)
+	if old := g.closed[gr.inc.ID]; old != nil {
+		g.closedLRU.Remove(old.elem)
+	}
+	gr.elem = g.closedLRU.PushFront(gr)
+	g.closed[gr.inc.ID] = gr
+	for len(g.closed) > g.cfg.MaxClosed {
+		old := g.closedLRU.Remove(g.closedLRU.Back()).(*group)
+		delete(g.closed, old.inc.ID)
+	}
+}
+
+// drop removes an open incident.
 func (g *Grouper) drop(gr *group) {
 	g.lru.Remove(gr.elem)
 	delete(g.byID, gr.inc.ID)
@@ -371,6 +430,14 @@ func (gr *group) add(a rules.Alert, first, last time.Time, cfg GrouperConfig) (m
 		material = material || inc.AlertCount > 1
 	}
 	rs.Count++
+	if n := a.Vigil.Alert.SuppressedCount; n > 0 && a.Vigil.Alert.ID != "" {
+		if gr.suppressed == nil {
+			gr.suppressed = make(map[string]int, 1)
+		}
+		gr.suppressed[a.Vigil.Alert.ID] = n
+		inc.SuppressedCount += n
+		rs.Suppressed += n
+	}
 	if a.Rule.Name != "" {
 		rs.Name = a.Rule.Name
 	}
@@ -381,6 +448,35 @@ func (gr *group) add(a rules.Alert, first, last time.Time, cfg GrouperConfig) (m
 	gr.addRelated(a, cfg.MaxRelated)
 	gr.keep(a, material, cfg.MaxAlertsKept)
 	return material
+}
+
+// resuppress takes a replayed alert's vigil.alert.suppressed_count: when
+// it is higher than the one known for the alert, the difference is added
+// to the incident and its rule, the kept copy of the alert (if any) is
+// replaced by the new one, and it returns true.
+func (gr *group) resuppress(a rules.Alert) bool {
+	id, n := a.Vigil.Alert.ID, a.Vigil.Alert.SuppressedCount
+	if n <= gr.suppressed[id] {
+		return false
+	}
+	rs := gr.rules[a.Rule.ID]
+	if rs == nil {
+		return false // not an alert of this incident's rules: ignore
+	}
+	delta := n - gr.suppressed[id]
+	if gr.suppressed == nil {
+		gr.suppressed = make(map[string]int, 1)
+	}
+	gr.suppressed[id] = n
+	gr.inc.SuppressedCount += delta
+	rs.Suppressed += delta
+	if i := slices.IndexFunc(gr.inc.Alerts, func(k rules.Alert) bool { return k.Vigil.Alert.ID == id }); i >= 0 {
+		// A new array: snapshots share the old one.
+		alerts := slices.Clone(gr.inc.Alerts)
+		alerts[i].Vigil.Alert.SuppressedCount = n
+		gr.inc.Alerts = alerts
+	}
+	return true
 }
 
 // keep stores the alert in the kept list: the first alerts, the alerts

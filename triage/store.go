@@ -30,19 +30,21 @@ type Feedback struct {
 
 // HistoryEntry is what the context store keeps of one past verdict.
 type HistoryEntry struct {
-	IncidentID  string        `json:"incident_id"`
-	Entity      rules.Entity  `json:"entity"`
-	FirstSeen   time.Time     `json:"first_seen"`
-	LastSeen    time.Time     `json:"last_seen"`
-	AlertCount  int           `json:"alert_count"`
-	Rules       []RuleSummary `json:"rules"`
-	Verdict     string        `json:"verdict"`
-	Severity    string        `json:"severity"`
-	Confidence  float64       `json:"confidence"`
-	Summary     string        `json:"summary,omitempty"`
-	Engine      string        `json:"engine,omitempty"`
-	Feedback    *Feedback     `json:"feedback,omitempty"`
-	Fingerprint string        `json:"-"`
+	IncidentID string       `json:"incident_id"`
+	Entity     rules.Entity `json:"entity"`
+	FirstSeen  time.Time    `json:"first_seen"`
+	LastSeen   time.Time    `json:"last_seen"`
+	AlertCount int          `json:"alert_count"`
+	// SuppressedCount is Incident.SuppressedCount.
+	SuppressedCount int           `json:"suppressed_count,omitempty"`
+	Rules           []RuleSummary `json:"rules"`
+	Verdict         string        `json:"verdict"`
+	Severity        string        `json:"severity"`
+	Confidence      float64       `json:"confidence"`
+	Summary         string        `json:"summary,omitempty"`
+	Engine          string        `json:"engine,omitempty"`
+	Feedback        *Feedback     `json:"feedback,omitempty"`
+	Fingerprint     string        `json:"-"`
 }
 
 // ContextStore remembers recent verdicts by entity and by fingerprint, so
@@ -85,18 +87,19 @@ func (s *ContextStore) Remember(v Verdict) {
 		return
 	}
 	e := HistoryEntry{
-		IncidentID:  inc.ID,
-		Entity:      inc.Entity,
-		FirstSeen:   inc.FirstSeen,
-		LastSeen:    inc.LastSeen,
-		AlertCount:  inc.AlertCount,
-		Rules:       slices.Clone(inc.Rules),
-		Verdict:     v.Triage.Verdict,
-		Severity:    v.Triage.Severity,
-		Confidence:  v.Triage.Confidence,
-		Summary:     llmShort(v.Triage.Summary, historySummaryBytes),
-		Engine:      v.Triage.Engine,
-		Fingerprint: Fingerprint(inc),
+		IncidentID:      inc.ID,
+		Entity:          inc.Entity,
+		FirstSeen:       inc.FirstSeen,
+		LastSeen:        inc.LastSeen,
+		AlertCount:      inc.AlertCount,
+		SuppressedCount: inc.SuppressedCount,
+		Rules:           slices.Clone(inc.Rules),
+		Verdict:         v.Triage.Verdict,
+		Severity:        v.Triage.Severity,
+		Confidence:      v.Triage.Confidence,
+		Summary:         llmShort(v.Triage.Summary, historySummaryBytes),
+		Engine:          v.Triage.Engine,
+		Fingerprint:     Fingerprint(inc),
 	}
 	if f := v.Triage.Feedback; f != nil && (f.Verdict != "" || f.Note != "") {
 		fc := *f

@@ -23,19 +23,29 @@ var Verdicts = []string{Malicious, Suspicious, Benign, FalsePositive, Inconclusi
 var Severities = []string{"low", "medium", "high", "critical"}
 
 // Incident is a group of alerts about one entity within a window. Its id
-// is derived from the entity and its first alert, so a replay rebuilds the
-// same incident with the same id.
+// is derived from the entity and its first alert (in event-time order
+// when the alerts pass through a Reorder), so a replay rebuilds the same
+// incident with the same id.
 type Incident struct {
 	ID        string       `json:"id"`
 	Entity    rules.Entity `json:"entity"`
 	FirstSeen time.Time    `json:"first_seen"`
 	LastSeen  time.Time    `json:"last_seen"`
 	// Severity is the highest alert severity in the incident.
-	Severity   string        `json:"severity"`
-	RiskScore  int           `json:"risk_score"`
-	AlertCount int           `json:"alert_count"`
-	AlertIDs   []string      `json:"alert_ids"`
-	Rules      []RuleSummary `json:"rules"`
+	Severity  string `json:"severity"`
+	RiskScore int    `json:"risk_score"`
+	// AlertCount is how many alerts the incident holds. It never
+	// decreases for one incident id.
+	AlertCount int `json:"alert_count"`
+	// SuppressedCount is how many more alerts its rules raised but held
+	// back by suppression (rule suppress:, counted on the alert that
+	// opened the suppression window: vigil.alert.suppressed_count): the
+	// incident stands for AlertCount+SuppressedCount alerts. It grows
+	// when a suppression window closes and its first alert is re-emitted
+	// with the final count, even after the incident was closed.
+	SuppressedCount int           `json:"suppressed_count"`
+	AlertIDs        []string      `json:"alert_ids"`
+	Rules           []RuleSummary `json:"rules"`
 	// Related entities seen in the alerts' events.
 	Users []string `json:"users,omitempty"`
 	Hosts []string `json:"hosts,omitempty"`
@@ -45,6 +55,10 @@ type Incident struct {
 	Alerts []rules.Alert `json:"-"`
 }
 
+// Represented is how many alerts the incident stands for: those it holds
+// and those suppression held back.
+func (inc *Incident) Represented() int { return inc.AlertCount + inc.SuppressedCount }
+
 // RuleSummary counts the alerts one rule raised in an incident.
 type RuleSummary struct {
 	ID       string `json:"id"`
@@ -52,7 +66,14 @@ type RuleSummary struct {
 	Severity string `json:"severity"`
 	Count    int    `json:"count"`
 	Kind     string `json:"kind"`
+	// Suppressed is how many more alerts of the rule suppression held
+	// back (the sum of its alerts' vigil.alert.suppressed_count).
+	Suppressed int `json:"suppressed,omitempty"`
 }
+
+// Represented is how many alerts the rule raised in the incident,
+// suppressed ones included.
+func (r RuleSummary) Represented() int { return r.Count + r.Suppressed }
 
 // Triage is the triage.* object of a verdict.
 type Triage struct {
