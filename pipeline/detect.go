@@ -56,6 +56,7 @@ func (s *System) runDetect(ctx context.Context, opt detectOptions) error {
 		keyField:   s.Config.Collect.KeyField,
 		lateness:   time.Duration(cfg.AllowedLateness),
 		interval:   time.Duration(cfg.CheckpointInterval),
+		idle:       opt.idle,
 		tasks:      map[bus.TopicPartition]*detectTask{},
 		enrichSeen: map[string]enrichers.Stats{},
 		lastSaved:  time.Now(),
@@ -68,6 +69,9 @@ func (s *System) runDetect(ctx context.Context, opt detectOptions) error {
 	}
 	if d.interval <= 0 {
 		d.interval = defaultCheckpointInterval
+	}
+	if d.idle <= 0 {
+		d.idle = defaultRekeyIdle
 	}
 	// The state store connects and the consumer joins the group while
 	// the rules compile: the rebalance hooks that need the rules and the

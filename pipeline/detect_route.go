@@ -26,7 +26,9 @@ import (
 // requirement each is indexed by, rules.Compiled.MayConcern), except a
 // successful login, which the engines remember for session attribution.
 // A rule without any key (a global count) is a group of its own keyed
-// "*": all its events go to one partition.
+// "*": all its events go to one partition. A re-key partition merges the
+// copies of every vigil.events partition in event time before its
+// engines see them (rekeyMerge, detect_merge.go).
 
 // Headers of vigil.detect.rekey records.
 const (

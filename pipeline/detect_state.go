@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -51,8 +52,11 @@ type stateMeta struct {
 	// SourceHW is, per re-key group and vigil.events partition, the
 	// highest source offset processed (re-key tasks only).
 	SourceHW map[string]map[int32]int64 `json:"source_hw,omitempty"`
-	Records  []stateRecordRef           `json:"records"`
-	Written  time.Time                  `json:"written"`
+	// SourceTime is, per vigil.events partition, the newest event time
+	// of its copies (re-key tasks only; see rekeyMerge).
+	SourceTime map[int32]time.Time `json:"source_time,omitempty"`
+	Records    []stateRecordRef    `json:"records"`
+	Written    time.Time           `json:"written"`
 }
 
 // stateRecordRef is one engine state record of a checkpoint.
@@ -77,8 +81,34 @@ func chunkKey(tp bus.TopicPartition, hash string, i int) string {
 type restored struct {
 	meta    *stateMeta
 	engines map[string][]rules.StateRecord
-	live    map[string]bool // chunk keys the meta lists
+	live    map[string]bool // chunk keys the meta lists (when corrupt: every chunk key of the task)
 	errs    []error         // records that could not be put together
+	// corrupt is the meta record when it cannot be read (meta is nil):
+	// the task starts with empty state, and its first checkpoint
+	// replaces the record and tombstones the chunks in live.
+	corrupt    *bus.Record
+	corruptErr error
+}
+
+// errStateVersion is a meta record of another encoding version: written
+// by another release of Vigil, intact, not corrupt.
+var errStateVersion = errors.New("checkpoint of another version")
+
+// decodeMeta reads and checks the meta record of task tp.
+func decodeMeta(tp bus.TopicPartition, v []byte) (stateMeta, error) {
+	var meta stateMeta
+	if err := json.Unmarshal(v, &meta); err != nil {
+		return meta, err
+	}
+	switch {
+	case meta.Version != stateVersion:
+		return meta, fmt.Errorf("%w: version %d, this detector reads %d", errStateVersion, meta.Version, stateVersion)
+	case meta.Topic != tp.Topic || meta.Partition != tp.Partition:
+		return meta, fmt.Errorf("written for %s[%d]", meta.Topic, meta.Partition)
+	case meta.Next < bus.OffsetBeginning:
+		return meta, fmt.Errorf("next offset %d", meta.Next)
+	}
+	return meta, nil
 }
 
 // stateStore writes and reads checkpoints.
@@ -217,15 +247,20 @@ func (st *stateStore) read(ctx context.Context, tps []bus.TopicPartition) (map[b
 		return nil, fmt.Errorf("detect state: %w", err)
 	}
 	latest := map[string][]byte{}
+	metas := map[string]bus.Record{} // the meta records, for what is corrupt
 	for _, r := range recs {
 		if !strings.HasPrefix(string(r.Key), "detect/") {
 			continue
 		}
 		if r.Value == nil {
 			delete(latest, string(r.Key))
+			delete(metas, string(r.Key))
 			continue
 		}
 		latest[string(r.Key)] = r.Value
+		if strings.HasSuffix(string(r.Key), "/meta") {
+			metas[string(r.Key)] = r
+		}
 	}
 	out := map[bus.TopicPartition]*restored{}
 	for _, tp := range tps {
@@ -234,12 +269,25 @@ func (st *stateStore) read(ctx context.Context, tps []bus.TopicPartition) (map[b
 			continue
 		}
 		res := &restored{engines: map[string][]rules.StateRecord{}, live: map[string]bool{}}
-		var meta stateMeta
-		if err := json.Unmarshal(mv, &meta); err != nil {
-			return nil, fmt.Errorf("detect state: checkpoint of %s: %w", tp, err)
+		meta, err := decodeMeta(tp, mv)
+		if errors.Is(err, errStateVersion) {
+			// Intact state of another release: starting without it would
+			// lose it for good (the next checkpoint replaces it).
+			return nil, fmt.Errorf("detect state: checkpoint of %s (record %s): %w", tp, metaKey(tp), err)
 		}
-		if meta.Version != stateVersion {
-			return nil, fmt.Errorf("detect state: checkpoint of %s: version %d, this detector reads %d", tp, meta.Version, stateVersion)
+		if err != nil {
+			rec := metas[metaKey(tp)]
+			res.corrupt = &rec
+			res.corruptErr = fmt.Errorf("checkpoint of %s: meta record %s at %s[%d]@%d cannot be read: %w",
+				tp, metaKey(tp), bus.TopicState, rec.Partition, rec.Offset, err)
+			chunks := taskPrefix(tp) + "chunk/"
+			for k := range latest {
+				if strings.HasPrefix(k, chunks) {
+					res.live[k] = true
+				}
+			}
+			out[tp] = res
+			continue
 		}
 		res.meta = &meta
 		for _, ref := range meta.Records {

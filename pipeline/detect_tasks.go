@@ -64,6 +64,9 @@ type detectOptions struct {
 	// allLocal runs every rule on the vigil.events partitions, re-keying
 	// nothing: correct with a single member only, for benchmarks.
 	allLocal bool
+	// idle is how long a re-key partition waits for a source that sends
+	// nothing (default defaultRekeyIdle; see rekeyMerge).
+	idle time.Duration
 }
 
 // detectTask is the state of one assigned partition.
@@ -75,7 +78,10 @@ type detectTask struct {
 	next int64
 	// srcHW is, per group and vigil.events partition, the highest source
 	// offset processed: a replayed re-key record is skipped.
-	srcHW   map[string]map[int32]int64
+	srcHW map[string]map[int32]int64
+	// merge holds re-keyed copies until every source reached their event
+	// time (re-key tasks only).
+	merge   *rekeyMerge
 	live    map[string]bool  // chunk keys of the last checkpoint
 	evicted map[string]int64 // evictions already counted, per engine
 	dirty   bool             // processed records since the last checkpoint
@@ -91,6 +97,7 @@ type detector struct {
 	keyField   string
 	lateness   time.Duration
 	interval   time.Duration
+	idle       time.Duration // see detectOptions.idle
 	enrich     *enrichers.Set
 	route      *routing
 	tasks      map[bus.TopicPartition]*detectTask
@@ -137,6 +144,7 @@ func (d *detector) newTask(tp bus.TopicPartition) *detectTask {
 	t := &detectTask{tp: tp, engines: map[string]*rules.Engine{}, next: -1,
 		srcHW: map[string]map[int32]int64{}, live: map[string]bool{}, evicted: map[string]int64{}}
 	if tp.Topic == bus.TopicRekey {
+		t.merge = newRekeyMerge()
 		for _, id := range d.route.order {
 			t.engines[id] = d.newEngine(d.route.groups[id].rules, true)
 		}
@@ -162,10 +170,16 @@ func (d *detector) assign(parts []bus.TopicPartition) (map[bus.TopicPartition]in
 	}
 	start := map[bus.TopicPartition]int64{}
 	var fresh []bus.TopicPartition
+	orphans := map[bus.TopicPartition]map[string]bool{} // chunks of corrupt checkpoints
 	for _, tp := range parts {
 		t := d.newTask(tp)
 		d.tasks[tp] = t
 		r := saved[tp]
+		if r != nil && r.corrupt != nil {
+			d.corruptState(ctx, tp, r)
+			orphans[tp] = r.live
+			r = nil
+		}
 		if r == nil {
 			fresh = append(fresh, tp)
 			continue
@@ -173,7 +187,14 @@ func (d *detector) assign(parts []bus.TopicPartition) (map[bus.TopicPartition]in
 		for _, e := range r.errs {
 			d.log.Error("detect state", "err", e)
 		}
+		now := time.Now()
 		for id, recs := range r.engines {
+			if id == heldEngineID && t.merge != nil {
+				if err := t.merge.restore(recs); err != nil {
+					d.log.Error("detect state partly restored: re-keyed events waiting for other sources are lost", "partition", tp.String(), "err", err)
+				}
+				continue
+			}
 			eng := t.engines[id]
 			if eng == nil {
 				d.log.Warn("detect state of a re-key group no longer running is dropped", "partition", tp.String(), "group", id)
@@ -185,6 +206,9 @@ func (d *detector) assign(parts []bus.TopicPartition) (map[bus.TopicPartition]in
 		}
 		for g, hw := range r.meta.SourceHW {
 			t.srcHW[g] = hw
+		}
+		if t.merge != nil {
+			t.merge.restoreSources(r.meta.SourceTime, now)
 		}
 		t.live = r.live
 		start[tp] = r.meta.Next
@@ -204,7 +228,7 @@ func (d *detector) assign(parts []bus.TopicPartition) (map[bus.TopicPartition]in
 		if !ok {
 			next = bus.OffsetBeginning
 		}
-		jobs = append(jobs, checkpointJob{tp: tp, meta: stateMeta{Next: next}})
+		jobs = append(jobs, checkpointJob{tp: tp, meta: stateMeta{Next: next}, live: orphans[tp]})
 		start[tp] = next
 		// Until its first checkpoint is stored, the partition's commits
 		// stay at its start: a crash before then starts it there again.
@@ -220,6 +244,24 @@ func (d *detector) assign(parts []bus.TopicPartition) (map[bus.TopicPartition]in
 		d.store.writeAll(d.initialCtx, jobs)
 	}()
 	return start, nil
+}
+
+// corruptState reports a task's checkpoint whose meta record cannot be
+// read: an error in the log naming the partition and the record, and the
+// record itself on vigil.dlq (counted in vigil_dlq_records_total), where
+// it can be looked at. The task then starts like a partition seen for the
+// first time: empty state, at the group's committed offset.
+func (d *detector) corruptState(ctx context.Context, tp bus.TopicPartition, r *restored) {
+	d.log.Error("detect state: corrupt checkpoint; the partition starts with empty state at the group's committed offset",
+		"partition", tp.String(), "record", metaKey(tp), "err", r.corruptErr)
+	reason := "corrupt checkpoint: " + r.corruptErr.Error()
+	msg := bus.DeadLetter("detect", *r.corrupt, reason)
+	if err := d.s.Producer.Send(ctx, []bus.Message{msg}); err != nil {
+		d.log.Error("detect state: corrupt checkpoint not copied to the DLQ", "partition", tp.String(), "err", err)
+		return
+	}
+	d.s.Progress.DeadLetters.Add(1)
+	d.s.Metrics.DLQ.WithLabelValues("detect", d.s.Metrics.Reason(reason)).Inc()
 }
 
 // awaitInitial waits for the first checkpoints assign is writing (when
@@ -325,6 +367,12 @@ func (d *detector) checkpoint(ctx context.Context, parts []bus.TopicPartition) e
 			}
 			states = append(states, engineState{id: id, recs: recs})
 		}
+		if err == nil && t.merge != nil {
+			var recs []rules.StateRecord
+			if recs, err = t.merge.checkpoint(); err == nil && len(recs) > 0 {
+				states = append(states, engineState{id: heldEngineID, recs: recs})
+			}
+		}
 		if err != nil {
 			m.StateCheckpoints.WithLabelValues("failed").Inc()
 			d.log.Error("detect state not checkpointed; the partition will be replayed from its last checkpoint", "partition", tp.String(), "err", err)
@@ -333,6 +381,7 @@ func (d *detector) checkpoint(ctx context.Context, parts []bus.TopicPartition) e
 		meta := stateMeta{Next: t.next}
 		if tp.Topic == bus.TopicRekey {
 			meta.SourceHW = t.srcHW
+			meta.SourceTime = t.merge.sources()
 		}
 		jobs = append(jobs, checkpointJob{tp: tp, meta: meta, states: states, live: t.live})
 	}
@@ -359,6 +408,9 @@ func (d *detector) tick(ctx context.Context) error {
 		d.reload()
 	}
 	if err := d.awaitInitial(false); err != nil { // releases held commits
+		return err
+	}
+	if err := d.releaseIdle(ctx); err != nil {
 		return err
 	}
 	if time.Since(d.lastSaved) >= d.interval {
@@ -422,16 +474,17 @@ func (d *detector) handle(ctx context.Context, batch []bus.Record) (bus.Pending,
 	ruleAlerts := map[string]int{}
 	emit := func(as []rules.Alert) error {
 		for _, a := range as {
-			b, err := json.Marshal(a)
+			msg, err := alertMessage(a)
 			if err != nil {
-				return fmt.Errorf("encode alert of rule %s: %w", a.Rule.ID, err)
+				return err
 			}
-			d.out = append(d.out, bus.Message{Topic: bus.TopicAlerts, Key: []byte(a.Vigil.Alert.Entity.String()), Value: b})
+			d.out = append(d.out, msg)
 			alerts++
 			ruleAlerts[a.Rule.ID]++
 		}
 		return nil
 	}
+	now := time.Now()
 	rekeyIn := 0 // evaluated counts events once, not their re-keyed copies
 	var rekeyed []timedMessages
 	for _, r := range batch {
@@ -455,12 +508,27 @@ func (d *detector) handle(ctx context.Context, batch []bus.Record) (bus.Pending,
 				t.srcHW[group] = hw
 			}
 			if last, seen := hw[srcPart]; seen && srcOff <= last {
-				continue // a source record replayed after a restart: counted already
+				// A source record replayed after a restart: counted
+				// already, but its source is catching up, not idle.
+				t.merge.touch(srcPart, now)
+				continue
 			}
 			hw[srcPart] = srcOff
 			ev, err := d.s.Wire.Decode(r.Topic, r.Value)
 			if err != nil {
 				d.out = append(d.out, bus.DeadLetter("detect", r, err.Error()))
+				continue
+			}
+			if d.lateness <= 0 {
+				// Arrival order: nothing waits (a checkpoint written
+				// with a lateness may have left copies waiting).
+				if err := d.feed(t, t.merge.release(now, d.idle, true), emit); err != nil {
+					return nil, err
+				}
+			} else if t.merge.add(group, srcPart, ev, now) {
+				if err := d.feed(t, t.merge.release(now, d.idle, false), emit); err != nil {
+					return nil, err
+				}
 				continue
 			}
 			if err := emit(eng.Process(ev)); err != nil {
@@ -537,6 +605,79 @@ func (d *detector) handle(ctx context.Context, batch []bus.Record) (bus.Pending,
 		}
 		m.RuleEvaluations.Add(float64(evaluated))
 	}}, nil
+}
+
+// alertMessage is an alert's record on vigil.alerts, keyed by its entity.
+func alertMessage(a rules.Alert) (bus.Message, error) {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return bus.Message{}, fmt.Errorf("encode alert of rule %s: %w", a.Rule.ID, err)
+	}
+	return bus.Message{Topic: bus.TopicAlerts, Key: []byte(a.Vigil.Alert.Entity.String()), Value: b}, nil
+}
+
+// feed passes copies a re-key task's merge released to their groups'
+// engines, in order, and their alerts to emit. A copy of a group a rule
+// reload removed meanwhile is dropped with it.
+func (d *detector) feed(t *detectTask, hs []heldEvent, emit func([]rules.Alert) error) error {
+	for _, h := range hs {
+		eng := t.engines[h.group]
+		if eng == nil {
+			continue
+		}
+		if err := emit(eng.Process(h.ev)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// releaseIdle runs between batches: copies waiting in a re-key task's
+// merge only for sources that went idle meanwhile (or, without an allowed
+// lateness, any still waiting from a checkpoint) go to the engines, and
+// the alerts they raise are sent and acknowledged before it returns, so
+// that a checkpoint taken after it has them all.
+func (d *detector) releaseIdle(ctx context.Context) error {
+	now := time.Now()
+	var msgs []bus.Message
+	ruleAlerts := map[string]int{}
+	emit := func(as []rules.Alert) error {
+		for _, a := range as {
+			msg, err := alertMessage(a)
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, msg)
+			ruleAlerts[a.Rule.ID]++
+		}
+		return nil
+	}
+	for _, t := range d.tasks {
+		if t.merge == nil || len(t.merge.held) == 0 {
+			continue
+		}
+		hs := t.merge.release(now, d.idle, d.lateness <= 0)
+		if len(hs) == 0 {
+			continue
+		}
+		t.dirty = true
+		if err := d.feed(t, hs, emit); err != nil {
+			return err
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := d.s.Producer.Send(ctx, msgs); err != nil {
+		return fmt.Errorf("detect alerts of re-keyed events released after an idle source: %w", err)
+	}
+	m := d.s.Metrics
+	d.s.Progress.Alerts.Add(int64(len(msgs)))
+	m.StageOut.WithLabelValues("detect").Add(float64(len(msgs)))
+	for id, n := range ruleAlerts {
+		m.RuleAlerts.WithLabelValues(id).Add(float64(n))
+	}
+	return nil
 }
 
 // dlqReason is a dead letter's stage and reason headers.
