@@ -195,11 +195,20 @@ func (s *System) RunTriage(ctx context.Context) error {
 // An incident is closed (and stops holding the commit back) when the
 // newest alert of its partition, in event time, is one Window past the
 // incident's reach (Grouper.Reach: Window past its last alert, at most
-// triage.max_span past its first), or when its partition received no
-// alert for triage.idle_close. So a partition's committed offset lags by
-// at most max_span + 2×window of event time, or idle_close of quiet.
-// Closing is reproduced by a replay as long as alerts arrive no more than
-// one Window out of event-time order.
+// triage.max_span past its first). Closing is reproduced by a replay as
+// long as alerts arrive no more than one Window out of event-time order.
+//
+// A partition that received no alert for triage.idle_close releases its
+// incidents' hold on the commit, so a quiet partition's lag returns to 0,
+// but its incidents stay open for alerts of their window: a pause in the
+// stream (a detect restart, a collector outage) does not split an
+// incident in two, whose alerts a time-ordered run would group in one.
+// When such an incident takes an alert again, it holds the commit from
+// its first alert again (the committed offset goes back), so a crash
+// still replays it whole. Only an incident whose released alerts were
+// forgotten (evicted from the Grouper) before the next alert splits.
+// So a partition's committed offset lags by at most max_span + 2×window
+// of event time, or idle_close of quiet.
 //
 // All of it runs on the consumer's goroutine (handler, Tick, hooks).
 type openIncidents struct {
@@ -226,7 +235,9 @@ type alertPartition struct {
 type incidentSpan struct {
 	first, last int64
 	reach       time.Time
-	open        bool
+	// open: the incident holds the commit back; joinable: it is open in
+	// the Grouper (an idle partition releases the hold, not the incident).
+	open, joinable bool
 }
 
 func newOpenIncidents(g *triage.Grouper, window, idle time.Duration, reorder triage.ReorderConfig) *openIncidents {
@@ -280,22 +291,27 @@ func (o *openIncidents) add(r bus.Record, inc *triage.Incident, a rules.Alert) {
 	sp.first = min(sp.first, r.Offset)
 	sp.last = max(sp.last, r.Offset)
 	sp.reach = o.grouper.Reach(inc)
-	sp.open = true
+	sp.open, sp.joinable = true, true
 }
 
-// closeExpired closes the incidents their partition's alerts moved past,
-// and those of partitions quiet for the idle time.
+// closeExpired closes the incidents their partition's alerts moved past
+// (or the Grouper evicted), and releases the hold of those of partitions
+// quiet for the idle time, which stay open for alerts of their window.
 func (o *openIncidents) closeExpired(now time.Time) {
 	var ids []string
 	for _, p := range o.parts {
 		quiet := now.Sub(p.lastAlert) >= o.idle && p.held.Len() == 0
 		for id, sp := range p.incs {
-			if !sp.open {
+			if !sp.joinable {
 				continue
 			}
-			if quiet || p.watermark.After(sp.reach.Add(o.grace)) || !o.grouper.Open(id) {
-				sp.open = false
+			if p.watermark.After(sp.reach.Add(o.grace)) || !o.grouper.Open(id) {
+				sp.open, sp.joinable = false, false
 				ids = append(ids, id)
+				continue
+			}
+			if quiet {
+				sp.open = false
 			}
 		}
 	}
@@ -334,8 +350,8 @@ func (o *openIncidents) floor(tp bus.TopicPartition) (int64, bool) {
 		}
 	}
 	for id, sp := range p.incs {
-		if !sp.open && sp.last < f {
-			delete(p.incs, id) // committed past: never replayed
+		if !sp.joinable && sp.last < f {
+			delete(p.incs, id) // closed and committed past: never replayed
 		}
 	}
 	return f, f < math.MaxInt64

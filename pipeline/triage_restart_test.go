@@ -183,7 +183,7 @@ func TestTriageCommitFloorNeverSplitsAnIncident(t *testing.T) {
 			o := newOpenIncidents(triage.NewGrouper(triage.GrouperConfig{}), 0, 0, triage.ReorderConfig{Delay: time.Hour})
 			p := o.part(tp)
 			for _, s := range tc.spans {
-				p.incs[s.id] = &incidentSpan{first: s.first, last: s.last, open: s.open}
+				p.incs[s.id] = &incidentSpan{first: s.first, last: s.last, open: s.open, joinable: s.open}
 			}
 			for _, off := range tc.held {
 				a := rules.Alert{Timestamp: time.Unix(off, 0)}
@@ -200,5 +200,82 @@ func TestTriageCommitFloorNeverSplitsAnIncident(t *testing.T) {
 				t.Errorf("%d spans tracked after, want %d", len(p.incs), tc.kept)
 			}
 		})
+	}
+}
+
+// TestTriageQuietPartitionKeepsItsIncidentsOpen: a partition that got no
+// alert for idle_close releases its hold on the commit (its lag can reach
+// 0) but not its incidents: an alert of the window after the pause (a
+// detect restart, say) joins the same incident, as in a time-ordered run,
+// and the commit is held from the incident's first alert again. An
+// incident whose window the partition's alerts moved past is closed.
+func TestTriageQuietPartitionKeepsItsIncidentsOpen(t *testing.T) {
+	g := triage.NewGrouper(triage.GrouperConfig{Window: 30 * time.Minute})
+	o := newOpenIncidents(g, 30*time.Minute, 15*time.Second, triage.ReorderConfig{Delay: -1})
+	tp := bus.TopicPartition{Topic: bus.TopicAlerts, Partition: 0}
+	t0 := time.Date(2025, 12, 10, 9, 0, 0, 0, time.UTC)
+	wall := time.Now()
+	alert := func(id, ip string, at time.Time) rules.Alert {
+		a := rules.Alert{Timestamp: at}
+		a.Vigil.Alert.ID = id
+		a.Vigil.Alert.FirstSeen, a.Vigil.Alert.LastSeen = at, at
+		a.Vigil.Alert.Entity = rules.Entity{Field: "source.ip", Value: ip}
+		return a
+	}
+	feed := func(a rules.Alert, offset int64, now time.Time) *triage.Incident {
+		t.Helper()
+		r := bus.Record{Topic: tp.Topic, Partition: tp.Partition, Offset: offset}
+		var inc *triage.Incident
+		for _, h := range o.hold(r, a, now) {
+			got, _ := g.Add(h.Alert)
+			if got == nil {
+				t.Fatalf("alert %s joined no incident", h.Alert.Vigil.Alert.ID)
+			}
+			o.add(h.Value, got, h.Alert)
+			inc = got
+		}
+		if inc == nil {
+			t.Fatalf("alert %s was held back with reordering off", a.Vigil.Alert.ID)
+		}
+		return inc
+	}
+	floor := func() int64 {
+		f, ok := o.floor(tp)
+		if !ok {
+			return -1
+		}
+		return f
+	}
+
+	first := feed(alert("a1", "203.0.113.9", t0), 10, wall)
+	if f := floor(); f != 10 {
+		t.Fatalf("floor %d with the incident open, want 10", f)
+	}
+	o.closeExpired(wall.Add(20 * time.Second)) // quiet past idle_close
+	if f := floor(); f != -1 {
+		t.Fatalf("floor %d after the partition went quiet, want none (lag may reach 0)", f)
+	}
+	if !g.Open(first.ID) {
+		t.Fatal("the quiet partition's incident was closed: a later alert of its window would open a second incident")
+	}
+	later := feed(alert("a2", "203.0.113.9", t0.Add(5*time.Minute)), 20, wall.Add(40*time.Second))
+	if later.ID != first.ID || later.AlertCount != 2 {
+		t.Fatalf("after the pause the alert went to incident %s with %d alerts, want %s with 2", later.ID, later.AlertCount, first.ID)
+	}
+	if f := floor(); f != 10 {
+		t.Fatalf("floor %d after the incident took an alert again, want its first alert 10", f)
+	}
+	// Alerts of another entity two hours on: the incident's window is
+	// past, it closes and stops being tracked once committed past.
+	feed(alert("b1", "198.51.100.7", t0.Add(2*time.Hour)), 30, wall.Add(50*time.Second))
+	o.closeExpired(wall.Add(51 * time.Second))
+	if g.Open(first.ID) {
+		t.Error("the incident stayed open after its partition's alerts moved past its window")
+	}
+	if f := floor(); f != 30 {
+		t.Errorf("floor %d, want 30 (the open incident's first alert)", f)
+	}
+	if _, tracked := o.part(tp).incs[first.ID]; tracked {
+		t.Error("the closed incident is still tracked after the floor passed it")
 	}
 }
