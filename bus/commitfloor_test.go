@@ -88,3 +88,53 @@ func TestCommitFloorHoldsTheCommitBackAndARestartReadsFromIt(t *testing.T) {
 		})
 	}
 }
+
+// TestCommitMetadataIsReadBack: the metadata a member stores with its
+// commits comes back with the committed offset, through the embedded
+// broker's offset commit and fetch, for a member that did not write it.
+func TestCommitMetadataIsReadBack(t *testing.T) {
+	cfg := startBroker(t)
+	ctx := context.Background()
+	p := newProducer(t, cfg)
+	group, topic := "metadata", "vigil.test.metadata"
+	if err := EnsureTopics(ctx, cfg, topic); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Send(ctx, []Message{{Topic: topic, Key: []byte("k"), Value: []byte("a0")}, {Topic: topic, Key: []byte("k"), Value: []byte("a1")}}); err != nil {
+		t.Fatal(err)
+	}
+	var part TopicPartition
+	c, err := NewConsumer(cfg, ConsumerConfig{Group: group, Topics: []string{topic},
+		CommitMetadata: func(tp TopicPartition) string { return fmt.Sprintf("rebuild=%d;%s", 0, tp) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	n := 0
+	err = c.Run(runCtx, func(_ context.Context, batch []Record) error {
+		n += len(batch)
+		part = TopicPartition{Topic: batch[0].Topic, Partition: batch[0].Partition}
+		if n >= 2 {
+			cancel()
+		}
+		return nil
+	})
+	cancel()
+	c.Close()
+	if err != nil || n != 2 {
+		t.Fatalf("first member: %v, %d records", err, n)
+	}
+	other, err := NewConsumer(cfg, ConsumerConfig{Group: group, Topics: []string{topic}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	got, err := other.CommittedMetadata([]TopicPartition{part}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := CommittedOffset{Offset: 2, Metadata: fmt.Sprintf("rebuild=0;%s", part)}
+	if got[part] != want {
+		t.Fatalf("committed %+v, want %+v", got[part], want)
+	}
+}

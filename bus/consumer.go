@@ -59,6 +59,12 @@ type ConsumerConfig struct {
 	// and rebuilds it. A negative floor (OffsetBeginning) commits nothing
 	// for the partition.
 	CommitFloor func(tp TopicPartition) (offset int64, ok bool)
+	// CommitMetadata, when set, returns the metadata string stored with
+	// every commit of a partition (Kafka's offset commit metadata), read
+	// back with CommittedMetadata: what a stage needs on restart besides
+	// the offset (triage: where to re-read alerts from to rebuild the
+	// incidents still open to joining). Keep it short.
+	CommitMetadata func(tp TopicPartition) string
 	// MaxPending is how many handled batches RunAsync lets wait for their
 	// output's acknowledgement while it handles the next (default 1).
 	MaxPending int
@@ -362,6 +368,27 @@ const OffsetBeginning = int64(kafka.OffsetBeginning)
 // Committed returns the group's committed offset (the next record to
 // read) of each partition; a partition without one is left out.
 func (c *Consumer) Committed(parts []TopicPartition, timeout time.Duration) (map[TopicPartition]int64, error) {
+	got, err := c.CommittedMetadata(parts, timeout)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[TopicPartition]int64, len(got))
+	for tp, co := range got {
+		out[tp] = co.Offset
+	}
+	return out, nil
+}
+
+// CommittedOffset is a committed offset with the metadata stored with it
+// (ConsumerConfig.CommitMetadata).
+type CommittedOffset struct {
+	Offset   int64
+	Metadata string
+}
+
+// CommittedMetadata returns the group's committed offset of each
+// partition with its metadata; a partition without one is left out.
+func (c *Consumer) CommittedMetadata(parts []TopicPartition, timeout time.Duration) (map[TopicPartition]CommittedOffset, error) {
 	if len(parts) == 0 {
 		return nil, nil
 	}
@@ -374,10 +401,14 @@ func (c *Consumer) Committed(parts []TopicPartition, timeout time.Duration) (map
 	if err != nil {
 		return nil, fmt.Errorf("kafka consumer %s: committed offsets: %w", c.cfg.Group, err)
 	}
-	out := map[TopicPartition]int64{}
+	out := map[TopicPartition]CommittedOffset{}
 	for _, kp := range got {
 		if kp.Topic != nil && kp.Error == nil && kp.Offset >= 0 {
-			out[TopicPartition{Topic: *kp.Topic, Partition: kp.Partition}] = int64(kp.Offset)
+			co := CommittedOffset{Offset: int64(kp.Offset)}
+			if kp.Metadata != nil {
+				co.Metadata = *kp.Metadata
+			}
+			out[TopicPartition{Topic: *kp.Topic, Partition: kp.Partition}] = co
 		}
 	}
 	return out, nil
@@ -504,7 +535,12 @@ func (c *Consumer) commitOffsets(next map[TopicPartition]int64) {
 			}
 		}
 		topic := k.Topic
-		offsets = append(offsets, kafka.TopicPartition{Topic: &topic, Partition: k.Partition, Offset: kafka.Offset(off)})
+		kp := kafka.TopicPartition{Topic: &topic, Partition: k.Partition, Offset: kafka.Offset(off)}
+		if c.cfg.CommitMetadata != nil {
+			md := c.cfg.CommitMetadata(k)
+			kp.Metadata = &md
+		}
+		offsets = append(offsets, kp)
 	}
 	sort.Slice(offsets, func(i, j int) bool {
 		if *offsets[i].Topic != *offsets[j].Topic {

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,7 +81,9 @@ func (s *System) RunTriage(ctx context.Context) error {
 			if inc == nil {
 				continue // a replayed alert of an incident that is gone
 			}
-			open.add(r, inc, a)
+			if rebuilt := open.add(r, inc, a); rebuilt {
+				continue // judged before the restart: it only rebuilds the incident
+			}
 			if material {
 				rejudge[inc.ID] = true
 			}
@@ -148,12 +152,17 @@ func (s *System) RunTriage(ctx context.Context) error {
 		open.closeExpired(time.Now())
 		return nil
 	}
-	c, err := bus.NewConsumer(s.Bus, bus.ConsumerConfig{
-		Group:       GroupTriage,
-		Topics:      []string{bus.TopicAlerts},
-		OnError:     func(err error) { s.Log.Warn("kafka", "group", GroupTriage, "err", err) },
-		OnRevoke:    open.revoke,
-		CommitFloor: open.floor,
+	var c *bus.Consumer
+	c, err = bus.NewConsumer(s.Bus, bus.ConsumerConfig{
+		Group:   GroupTriage,
+		Topics:  []string{bus.TopicAlerts},
+		OnError: func(err error) { s.Log.Warn("kafka", "group", GroupTriage, "err", err) },
+		OnAssign: func(parts []bus.TopicPartition) (map[bus.TopicPartition]int64, error) {
+			return open.assign(c, parts, s.Log)
+		},
+		OnRevoke:       open.revoke,
+		CommitFloor:    open.floor,
+		CommitMetadata: open.metadata,
 		Tick: func(ctx context.Context) error {
 			if released := open.release(time.Now()); len(released) > 0 {
 				if err := group(ctx, released, nil); err != nil {
@@ -204,9 +213,13 @@ func (s *System) RunTriage(ctx context.Context) error {
 // stream (a detect restart, a collector outage) does not split an
 // incident in two, whose alerts a time-ordered run would group in one.
 // When such an incident takes an alert again, it holds the commit from
-// its first alert again (the committed offset goes back), so a crash
-// still replays it whole. Only an incident whose released alerts were
-// forgotten (evicted from the Grouper) before the next alert splits.
+// its first alert again (the committed offset goes back). Across a
+// restart, every commit carries, as its metadata, the offset from which a
+// replay rebuilds the incidents still open to joining (metadata): the
+// member that gets the partition next re-reads the alerts from there up
+// to the committed offset only to rebuild those incidents (they were
+// judged already: no verdict), so a later alert of their window joins
+// them under the same id. Only an incident the Grouper evicted splits.
 // So a partition's committed offset lags by at most max_span + 2×window
 // of event time, or idle_close of quiet.
 //
@@ -229,6 +242,9 @@ type alertPartition struct {
 	watermark time.Time // newest alert end, in event time
 	lastAlert time.Time // when its last record was handled, wall clock
 	incs      map[string]*incidentSpan
+	// rebuildUntil: the alerts below it were judged before the partition
+	// came to this member; they are re-read only to rebuild incidents.
+	rebuildUntil int64
 }
 
 // incidentSpan is where an incident's alerts are in its partition.
@@ -277,9 +293,12 @@ func (o *openIncidents) release(now time.Time) []triage.Held[bus.Record] {
 	return out
 }
 
-// add records that the alert of record r is in inc.
-func (o *openIncidents) add(r bus.Record, inc *triage.Incident, a rules.Alert) {
+// add records that the alert of record r is in inc, and reports whether
+// r was re-read only to rebuild inc (see rebuildUntil): it then makes inc
+// joinable without holding the commit.
+func (o *openIncidents) add(r bus.Record, inc *triage.Incident, a rules.Alert) (rebuilt bool) {
 	p := o.part(bus.TopicPartition{Topic: r.Topic, Partition: r.Partition})
+	rebuilt = r.Offset < p.rebuildUntil
 	if _, last := alertTimes(a); last.After(p.watermark) {
 		p.watermark = last
 	}
@@ -291,7 +310,9 @@ func (o *openIncidents) add(r bus.Record, inc *triage.Incident, a rules.Alert) {
 	sp.first = min(sp.first, r.Offset)
 	sp.last = max(sp.last, r.Offset)
 	sp.reach = o.grouper.Reach(inc)
-	sp.open, sp.joinable = true, true
+	sp.open = sp.open || !rebuilt
+	sp.joinable = true
+	return rebuilt
 }
 
 // closeExpired closes the incidents their partition's alerts moved past
@@ -325,6 +346,37 @@ func (o *openIncidents) closeExpired(now time.Time) {
 // at or past that (a replay starting inside an incident would rebuild a
 // smaller one under another id).
 func (o *openIncidents) floor(tp bus.TopicPartition) (int64, bool) {
+	f, ok := o.floorOf(tp, false)
+	if p := o.parts[tp]; p != nil {
+		for id, sp := range p.incs {
+			if !sp.joinable && sp.last < f {
+				delete(p.incs, id) // closed and committed past: never replayed
+			}
+		}
+	}
+	return f, ok
+}
+
+// rebuildKey prefixes the commit metadata of the triage consumer.
+const rebuildKey = "vigil.rebuild="
+
+// metadata is the CommitMetadata of the triage consumer: when incidents
+// that released their hold on the commit (a quiet partition) are still
+// open to joining, the offset from which a replay rebuilds them whole.
+func (o *openIncidents) metadata(tp bus.TopicPartition) string {
+	r, ok := o.floorOf(tp, true)
+	if !ok {
+		return ""
+	}
+	if f, held := o.floorOf(tp, false); held && f <= r {
+		return "" // the commit itself is held there
+	}
+	return rebuildKey + strconv.FormatInt(r, 10)
+}
+
+// floorOf computes floor; with joinable, incidents open to joining count
+// as open even when they released their hold on the commit.
+func (o *openIncidents) floorOf(tp bus.TopicPartition, joinable bool) (int64, bool) {
 	p := o.parts[tp]
 	if p == nil {
 		return 0, false
@@ -334,7 +386,7 @@ func (o *openIncidents) floor(tp bus.TopicPartition) (int64, bool) {
 		spans = append(spans, sp)
 	}
 	end := func(sp *incidentSpan) int64 {
-		if sp.open {
+		if sp.open || (joinable && sp.joinable) {
 			return math.MaxInt64
 		}
 		return sp.last
@@ -349,12 +401,36 @@ func (o *openIncidents) floor(tp bus.TopicPartition) (int64, bool) {
 			f = min(f, sp.first)
 		}
 	}
-	for id, sp := range p.incs {
-		if !sp.joinable && sp.last < f {
-			delete(p.incs, id) // closed and committed past: never replayed
-		}
-	}
 	return f, f < math.MaxInt64
+}
+
+// assign starts each newly assigned partition whose last commit says
+// incidents were open to joining (metadata) at the offset that rebuilds
+// them, and marks the alerts up to the committed offset as re-read only
+// to rebuild them.
+func (o *openIncidents) assign(c *bus.Consumer, parts []bus.TopicPartition, log *slog.Logger) (map[bus.TopicPartition]int64, error) {
+	committed, err := c.CommittedMetadata(parts, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	start := map[bus.TopicPartition]int64{}
+	for tp, co := range committed {
+		rest, ok := strings.CutPrefix(co.Metadata, rebuildKey)
+		if !ok {
+			continue
+		}
+		from, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil || from < 0 || from >= co.Offset {
+			if err != nil || from < 0 {
+				log.Warn("triage: commit metadata not understood, incidents open to joining are not rebuilt", "partition", tp.String(), "metadata", co.Metadata)
+			}
+			continue
+		}
+		start[tp] = from
+		o.part(tp).rebuildUntil = co.Offset
+		log.Info("triage partition assigned: re-reading alerts to rebuild incidents open to joining", "partition", tp.String(), "from", from, "committed", co.Offset)
+	}
+	return start, nil
 }
 
 // revoke forgets what the partitions built: their new owner (or this

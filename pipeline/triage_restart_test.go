@@ -279,3 +279,135 @@ func TestTriageQuietPartitionKeepsItsIncidentsOpen(t *testing.T) {
 		t.Error("the closed incident is still tracked after the floor passed it")
 	}
 }
+
+// TestTriageRestartAfterAQuietPeriodKeepsTheIncident: a partition quiet
+// for idle_close commits past its incident's alerts (lag 0), but the
+// incident stays open for its window; the stage is then killed, and the
+// next alert of that window, read by the restarted stage, joins the same
+// incident (same id, both alerts) instead of opening a second one: the
+// commit's metadata told the restarted stage where to re-read from.
+func TestTriageRestartAfterAQuietPeriodKeepsTheIncident(t *testing.T) {
+	cfg := config.Default()
+	cfg.Kafka.Partitions = 1
+	cfg.Triage.Engine = "fallback"
+	cfg.Triage.IdleClose = triage.Duration(300 * time.Millisecond)
+	cfg.Triage.ReorderDelay = triage.Duration(-1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sys, err := Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+
+	ent := rules.Entity{Field: "source.ip", Value: "203.0.113.8"}
+	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	alert := func(i int) rules.Alert {
+		var a rules.Alert
+		a.Timestamp = at.Add(time.Duration(i) * 5 * time.Minute)
+		a.Event.Kind = "alert"
+		a.Rule = rules.AlertRule{ID: "test-ssh-brute-force", Name: "SSH brute force"}
+		a.Vigil.Alert.ID = "quiet-alert-" + string(rune('a'+i))
+		a.Vigil.Alert.Kind = "threshold"
+		a.Vigil.Alert.Severity = "medium"
+		a.Vigil.Alert.Entity = ent
+		a.Vigil.Alert.FirstSeen, a.Vigil.Alert.LastSeen = a.Timestamp.Add(-30*time.Second), a.Timestamp
+		a.Vigil.Alert.EventCount = 5
+		return a
+	}
+	send := func(a rules.Alert) {
+		t.Helper()
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sys.Producer.Send(ctx, []bus.Message{{Topic: bus.TopicAlerts, Key: []byte(ent.String()), Value: b}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// verdicts returns every verdict on vigil.verdicts, in order.
+	verdicts := func() []triage.Incident {
+		t.Helper()
+		recs, err := bus.ReadPartitions(ctx, sys.Bus, bus.TopicVerdicts, []int32{0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []triage.Incident
+		for _, r := range recs {
+			var v triage.Verdict
+			if err := json.Unmarshal(r.Value, &v); err != nil {
+				t.Fatalf("verdict at offset %d: %v", r.Offset, err)
+			}
+			out = append(out, v.Vigil.Incident)
+		}
+		return out
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for !ok() {
+			if ctx.Err() != nil {
+				t.Fatalf("timed out waiting for %s; verdicts: %v", what, counts(verdicts()))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	committed := func() int64 {
+		t.Helper()
+		c, err := bus.NewConsumer(sys.Bus, bus.ConsumerConfig{Group: GroupTriage, Topics: []string{bus.TopicAlerts}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		got, err := c.Committed([]bus.TopicPartition{{Topic: bus.TopicAlerts, Partition: 0}}, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if off, ok := got[bus.TopicPartition{Topic: bus.TopicAlerts, Partition: 0}]; ok {
+			return off
+		}
+		return -1
+	}
+	runTriage := func() (stop func()) {
+		tctx, tcancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- sys.RunTriage(tctx) }()
+		return func() {
+			tcancel()
+			if err := <-done; err != nil {
+				t.Errorf("triage: %v", err)
+			}
+		}
+	}
+
+	send(alert(0))
+	stop := runTriage()
+	waitFor("the first verdict", func() bool { return len(verdicts()) == 1 })
+	// Quiet: the partition releases the incident's hold, the commit
+	// passes its alert.
+	waitFor("the commit past the quiet incident", func() bool { return committed() == 1 })
+	stop()
+
+	send(alert(1)) // five minutes later in event time: the same incident's window
+	stop = runTriage()
+	waitFor("a verdict with the second alert", func() bool {
+		return slices.ContainsFunc(verdicts(), func(inc triage.Incident) bool {
+			return slices.Contains(inc.AlertIDs, alert(1).Vigil.Alert.ID)
+		})
+	})
+	stop()
+
+	vs := verdicts()
+	want := triage.IncidentID(ent, alert(0).Vigil.Alert.ID)
+	for _, inc := range vs {
+		if inc.ID != want {
+			t.Errorf("verdict of incident %s (alerts %v): the quiet incident %s was split after the restart", inc.ID, inc.AlertIDs, want)
+		}
+	}
+	last := vs[len(vs)-1]
+	if ids := []string{alert(0).Vigil.Alert.ID, alert(1).Vigil.Alert.ID}; !slices.Equal(last.AlertIDs, ids) {
+		t.Errorf("last verdict holds %v, want %v", last.AlertIDs, ids)
+	}
+	if len(vs) != 2 {
+		t.Errorf("%d verdicts (alert counts %v), want 2: the re-read alert was judged again", len(vs), counts(vs))
+	}
+}
