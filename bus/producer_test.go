@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // TestSendAsyncKeepsBatchOrder hands five batches to the producer back to
@@ -51,6 +52,99 @@ func TestSendAsyncReportsDeliveryFailure(t *testing.T) {
 	d := p.SendAsync(context.Background(), []Message{{Topic: TopicEvents, Value: []byte("lost?")}})
 	if err := d.Wait(context.Background()); err == nil {
 		t.Fatal("Wait succeeded with no broker; the delivery failure must be returned")
+	}
+}
+
+// TestProducerLinger checks the linger a producer reports (the collector
+// sizes what it keeps in flight by it): the default, ProducerConfig's, and
+// kafka.settings' over both.
+func TestProducerLinger(t *testing.T) {
+	cfg := startBroker(t)
+	for _, tc := range []struct {
+		name     string
+		pc       ProducerConfig
+		settings map[string]string
+		want     time.Duration
+	}{
+		{"default", ProducerConfig{}, nil, 5 * time.Millisecond},
+		{"ProducerConfig", ProducerConfig{Linger: 25 * time.Millisecond}, nil, 25 * time.Millisecond},
+		{"settings win", ProducerConfig{Linger: 25 * time.Millisecond}, map[string]string{"linger.ms": "40"}, 40 * time.Millisecond},
+		{"fractional setting", ProducerConfig{}, map[string]string{"linger.ms": "0.5"}, 500 * time.Microsecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cfg
+			c.Settings = tc.settings
+			p, err := NewProducerWith(c, tc.pc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(time.Second)
+			if got := p.Linger(); got != tc.want {
+				t.Errorf("Linger() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSendAsyncStopsAtRefusedMessage hands the producer a batch whose
+// middle message is over the size limit: SendAsync says so, and the
+// message after it is not sent, so the topic holds no batch with a gap.
+func TestSendAsyncStopsAtRefusedMessage(t *testing.T) {
+	cfg := startBroker(t)
+	ctx := context.Background()
+	if err := EnsureTopics(ctx, cfg, TopicEvents); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Settings = map[string]string{"message.max.bytes": "10000"}
+	p := newProducer(t, cfg)
+	d := p.SendAsync(ctx, []Message{
+		{Topic: TopicEvents, Key: []byte("h"), Value: []byte("first")},
+		{Topic: TopicEvents, Key: []byte("h"), Value: make([]byte, 20000)},
+		{Topic: TopicEvents, Key: []byte("h"), Value: []byte("third")},
+	})
+	if d.Err() == nil {
+		t.Fatal("SendAsync took a message over message.max.bytes without an error")
+	}
+	if err := d.Wait(ctx); err == nil {
+		t.Fatal("Wait returned nil for a batch with a refused message")
+	}
+	if err := p.Send(ctx, []Message{{Topic: TopicEvents, Key: []byte("h"), Value: []byte("marker")}}); err != nil {
+		t.Fatal(err)
+	}
+	got := consumeN(t, cfg, "refused", TopicEvents, 2)
+	var values []string
+	for _, r := range got {
+		values = append(values, string(r.Value))
+	}
+	if len(values) != 2 || values[0] != "first" || values[1] != "marker" {
+		t.Fatalf("topic holds %q, want [first marker]: the message after the refused one was sent", values)
+	}
+}
+
+// TestWaitCountsReportsThatArrivedBeforeCancel waits for a batch whose
+// delivery reports are all there with a context already cancelled: the
+// batch is acknowledged, not taken for lost because its caller stops.
+func TestWaitCountsReportsThatArrivedBeforeCancel(t *testing.T) {
+	cfg := startBroker(t)
+	if err := EnsureTopics(context.Background(), cfg, TopicEvents); err != nil {
+		t.Fatal(err)
+	}
+	p := newProducer(t, cfg)
+	msgs := make([]Message, 64)
+	for i := range msgs {
+		msgs[i] = Message{Topic: TopicEvents, Key: []byte("h"), Value: fmt.Appendf(nil, "#%d", i)}
+	}
+	d := p.SendAsync(context.Background(), msgs)
+	if err := d.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for len(d.reports) < d.sent { // every report queued, none read yet
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.Wait(ctx); err != nil {
+		t.Fatalf("Wait with every report there but ctx cancelled: %v, want nil", err)
 	}
 }
 

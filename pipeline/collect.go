@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/collectors"
@@ -101,37 +102,48 @@ func (s *System) collectInput(ctx context.Context, index int, in config.Input) e
 		parsers[stream] = p
 		return p, nil
 	}
+	// Values events share are boxed once, not per event; the parser of the
+	// last record's stream is at hand.
+	collector := any(in.Type)
+	var (
+		stream string
+		parser collectors.Parser
+		pathV  any // stream, boxed
+	)
 	// prepare parses a batch into events, in order (parsers keep per-stream
 	// state), with what the collector adds to every event.
 	prepare := func(recs []collectors.Record) ([]event.Event, error) {
 		evs := make([]event.Event, 0, len(recs))
-		received := event.FormatTime(time.Now())
+		received := any(event.FormatTime(time.Now()))
 		for _, r := range recs {
-			stream := in.Type
+			name := in.Type
 			if in.Type == config.InputFile {
-				stream = r.Source.Name
+				name = r.Source.Name
 			}
-			p, err := parserFor(stream)
-			if err != nil {
-				return nil, err
+			if parser == nil || name != stream {
+				p, err := parserFor(name)
+				if err != nil {
+					return nil, err
+				}
+				stream, parser, pathV = name, p, any(name)
 			}
-			ev := p.Parse(r.Source, r.Data)
+			ev := parser.Parse(r.Source, r.Data)
 			if ev == nil {
 				continue // not a record (a Zeek #fields header)
 			}
 			if reason := ev.String(event.FieldParseError); reason != "" {
 				s.Metrics.ParseFailures.WithLabelValues(s.Metrics.Reason(reason)).Inc()
 			}
-			if r.Truncated {
+			if capped := capLongFields(ev); r.Truncated || capped {
 				ev.Set("vigil.truncated", true)
 			}
 			if r.InvalidUTF8 {
 				ev.Set("vigil.invalid_utf8", true)
 			}
-			ev.Set(event.FieldCollector, in.Type)
+			ev.Set(event.FieldCollector, collector)
 			ev.Set(event.FieldReceivedAt, received)
 			if in.Type == config.InputFile {
-				ev.Set("log.file.path", r.Source.Name)
+				ev.Set("log.file.path", pathV)
 				ev.Set("log.offset", r.Source.Offset)
 			}
 			if r.Peer != "" {
@@ -147,14 +159,15 @@ func (s *System) collectInput(ctx context.Context, index int, in config.Input) e
 		s.Metrics.StageOut.WithLabelValues("collect").Add(float64(produced))
 	}
 	if a, ok := src.(collectors.AsyncInput); ok {
-		return s.collectAsync(ctx, a, prepare, keyField, counted)
+		return s.collectAsync(ctx, s.Producer, a, prepare, keyField, counted)
 	}
+	enc := &batchEncoder{codec: s.Wire, keyField: keyField}
 	return src.Run(ctx, func(ctx context.Context, recs []collectors.Record) error {
 		evs, err := prepare(recs)
 		if err != nil {
 			return err
 		}
-		msgs, err := encodeEvents(s.Wire, evs, keyField)
+		msgs, err := enc.encode(evs)
 		if err != nil {
 			return err
 		}
@@ -166,81 +179,368 @@ func (s *System) collectInput(ctx context.Context, index int, in config.Input) e
 	})
 }
 
-// collectAsync runs an input that keeps several batches in flight: the
-// input's goroutine parses and encodes batch N+1 while batch N waits for
-// Kafka's acknowledgement, and only then waits for N's delivery reports
-// (which arrived meanwhile) before producing N+1. One batch at a time in
-// the producer keeps it as busy as a synchronous Send did: with
-// idempotence librdkafka allows five requests (about 7,000 JSON events) in
-// flight, and a deeper backlog made its broker thread spin for a slot,
-// taking CPU from parsing on two cores (measured: ~30% of the process's
-// CPU with four batches queued, ~12% with one). Batches reach the producer
-// in the order they were read, so a partition keeps file order; the input
-// advances its offsets only past batches acknowledged together with every
-// batch before them. No goroutine is spent per batch: an Ack learns its
-// outcome when waited for (collectors.DeferredAck).
-func (s *System) collectAsync(ctx context.Context, src collectors.AsyncInput,
+// collectAsync runs an input that keeps several batches in flight, on two
+// goroutines: the input's goroutine parses batch N+1 (in order: parsers
+// keep per-stream state) while a sender goroutine (sendJobs) encodes batch N
+// and feeds it to the producer, so parsing, encoding, producing, librdkafka
+// and the broker share both cores instead of taking turns. Batches reach
+// the producer in the order they were read, so a partition keeps file
+// order; the input advances its offsets only past batches acknowledged
+// together with every batch before them. The input holds at most its
+// InFlight batches unacknowledged, which bounds what waits here; the
+// sender bounds what waits in librdkafka. No goroutine is spent per batch:
+// an Ack learns its outcome when waited for (collectors.DeferredAck).
+func (s *System) collectAsync(ctx context.Context, producer *bus.Producer, src collectors.AsyncInput,
 	prepare func([]collectors.Record) ([]event.Event, error), keyField string, counted func(records, produced int)) error {
-	var prev *collectors.Ack
+	sctx, stop := context.WithCancel(ctx)
+	jobs := make(chan *sendJob, 16)
+	senderDone := make(chan struct{})
+	w := windowFor(producer.Linger())
+	go func() {
+		defer close(senderDone)
+		s.sendJobs(sctx, producer, jobs, keyField, w)
+	}()
+	defer func() {
+		close(jobs)
+		stop()
+		<-senderDone
+	}()
 	return src.RunAsync(ctx, func(ctx context.Context, recs []collectors.Record) *collectors.Ack {
 		evs, err := prepare(recs)
 		if err != nil {
 			return collectors.Acked(err)
 		}
-		msgs, err := encodeEvents(s.Wire, evs, keyField)
-		if err != nil {
-			return collectors.Acked(err)
+		j := &sendJob{evs: evs, records: len(recs), done: make(chan struct{})}
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+			return collectors.Acked(ctx.Err())
 		}
-		if prev != nil {
-			// After a failed batch nothing more is sent: the input stops at
-			// that batch, and this one is read again next time anyway.
-			if err := prev.Wait(ctx); err != nil {
-				return collectors.Acked(err)
+		return collectors.DeferredAck(func(ctx context.Context) error {
+			select {
+			case <-j.done:
+			default:
+				select {
+				case <-j.done:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 			}
-		}
-		d := s.Producer.SendAsync(ctx, msgs)
-		ack := collectors.DeferredAck(func(ctx context.Context) error {
-			if err := d.Wait(ctx); err != nil {
-				return err
+			if j.err != nil {
+				return j.err
 			}
-			counted(len(recs), len(msgs))
+			counted(j.records, j.produced)
 			return nil
 		})
-		prev = ack
-		return ack
 	})
 }
 
+// sendWindow bounds what the sender leaves unacknowledged in librdkafka:
+// batches are handed on in chunks of about chunkBytes of values, at most
+// chunks of them at once. Once librdkafka holds messages it cannot send
+// yet (every request slot taken, or the socket full) and the oldest has
+// waited its linger.ms, each message produced wakes its broker thread,
+// which then polls in a loop: measured 2–4 µs of CPU per message, more
+// than parsing a line. So librdkafka gets only about what its requests in
+// flight carry.
+type sendWindow struct {
+	chunkBytes int
+	chunks     int
+}
+
+// windowFor picks the window for a producer's linger.ms. With a short
+// linger (the default 5ms) a backlog soon counts as overdue: one batch at
+// a time, the next handed on once the last is acknowledged. With 20ms or
+// more, batches fill (1 MB takes ~10ms at 100k events/s) before they are
+// due: four chunks of about one produce request each (librdkafka's
+// batch.size and the broker's message.max.bytes are 1 MB; an idempotent
+// producer keeps at most five requests in flight) keep the connection
+// busy without a backlog. That window is also a ceiling when messages
+// spread over so many partitions that no batch fills: 3.6 MB per linger.
+func windowFor(linger time.Duration) sendWindow {
+	if linger >= 20*time.Millisecond {
+		return sendWindow{chunkBytes: 900_000, chunks: 4}
+	}
+	return sendWindow{chunkBytes: 16 << 20, chunks: 1}
+}
+
+// sendJob is a parsed batch on its way from the input's goroutine through
+// the sender goroutine to Kafka. The sender owns every field but evs and
+// records until it closes done; then err and produced are final.
+type sendJob struct {
+	evs      []event.Event
+	records  int
+	produced int   // messages handed to the producer
+	err      error // the first failure
+	done     chan struct{}
+
+	pending int  // chunks in the producer, not yet settled
+	sending bool // chunks of it are still to be handed on
+	closed  bool
+}
+
+// fail records the job's first failure.
+func (j *sendJob) fail(err error) {
+	if err != nil && j.err == nil {
+		j.err = err
+	}
+}
+
+// maybeClose closes done once nothing of the job is left to send or
+// settle.
+func (j *sendJob) maybeClose() {
+	if !j.closed && !j.sending && j.pending == 0 {
+		j.closed = true
+		close(j.done)
+	}
+}
+
+// sentChunk is a part of a job in the producer.
+type sentChunk struct {
+	d   *bus.Delivery
+	job *sendJob
+}
+
+// sendJobs encodes each job and hands it to the producer in chunks, in
+// order, keeping at most w.chunks of them unacknowledged, and finishes
+// each job once all its chunks are acknowledged. It is the only caller of
+// the deliveries' Wait. After a failure (a job not encoded, a chunk not
+// taken or not delivered) nothing more is sent: every later job fails with
+// that error, so the input stops at the first failed batch and nothing
+// after a gap reaches Kafka from this run. It returns when jobs is closed
+// and every chunk is settled.
+func (s *System) sendJobs(ctx context.Context, producer *bus.Producer, jobs <-chan *sendJob, keyField string, w sendWindow) {
+	var (
+		inflight []sentChunk // oldest first
+		failed   error
+		enc      = &batchEncoder{codec: s.Wire, keyField: keyField}
+	)
+	settleOldest := func() {
+		c := inflight[0]
+		inflight[0] = sentChunk{}
+		inflight = inflight[1:]
+		if err := c.d.Wait(ctx); err != nil && failed == nil {
+			failed = err
+		}
+		c.job.fail(failed) // a chunk after a failed one fails too
+		c.job.pending--
+		c.job.maybeClose()
+	}
+	send := func(j *sendJob) {
+		defer j.maybeClose()
+		if failed != nil {
+			j.fail(failed)
+			return
+		}
+		msgs, err := enc.encode(j.evs)
+		j.evs = nil
+		if err != nil {
+			j.fail(err)
+			failed = err
+			return
+		}
+		j.sending = true
+		defer func() { j.sending = false }()
+		for lo := 0; lo < len(msgs); {
+			hi := lo + 1
+			for size := len(msgs[lo].Value); hi < len(msgs) && size+len(msgs[hi].Value) <= w.chunkBytes; hi++ {
+				size += len(msgs[hi].Value)
+			}
+			for len(inflight) >= max(w.chunks, 1) {
+				settleOldest()
+			}
+			if failed != nil {
+				j.fail(failed)
+				return
+			}
+			d := producer.SendAsync(ctx, msgs[lo:hi])
+			j.pending++
+			j.produced += hi - lo
+			inflight = append(inflight, sentChunk{d: d, job: j})
+			if err := d.Err(); err != nil { // not all taken: nothing more goes
+				j.fail(err)
+				failed = err
+				return
+			}
+			lo = hi
+		}
+	}
+	for {
+		if len(inflight) == 0 {
+			j, ok := <-jobs
+			if !ok {
+				return
+			}
+			send(j)
+			continue
+		}
+		select {
+		case j, ok := <-jobs:
+			if !ok {
+				for len(inflight) > 0 {
+					settleOldest()
+				}
+				return
+			}
+			send(j)
+		default:
+			settleOldest()
+		}
+	}
+}
+
 // encodeEvents encodes events for vigil.events on every CPU, keeping
-// their order.
+// their order, each value in a buffer of its own.
 func encodeEvents(codec *wire.Codec, evs []event.Event, keyField string) ([]bus.Message, error) {
 	msgs := make([]bus.Message, len(evs))
-	workers := min(runtime.NumCPU(), max(1, len(evs)/256))
-	chunk := (len(evs) + workers - 1) / workers
+	err := forChunks(len(evs), func(_, lo, hi int) error {
+		var k eventKey
+		for i := lo; i < hi; i++ {
+			b, err := codec.Encode(bus.TopicEvents, evs[i])
+			if err != nil {
+				return fmt.Errorf("encode event %s: %w", evs[i].ID(), err)
+			}
+			msgs[i] = bus.Message{Topic: bus.TopicEvents, Key: k.of(evs[i], keyField), Value: b}
+		}
+		return nil
+	})
+	return msgs, err
+}
+
+// chunkWorkers is how many ranges forChunks cuts n items into: one per
+// CPU, each of at least 256.
+func chunkWorkers(n int) int { return min(runtime.NumCPU(), max(1, n/256)) }
+
+// forChunks runs fn over [0, n) cut into chunkWorkers(n) ranges,
+// concurrently, w numbering the ranges from 0, and joins their errors.
+func forChunks(n int, fn func(w, lo, hi int) error) error {
+	workers := chunkWorkers(n)
+	if workers == 1 {
+		return fn(0, 0, n)
+	}
+	chunk := (n + workers - 1) / workers
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		lo, hi := w*chunk, min((w+1)*chunk, len(evs))
+		lo, hi := w*chunk, min((w+1)*chunk, n)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Consecutive events mostly share their key (one host): they
-			// share its bytes too, which the producer only copies.
-			var key string
-			var keyBytes []byte
-			for i := lo; i < hi; i++ {
-				b, err := codec.Encode(bus.TopicEvents, evs[i])
-				if err != nil {
-					errs[w] = fmt.Errorf("encode event %s: %w", evs[i].ID(), err)
-					return
-				}
-				if k := evs[i].String(keyField); k != key || keyBytes == nil {
-					key, keyBytes = k, []byte(k)
-				}
-				msgs[i] = bus.Message{Topic: bus.TopicEvents, Key: keyBytes, Value: b}
-			}
+			errs[w] = fn(w, lo, hi)
 		}()
 	}
 	wg.Wait()
-	return msgs, errors.Join(errs...)
+	return errors.Join(errs...)
+}
+
+// eventKey gives consecutive events that share their key (mostly: one
+// host) the same key bytes, which the producer only copies.
+type eventKey struct {
+	key   string
+	bytes []byte
+}
+
+func (k *eventKey) of(ev event.Event, keyField string) []byte {
+	if s := ev.String(keyField); s != k.key || k.bytes == nil {
+		k.key, k.bytes = s, []byte(s)
+	}
+	return k.bytes
+}
+
+// batchEncoder encodes batches of events for vigil.events like
+// encodeEvents, byte for byte, but into buffers it keeps from batch to
+// batch: JSON values are appended to one buffer per CPU instead of one
+// allocation per event. The messages it returns are valid until its next
+// call; the producer copies them, so they may be handed to Send or
+// SendAsync and then dropped. Not safe for concurrent use.
+type batchEncoder struct {
+	codec    *wire.Codec
+	keyField string
+	msgs     []bus.Message
+	bufs     [][]byte // a buffer per range of forChunks
+}
+
+func (e *batchEncoder) encode(evs []event.Event) ([]bus.Message, error) {
+	if _, avro := e.codec.SchemaID(bus.TopicEvents); avro {
+		return encodeEvents(e.codec, evs, e.keyField)
+	}
+	if cap(e.msgs) < len(evs) {
+		e.msgs = make([]bus.Message, len(evs))
+	}
+	msgs := e.msgs[:len(evs)]
+	for len(e.bufs) < chunkWorkers(len(evs)) {
+		e.bufs = append(e.bufs, nil)
+	}
+	err := forChunks(len(evs), func(w, lo, hi int) error {
+		buf := e.bufs[w][:0]
+		var k eventKey
+		for i := lo; i < hi; i++ {
+			start := len(buf)
+			var err error
+			if buf, err = event.AppendMarshal(buf, evs[i]); err != nil {
+				return fmt.Errorf("encode event %s for %s as JSON: %w", evs[i].ID(), bus.TopicEvents, err)
+			}
+			// The end for now; the slice is cut once buf stops moving.
+			msgs[i] = bus.Message{Topic: bus.TopicEvents, Key: k.of(evs[i], e.keyField), Value: buf[start:len(buf):len(buf)]}
+		}
+		// Appending may have moved buf: point the values into where it is.
+		for i, off := lo, 0; i < hi; i++ {
+			n := len(msgs[i].Value)
+			msgs[i].Value = buf[off : off+n : off+n]
+			off += n
+		}
+		e.bufs[w] = buf
+		return nil
+	})
+	return msgs, err
+}
+
+// maxFieldBytes caps one string field of a collected event: a record can
+// be up to the input's max_line_bytes (1 MiB by default), and an event
+// holds it twice (message and event.original), which would pass Kafka's
+// default 1 MB message size, refused by the producer on every retry: the
+// input would stop at that record for good. Cut, the event fits and is
+// flagged vigil.truncated.
+const maxFieldBytes = 128 << 10
+
+// capLongFields cuts every string field of ev (and every string in a
+// list field, such as related.user) longer than maxFieldBytes, at a UTF-8
+// boundary, and reports whether it cut any.
+func capLongFields(ev event.Event) bool {
+	cut := false
+	for k, v := range ev {
+		switch v := v.(type) {
+		case string:
+			if c, ok := capString(v); ok {
+				ev[k], cut = c, true
+			}
+		case []string:
+			for i, s := range v {
+				if c, ok := capString(s); ok {
+					v[i], cut = c, true
+				}
+			}
+		case []any:
+			for i, s := range v {
+				if s, ok := s.(string); ok {
+					if c, ok := capString(s); ok {
+						v[i], cut = c, true
+					}
+				}
+			}
+		}
+	}
+	return cut
+}
+
+// capString cuts s to maxFieldBytes at a UTF-8 boundary, if longer.
+func capString(s string) (string, bool) {
+	if len(s) <= maxFieldBytes {
+		return s, false
+	}
+	n := maxFieldBytes
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], true
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,8 +37,15 @@ func benchLog(b *testing.B, n int) (string, int) {
 
 func benchSystem(b *testing.B, path string) *System {
 	b.Helper()
+	return benchSystemWith(b, path, nil)
+}
+
+// benchSystemWith is benchSystem with librdkafka settings (kafka.settings).
+func benchSystemWith(b *testing.B, path string, settings map[string]string) *System {
+	b.Helper()
 	cfg := config.Default()
 	cfg.Collect.Inputs = []config.Input{{Type: "file", Paths: []string{path}, Format: "sshd"}}
+	cfg.Kafka.Settings = settings
 	sys, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
@@ -48,18 +56,48 @@ func benchSystem(b *testing.B, path string) *System {
 }
 
 // BenchmarkCollectToKafka measures file → parse → ECS JSON → acknowledged
-// records in the embedded broker, in lines/s. Compare with
-// BenchmarkKcatToKafka, which sends the same file's raw lines with kcat.
+// records in the embedded broker, in lines/s, and the CPU the whole
+// process spends per line (collector, librdkafka's threads and the broker
+// together: cpu-µs/line, steadier than lines/s on a busy machine). Compare
+// with BenchmarkKcatToKafka, which sends the same file's raw lines with
+// kcat.
 func BenchmarkCollectToKafka(b *testing.B) {
 	path, lines := benchLog(b, 100_000)
-	sys := benchSystem(b, path)
+	benchCollect(b, benchSystem(b, path), lines)
+}
+
+// BenchmarkCollectToKafkaLinger25 is BenchmarkCollectToKafka with the
+// producer's linger.ms at 25 (kafka.settings, or VIGIL_KAFKA_SETTINGS=
+// linger.ms=25 for a `vigil collect` process): the collector then keeps
+// several chunks in flight (windowFor) and librdkafka's thread sleeps
+// between batches.
+func BenchmarkCollectToKafkaLinger25(b *testing.B) {
+	path, lines := benchLog(b, 100_000)
+	benchCollect(b, benchSystemWith(b, path, map[string]string{"linger.ms": "25"}), lines)
+}
+
+// benchCollect runs RunCollect over the file of lines lines per iteration.
+func benchCollect(b *testing.B, sys *System, lines int) {
 	b.ResetTimer()
+	cpu0 := processCPU(b)
 	for b.Loop() {
 		if err := sys.RunCollect(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.N*lines)/b.Elapsed().Seconds(), "lines/s")
+	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N*lines), "cpu-µs/line")
+}
+
+// processCPU is the CPU time (user + system) the whole process has used so
+// far: the collector, librdkafka's threads and the embedded broker.
+func processCPU(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkKcatToKafka sends the same file with `kcat -P -l` (raw lines,
