@@ -2,7 +2,6 @@ package event
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 )
 
@@ -63,27 +62,7 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 // int64 decode as int64, other numbers as float64. Anything after the
 // object but white space is an error.
 func Unmarshal(data []byte) (Event, error) {
-	d := decoder{data: data, path: make([]byte, 0, 64), keys: make([][]byte, 0, 16)}
-	d.space()
-	if d.pos >= len(data) || data[d.pos] != '{' {
-		return nil, d.errorf("not a JSON object")
-	}
-	d.pos++
-	// Room for a typical event without growing, in one allocation of 32
-	// slots (a hint above 28 takes 64): collectors write 10 to 25 fields.
-	e := make(Event, 28)
-	err := d.object(e, 0)
-	if err == nil {
-		d.space()
-		if d.pos != len(data) {
-			return nil, d.errorf("trailing data after the JSON object")
-		}
-		return e, nil
-	}
-	if errors.Is(err, errDuplicateKey) {
-		return unmarshalTree(data)
-	}
-	return nil, err
+	return unmarshal(data)
 }
 
 // normalize turns json.Number into int64 or float64 and does the same

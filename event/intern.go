@@ -1,6 +1,9 @@
 package event
 
-import "strings"
+import (
+	"encoding/binary"
+	"strings"
+)
 
 // knownPaths lists the ECS paths the collectors and enrichers write, and
 // values they write often; the decoder returns these strings instead of
@@ -88,22 +91,97 @@ func newInternTable(lists ...string) internTable {
 // interned is the table of known paths, segments and values.
 var interned = newInternTable(knownPaths, knownValues)
 
-// boxed holds the strings of interned as values of type any, so that
-// storing one in an event does not allocate its interface; read-only.
-var boxed = boxAll(interned)
-
-func boxAll(t internTable) map[string]any {
-	m := make(map[string]any, len(t))
-	for k, s := range t {
-		m[k] = s
-	}
-	return m
+// knownTable finds the strings of an internTable by their bytes without
+// hashing them through a map: an open-addressed table of indexes into
+// entries, probed linearly from a hash of the length and the first and
+// last eight bytes. A slot also holds 16 bits of the hash, so that a
+// string that is not known is mostly turned away without reading an
+// entry. Read-only after newKnownTable.
+type knownTable struct {
+	slots   []uint32 // hash bits << 16 | index+1 into entries; 0 is an empty slot
+	entries []knownEntry
+	shift   uint // 64 minus log2(len(slots))
+	// lens and firsts have a bit per length and per first byte of the
+	// known strings: most strings that are not known (addresses, times,
+	// ids) are turned away by them before hashing.
+	lens   uint64
+	firsts [4]uint64
 }
 
-// intern returns b as a string, without allocating when it is known.
-func (t internTable) intern(b []byte) string {
-	if s, ok := t[string(b)]; ok {
-		return s
-	}
-	return string(b)
+// knownEntry is one known string, also boxed as a value.
+type knownEntry struct {
+	s string
+	v any
 }
+
+func newKnownTable(t internTable) *knownTable {
+	size, bits := 64, uint(6)
+	for size < 4*len(t) {
+		size, bits = size*2, bits+1
+	}
+	k := &knownTable{slots: make([]uint32, size), shift: 64 - bits}
+	for s := range t {
+		if s == "" || len(k.entries) >= 1<<16-1 {
+			continue
+		}
+		if len(s) > maxKnownLen {
+			continue
+		}
+		k.entries = append(k.entries, knownEntry{s: s, v: s})
+		k.lens |= 1 << len(s)
+		k.firsts[s[0]>>6] |= 1 << (s[0] & 63)
+		h := knownHash([]byte(s))
+		i := h >> k.shift
+		for k.slots[i] != 0 {
+			i = (i + 1) & uint64(size-1)
+		}
+		k.slots[i] = uint32(uint16(h))<<16 | uint32(len(k.entries))
+	}
+	return k
+}
+
+// knownHash mixes the length and the first and last (up to) eight bytes.
+func knownHash(b []byte) uint64 {
+	n := len(b)
+	var a, z uint64
+	switch {
+	case n >= 8:
+		a = binary.LittleEndian.Uint64(b)
+		z = binary.LittleEndian.Uint64(b[n-8:])
+	case n >= 4:
+		a = uint64(binary.LittleEndian.Uint32(b))
+		z = uint64(binary.LittleEndian.Uint32(b[n-4:]))
+	case n > 0:
+		a = uint64(b[0]) | uint64(b[n/2])<<8 | uint64(b[n-1])<<16
+	}
+	h := (a^uint64(n))*0x9E3779B97F4A7C15 ^ z*0xC2B2AE3D27D4EB4F
+	return h ^ h>>31
+}
+
+// find returns the entry of b, or nil when b is not known.
+func (k *knownTable) find(b []byte) *knownEntry {
+	if len(b) == 0 || len(b) > maxKnownLen || k.lens&(1<<len(b)) == 0 || k.firsts[b[0]>>6]&(1<<(b[0]&63)) == 0 {
+		return nil
+	}
+	mask := uint64(len(k.slots) - 1)
+	h := knownHash(b)
+	tag := uint32(uint16(h)) << 16
+	for i := h >> k.shift; ; i = (i + 1) & mask {
+		j := k.slots[i]
+		if j == 0 {
+			return nil
+		}
+		if j&^0xffff != tag {
+			continue
+		}
+		if e := &k.entries[j&0xffff-1]; len(e.s) == len(b) && e.s == string(b) {
+			return e
+		}
+	}
+}
+
+// maxKnownLen bounds the known strings: longer input is never looked up.
+const maxKnownLen = 48
+
+// known is the table of known paths, segments and values.
+var known = newKnownTable(interned)

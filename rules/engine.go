@@ -82,6 +82,7 @@ type Engine struct {
 	arrivals uint64    // events buffered so far, the tiebreaker of equal times
 	newest   time.Time // the newest event time seen
 	machine  vm.VM
+	fold     foldCache // the case of the strings of the event being evaluated
 	cfg      EngineConfig
 	stats    Stats
 	evicted  int64 // evictions of state dropped by Reload
@@ -152,6 +153,21 @@ func (e *Engine) setRules(rules []*Compiled, keep map[*Compiled]*Compiled) {
 		}
 	}
 	e.index = newRuleIndex(e.rules)
+	e.fold.indexes = newLitIndexes(ruleConditions(e.rules))
+	e.fold.reset() // its answers were the old index's
+}
+
+// ruleConditions lists the conditions of the rules.
+func ruleConditions(rules []*Compiled) []*condition {
+	var out []*condition
+	for _, r := range rules {
+		out = append(out, r.where, r.match, r.until)
+		out = append(out, r.steps...)
+		for _, x := range r.exceptions {
+			out = append(out, x.expr)
+		}
+	}
+	return out
 }
 
 // Reload replaces the rules the engine runs. A rule with the same id and
@@ -293,6 +309,7 @@ func (e *Engine) release(watermark time.Time, all bool) []Alert {
 
 // evaluate runs the candidate rules on one event.
 func (e *Engine) evaluate(ev event.Event, t time.Time, hasTime bool) []Alert {
+	e.fold.reset()
 	if hasTime {
 		e.sessions.observe(ev, t)
 	}
@@ -415,7 +432,7 @@ func (e *Engine) closeTimers(watermark time.Time, all bool) []Alert {
 }
 
 func (e *Engine) eval(c *condition, ev event.Event) bool {
-	ok, err := c.eval(ev, &e.machine)
+	ok, err := c.evalFolded(ev, &e.machine, &e.fold)
 	if err != nil {
 		e.stats.EvalErrors++
 	}

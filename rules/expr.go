@@ -146,13 +146,19 @@ func (e *env) checkConstantArgs(name string, args []ast.Node) error {
 // values of different types) counts as no match and is returned so the
 // engine can count it.
 func (c *condition) eval(e event.Event, machine *vm.VM) (bool, error) {
+	return c.evalFolded(e, machine, nil)
+}
+
+// evalFolded is eval with the prefilters reading the case of the event's
+// strings from fc (nil: work it out each time).
+func (c *condition) evalFolded(e event.Event, machine *vm.VM, fc *foldCache) (bool, error) {
 	for i := range c.needs {
 		if !c.needs[i].mayHold(e) {
 			return false, nil
 		}
 	}
 	for _, alts := range c.matches {
-		if !mayMatch(alts, e) {
+		if !mayMatch(alts, e, fc) {
 			return false, nil
 		}
 	}
@@ -213,15 +219,71 @@ func (e *env) regexAlternatives(n ast.Node) ([]fieldMatch, bool) {
 			return nil, false
 		}
 		return []fieldMatch{{field: field, m: m}}, true
+	case *ast.BuiltinNode:
+		return e.anyRegexAlternatives(n)
 	}
 	return nil, false
 }
 
+// anyRegexAlternatives reads any([field, ...], {re(#, "constant")}) as
+// the alternatives re(field, "constant"): it holds only when one of the
+// fields is a string the pattern matches (re() of anything else is
+// false).
+func (e *env) anyRegexAlternatives(n *ast.BuiltinNode) ([]fieldMatch, bool) {
+	if n.Name != "any" || len(n.Arguments) != 2 {
+		return nil, false
+	}
+	arr, ok := n.Arguments[0].(*ast.ArrayNode)
+	if !ok || len(arr.Nodes) == 0 {
+		return nil, false
+	}
+	pred, ok := n.Arguments[1].(*ast.PredicateNode)
+	if !ok {
+		return nil, false
+	}
+	call, ok := pred.Node.(*ast.CallNode)
+	if !ok || len(call.Arguments) != 2 {
+		return nil, false
+	}
+	if id, ok := call.Callee.(*ast.IdentifierNode); !ok || id.Value != "re" {
+		return nil, false
+	}
+	if p, ok := call.Arguments[0].(*ast.PointerNode); !ok || p.Name != "" {
+		return nil, false
+	}
+	pattern, ok := call.Arguments[1].(*ast.StringNode)
+	if !ok {
+		return nil, false
+	}
+	m, err := e.compileRegex(pattern.Value)
+	if err != nil {
+		return nil, false
+	}
+	alts := make([]fieldMatch, 0, len(arr.Nodes))
+	for _, el := range arr.Nodes {
+		field, ok := envPath(el)
+		if !ok {
+			return nil, false
+		}
+		alts = append(alts, fieldMatch{field: field, m: m})
+	}
+	return alts, true
+}
+
 // mayMatch says whether one of the calls can match the event: its field
 // is a string that passes its pattern's prefilter.
-func mayMatch(alts []fieldMatch, e event.Event) bool {
-	for _, a := range alts {
-		if s, ok := e[a.field].(string); ok && a.m.mayMatch(s) {
+func mayMatch(alts []fieldMatch, e event.Event, fc *foldCache) bool {
+	var field, s string // the field read last (alternatives often share it)
+	ok := false
+	for i, a := range alts {
+		if i == 0 || a.field != field {
+			field = a.field
+			s, ok = e[field].(string)
+		}
+		if !ok {
+			continue
+		}
+		if fc != nil && a.m.mayMatchFolded(s, a.field, fc) || fc == nil && a.m.mayMatch(s) {
 			return true
 		}
 	}

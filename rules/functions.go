@@ -85,11 +85,12 @@ type env struct {
 	extra map[string]Function
 	lists map[string]*valueList
 	regex *lru.Cache[string, *matcher]
+	lits  *litUniverse // numbers the literal sets of the patterns
 }
 
 func newEnv(cfg *loadConfig) (*env, []error) {
 	cache, _ := lru.New[string, *matcher](maxRegexCache) // size is positive
-	e := &env{extra: cfg.functions, lists: map[string]*valueList{}, regex: cache}
+	e := &env{extra: cfg.functions, lists: map[string]*valueList{}, regex: cache, lits: &litUniverse{}}
 	var errs []error
 	for _, fsys := range cfg.listFS {
 		errs = append(errs, e.loadLists(fsys)...)
@@ -202,6 +203,7 @@ func (e *env) compileRegex(pattern string) (*matcher, error) {
 		return nil, fmt.Errorf("re: bad pattern %q: %w", pattern, err)
 	}
 	m := newMatcher(re)
+	e.lits.number(m.sets)
 	e.regex.Add(pattern, m)
 	return m, nil
 }

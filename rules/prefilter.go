@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"encoding/binary"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -40,6 +41,10 @@ type litSet struct {
 	pairs *[256][4]uint64 // pairs[a] bit b: a literal starts with a, b
 	byte0 [4]uint64       // bitset of the literals' first bytes
 	multi bool            // search in one pass
+	// universe and id number the set among those of its env, for the
+	// engine's litIndex; nil for a matcher made outside an env.
+	universe *litUniverse
+	id       int
 }
 
 // onePassLiterals is the set size from which one pass beats searching
@@ -377,10 +382,42 @@ func isASCII(s string) bool {
 	return true
 }
 
+// Eight bytes at a time: swarOnes has 1 in each byte, swarHigh the top
+// bit. For a byte b below 0x80, b+0x3F has its top bit set when b >= 'A'
+// and b+0x25 when b > 'Z'; neither carries into the next byte.
+const (
+	swarOnes = 0x0101010101010101
+	swarHigh = 0x8080808080808080
+)
+
+// upperBits has the top bit of each byte of w (all below 0x80) that is
+// an upper-case ASCII letter.
+func upperBits(w uint64) uint64 {
+	return (w + swarOnes*0x3F) &^ (w + swarOnes*0x25) & swarHigh
+}
+
+// load64 reads eight bytes of s from i, little-endian.
+func load64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
 // asciiCase says whether s is pure ASCII and whether it holds an
 // upper-case letter, in one pass.
 func asciiCase(s string) (ascii, upper bool) {
-	for i := 0; i < len(s); i++ {
+	var high, up uint64
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := load64(s, i)
+		high |= w
+		up |= upperBits(w)
+	}
+	if high&swarHigh != 0 {
+		return false, false
+	}
+	upper = up != 0
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c >= 0x80 {
 			return false, upper
@@ -392,9 +429,14 @@ func asciiCase(s string) (ascii, upper bool) {
 	return true, upper
 }
 
-// appendLower appends s lower-cased (ASCII) to b.
+// appendLower appends s lower-cased (ASCII) to b; s must be ASCII.
 func appendLower(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := load64(s, i)
+		b = binary.LittleEndian.AppendUint64(b, w|upperBits(w)>>2)
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
@@ -402,6 +444,97 @@ func appendLower(b []byte, s string) []byte {
 		b = append(b, c)
 	}
 	return b
+}
+
+// foldCache remembers, for the event being evaluated, the case of the
+// strings the prefilters read: the patterns of several rules read the
+// same field (url.original, process.command_line), and each would
+// otherwise check and lower-case it again. Reset it for every event.
+type foldCache struct {
+	n       int
+	entries [4]foldEntry
+	indexes map[string]*litIndex // the engine's, per field; or nil
+}
+
+// foldEntry is one string's case.
+type foldEntry struct {
+	s            string
+	ascii, upper bool
+	lower        []byte    // s lower-cased when ascii and upper; reused
+	index        *litIndex // of the field s was first read from; or nil
+	scanned      bool      // hits holds the index's answer for s
+	hits         []uint64  // the sets of the index with a literal in s
+}
+
+func (fc *foldCache) reset() { fc.n = 0 }
+
+// get returns the case of s, read from field, working it out the first
+// time.
+func (fc *foldCache) get(s, field string) *foldEntry {
+	for i := range fc.n {
+		if f := &fc.entries[i]; len(f.s) == len(s) && f.s == s {
+			return f
+		}
+	}
+	i := fc.n
+	if i == len(fc.entries) {
+		i = len(fc.entries) - 1 // full: the last slot takes turns
+	} else {
+		fc.n++
+	}
+	f := &fc.entries[i]
+	f.s = s
+	f.ascii, f.upper = asciiCase(s)
+	if f.ascii && f.upper {
+		f.lower = appendLower(f.lower[:0], s)
+	}
+	f.index = fc.indexes[field]
+	f.scanned = false
+	return f
+}
+
+// has says whether set has a literal in f's string (ASCII), asking the
+// index once for all the sets it covers.
+func (fc *foldCache) has(f *foldEntry, set *litSet) bool {
+	ix := f.index
+	if !ix.covers(set) {
+		if f.upper {
+			return set.inBytes(f.lower)
+		}
+		return set.in(f.s)
+	}
+	if !f.scanned {
+		if cap(f.hits) < ix.words {
+			f.hits = make([]uint64, ix.words)
+		}
+		f.hits = f.hits[:ix.words]
+		clear(f.hits)
+		if f.upper {
+			scanLits(ix, f.lower, f.hits)
+		} else {
+			scanLits(ix, f.s, f.hits)
+		}
+		f.scanned = true
+	}
+	return f.hits[set.id/64]&(1<<(set.id%64)) != 0
+}
+
+// mayMatchFolded is mayMatch with the case of s, read from field, from
+// fc.
+func (m *matcher) mayMatchFolded(s, field string, fc *foldCache) bool {
+	if len(m.pre) == 0 {
+		return true
+	}
+	f := fc.get(s, field)
+	if !f.ascii {
+		return true
+	}
+	for _, set := range m.sets {
+		if !fc.has(f, set) {
+			return false
+		}
+	}
+	return true
 }
 
 // containsAny says whether s holds one of the literals.

@@ -3,6 +3,7 @@ package rules
 import (
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -79,6 +80,55 @@ func FuzzMatcherAgreesWithRegexp(f *testing.F) {
 		}
 		if got, want := newMatcher(re).MatchString(input), re.MatchString(input); got != want {
 			t.Errorf("%q on %q: matcher %v, regexp %v", pattern, input, got, want)
+		}
+	})
+}
+
+// TestFoldedPrefilterAgrees holds the prefilter with a shared fold cache
+// (one cache for many patterns and inputs, as the engine uses it for an
+// event) to the prefilter working out the case itself.
+func TestFoldedPrefilterAgrees(t *testing.T) {
+	var fc foldCache
+	inputs := []string{"", "a", "ABCDEFGH", "abcdefgh", "/Index.PHP?q=UNION%20select", "/images/logo.png",
+		"Mozilla/5.0 (compatible; GOOGLEBOT/2.1)", "caf\u00e9 UNION SELECT", "[\\]^_`@{|}~ AZaz 09",
+		strings.Repeat("JaVaScRiPt%3A", 50)}
+	for round := range 2 {
+		for _, c := range prefilterCases {
+			m := newMatcher(regexp.MustCompile(c.pattern))
+			for _, in := range append([]string{c.input}, inputs...) {
+				if got, want := m.mayMatchFolded(in, "message", &fc), m.mayMatch(in); got != want {
+					t.Errorf("round %d: %q on %q: folded %v, unfolded %v", round, c.pattern, in, got, want)
+				}
+			}
+		}
+		fc.reset()
+	}
+}
+
+// FuzzCaseHelpersMatchByteLoops holds the eight-bytes-at-a-time case
+// helpers to the obvious loops.
+func FuzzCaseHelpersMatchByteLoops(f *testing.F) {
+	for _, s := range []string{"", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "@[`{", "caf\u00e9 X", "\x7f\x80AZ", "/Index.PHP?q=UNION%20select"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ascii, upper := true, false
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				ascii = false
+			}
+			if 'A' <= s[i] && s[i] <= 'Z' {
+				upper = true
+			}
+		}
+		gotASCII, gotUpper := asciiCase(s)
+		if gotASCII != ascii || ascii && gotUpper != upper {
+			t.Fatalf("asciiCase(%q) = %v, %v; want %v, %v", s, gotASCII, gotUpper, ascii, upper)
+		}
+		if ascii {
+			if got, want := string(appendLower([]byte("x"), s)), "x"+strings.ToLower(s); got != want {
+				t.Fatalf("appendLower(%q) = %q, want %q", s, got, want)
+			}
 		}
 	})
 }
