@@ -14,6 +14,11 @@
 // so a line re-read after a crash (at-least-once) gets the same id and
 // overwrites instead of duplicating downstream.
 //
+// Offline (vigil parse, replay, scan), Read parses a whole stream line by
+// line with exact byte offsets; ReadParallel gives the same events in
+// batches, parsed on several goroutines when the parser is a
+// parsers.Forker.
+//
 // Layout: collectors/parsers holds the contract types format parsers share
 // (a leaf, so they need not import this package); one folder per format
 // (collectors/parsers/sshd) and per input (collectors/file).

@@ -143,3 +143,27 @@ func BenchmarkEngineSSHDLine(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScanOpenSSHEngines is BenchmarkScanOpenSSH with the rules
+// shared by one engine or two, the lines parsed by one goroutine or two:
+// the split the defaults take on a two-core machine is the fastest there.
+func BenchmarkScanOpenSSHEngines(b *testing.B) {
+	data, lines := openSSH(b, 50)
+	enrich, rs := packWithEnrichers(b)
+	for _, split := range []struct{ engines, parsers int }{{1, 1}, {1, 2}, {2, 2}} {
+		b.Run(fmt.Sprintf("engines=%d/parsers=%d", split.engines, split.parsers), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				_, err := scan.Run(context.Background(), []scan.Input{{Name: "/var/log/auth.log", Reader: bytes.NewReader(data), Parser: sshdParser(b)}},
+					scan.Options{Rules: rs, Enrich: enrich.Enrich, Workers: split.engines, ParseWorkers: split.parsers}, func(a rules.Alert) error {
+						_, err := a.MarshalJSON()
+						return err
+					})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(lines*b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

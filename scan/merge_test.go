@@ -48,7 +48,8 @@ func scanFiles(t *testing.T, files []file) ([]rules.Alert, *scan.Summary, []even
 	}
 	var alerts []rules.Alert
 	var s seen
-	sum, err := scan.Run(context.Background(), inputs, scan.Options{Rules: pack(t), Workers: 2, BatchEvents: 7, Enrich: s.add},
+	// One parse worker: Enrich sees the events in the order the engines do.
+	sum, err := scan.Run(context.Background(), inputs, scan.Options{Rules: pack(t), Workers: 2, BatchEvents: 7, ParseWorkers: 1, Enrich: s.add},
 		func(a rules.Alert) error {
 			alerts = append(alerts, a)
 			return nil

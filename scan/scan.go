@@ -25,17 +25,26 @@ type Input struct {
 type Options struct {
 	Rules []*rules.Compiled
 	// Workers is how many engines share the rules (default: the number of
-	// CPUs less the one the reader parses on, at least 1, at most the
-	// number of rules). Every engine reads every event (its time, the
-	// index fields), so more engines than the reader can feed only add
-	// CPU time.
+	// CPUs less one, at least 1, at most the number of rules); the parse
+	// workers share the CPUs with them. Every engine reads every event
+	// (its time, the index fields), so each engine adds CPU time: on two
+	// CPUs one engine and two parse workers finish first.
 	Workers int
 	Engine  rules.EngineConfig
-	// BatchEvents is how many events go to the engines at once (default 4096).
+	// BatchEvents is how many events go to the engines at once, and how
+	// many lines a parse worker parses at a time (default 1024). A dozen
+	// batches are in flight: smaller batches keep less garbage alive, so
+	// the heap, and the time the kernel spends mapping it, stay smaller.
 	BatchEvents int
+	// ParseWorkers is how many goroutines parse one input whose parser can
+	// be forked (parsers.Forker; default: the number of CPUs).
+	ParseWorkers int
 	// Enrich, when set, runs on every event before the rules, as the detect
-	// stage's enrichers do. It runs on the reader, right after the parser,
-	// while the event is still in the CPU's cache.
+	// stage's enrichers do, right after the parser, while the event is
+	// still in the CPU's cache. With one input whose parser can be forked
+	// it runs on the parse workers: concurrently, and in no particular
+	// order across batches of lines, so it must be safe for concurrent use
+	// and not depend on the order of events (enrichers.Set is both).
 	Enrich func(context.Context, event.Event)
 }
 
@@ -91,7 +100,7 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 	workers = max(1, min(workers, len(opts.Rules)))
 	batchSize := opts.BatchEvents
 	if batchSize <= 0 {
-		batchSize = 4096
+		batchSize = 1024
 	}
 	engines := make([]*rules.Engine, workers)
 	for i := range engines {
@@ -115,10 +124,10 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 	}
 
 	// Batches flow from the reader to the engines; while the engines work
-	// on one batch the reader parses the next.
+	// on one batch the reader (or the parse workers) parses the next.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []event.Event, 2)
+	batches := make(chan []event.Event, 1)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
@@ -143,9 +152,24 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 			return nil
 		}
 		if len(inputs) == 1 {
-			// One stream: parsed right here, with nothing to merge.
+			// One stream, nothing to merge: parsed (and enriched) by
+			// several goroutines when its parser can be forked, in
+			// batches that reach the engines in the stream's order.
 			in := inputs[0]
-			st, err := collectors.Read(in.Name, in.Reader, in.Parser, add)
+			var each func(event.Event)
+			if opts.Enrich != nil {
+				each = func(e event.Event) { opts.Enrich(ctx, e) }
+			}
+			st, err := collectors.ReadParallel(ctx, in.Name, in.Reader, in.Parser,
+				collectors.ParallelConfig{Workers: opts.ParseWorkers, BatchLines: batchSize, Each: each},
+				func(evs []event.Event) error {
+					select {
+					case batches <- evs:
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				})
 			sum.Inputs = append(sum.Inputs, InputSummary{Name: in.Name, ReadStats: st})
 			if err != nil {
 				readErr <- fmt.Errorf("%s: %w", in.Name, err)

@@ -88,7 +88,7 @@ func newScanCmd(g *globals) *cobra.Command {
 	}
 	o.flags(cmd)
 	cmd.Flags().StringSliceVar(&ruleDirs, "rules", nil, "rule directories (default: the built-in pack)")
-	cmd.Flags().IntVar(&workers, "workers", 0, "engines sharing the rules (default: one per CPU less the reader's, at least 1)")
+	cmd.Flags().IntVar(&workers, "workers", 0, "engines sharing the rules (default: one per CPU less one, at least 1; the lines are parsed on every CPU)")
 	return cmd
 }
 

@@ -48,6 +48,22 @@ type Line interface {
 	Parse(src Source, line []byte) event.Event
 }
 
+// Forker is implemented by line formats whose state across lines (the
+// year a BSD syslog timestamp lacks, inferred from the lines before) can be
+// carried forward without parsing, so that a stream can be parsed by
+// several goroutines at once and still give, line for line, the events one
+// parser would: one goroutine Skips every line in order and Forks a copy at
+// the start of each batch of lines, which parses that batch elsewhere.
+type Forker interface {
+	Line
+	// Fork returns a parser in this one's state: it parses the lines that
+	// follow as this parser would. The two share nothing mutable.
+	Fork() Line
+	// Skip moves the state past a line exactly as Parse would, without
+	// building its event.
+	Skip(line []byte)
+}
+
 // Document is implemented by formats whose records are not lines: a file
 // that is one JSON array or {"Records":[...]} envelope (CloudTrail
 // exports), concatenated pretty-printed JSON objects (Windows events

@@ -10,6 +10,9 @@
 # hits them alike, and prints the minimum wall and CPU (user+sys) time of
 # each. Tools that are not installed are skipped. CORPUS overrides the
 # corpus directory (default: ../shared/corpus next to the repository).
+# VIGIL=path runs that vigil binary instead of building this checkout;
+# BEFORE=path adds a row for another vigil binary (a build before a
+# change), measured in the same interleaved runs.
 set -euo pipefail
 
 reps=${1:-3}
@@ -27,14 +30,22 @@ log=$work/auth-500k.log
 for _ in $(seq 250); do awk 1 "$src"; done >"$log"
 lines=$(wc -l <"$log")
 
-echo "building vigil..." >&2
-(cd "$root" && go build -o "$work/vigil" ./cmd/vigil)
+if [[ -n ${VIGIL:-} ]]; then
+	cp "$VIGIL" "$work/vigil"
+else
+	echo "building vigil..." >&2
+	(cd "$root" && go build -o "$work/vigil" ./cmd/vigil)
+fi
 
 # name → command line reading $log, output discarded.
 names=()
 declare -A cmds
 add() { names+=("$1"); cmds[$1]=$2; }
 add "vigil scan (parse + 69-rule pack)" "'$work/vigil' scan -f sshd '$log' >/dev/null 2>'$work/scan.err'"
+if [[ -n ${BEFORE:-} ]]; then
+	cp "$BEFORE" "$work/vigil-before"
+	add "vigil scan, BEFORE binary" "'$work/vigil-before' scan -f sshd '$log' >/dev/null 2>/dev/null"
+fi
 add "vigil parse (parse + ECS JSON out)" "'$work/vigil' parse -f sshd '$log' >/dev/null 2>/dev/null"
 if [[ -x /usr/libexec/sshguard/sshg-parser ]]; then
 	add "sshguard sshg-parser (parse only)" "/usr/libexec/sshguard/sshg-parser <'$log' >/dev/null"

@@ -26,5 +26,8 @@
 //     moves on by one.
 //
 // That inference is per-stream state: use one Parser per stream (per file);
-// a Parser is not safe for concurrent use.
+// a Parser is not safe for concurrent use. The state changes only with the
+// timestamps, so Parser is a parsers.Forker: Skip carries it past a line
+// without building the event, and Fork hands a copy to another goroutine,
+// which is how vigil scan parses one file on several CPUs.
 package sshd

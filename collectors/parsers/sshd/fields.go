@@ -50,7 +50,13 @@ func classify(e event.Event, category, typ, action, outcome string) {
 		e["event.type"] = both[1:2:2]
 	}
 	e["event.action"] = action
-	if outcome != "" {
+	switch outcome {
+	case "":
+	case outcomeSuccess:
+		e["event.outcome"] = outcomeSuccess // a constant: boxed without allocating
+	case outcomeFailure:
+		e["event.outcome"] = outcomeFailure
+	default:
 		e["event.outcome"] = outcome
 	}
 }

@@ -41,6 +41,10 @@ type Parser struct {
 	// lines of one burst share a second, and this skips the work.
 	lastStamp string
 	lastText  string
+	// skipStamp is the previous header timestamp Skip read; Skip does not
+	// format it. At most one of lastStamp and skipStamp is set: the stamp
+	// of the last line that moved the state.
+	skipStamp string
 
 	// The boxed values of the previous event's @timestamp, host, program
 	// and pid: lines of a burst share them, and sharing one interface
@@ -139,20 +143,10 @@ func (p *Parser) header(s string) (h header, reason string) {
 	if s == "" {
 		return h, "not a BSD syslog line: empty line"
 	}
-	s = skipPRI(s)
 	var rest string
-	var ok bool
-	switch {
-	case len(s) > 0 && s[0] >= '0' && s[0] <= '9':
-		h.stamp, rest, ok = p.rfc3339(s)
-	default:
-		if len(s) < 3 || monthOf(s) == 0 {
-			return h, "not a BSD syslog line: missing timestamp"
-		}
-		h.stamp, rest, ok = p.bsd(s)
-	}
-	if !ok {
-		return h, "not a BSD syslog line: invalid timestamp"
+	h.stamp, rest, reason = p.timestamp(skipPRI(s), true)
+	if reason != "" {
+		return h, reason
 	}
 	rest = skipSpaces(rest)
 	if rest == "" {
@@ -167,6 +161,50 @@ func (p *Parser) header(s string) (h header, reason string) {
 	}
 	h.prog, h.module, h.pid, h.msg = splitTag(rest)
 	return h, ""
+}
+
+// timestamp reads the leading timestamp of a line (its priority skipped)
+// and returns it, formatted when format is set, with what follows. It is
+// the only step of Parse that changes the parser's state (the year, the
+// previous timestamp). Reading a timestamp twice in a row changes nothing
+// the second time.
+func (p *Parser) timestamp(s string, format bool) (stamp, rest, reason string) {
+	var ok bool
+	switch {
+	case len(s) > 0 && s[0] >= '0' && s[0] <= '9':
+		stamp, rest, ok = p.rfc3339(s, format)
+	default:
+		if len(s) < 3 || monthOf(s) == 0 {
+			return "", "", "not a BSD syslog line: missing timestamp"
+		}
+		stamp, rest, ok = p.bsd(s, format)
+	}
+	if !ok {
+		return "", "", "not a BSD syslog line: invalid timestamp"
+	}
+	return stamp, rest, ""
+}
+
+// Fork implements parsers.Forker: a parser in p's state, for the lines
+// that follow. The caches are not copied: the fork reads its first
+// timestamp again, which leaves the state as it is.
+func (p *Parser) Fork() parsers.Line {
+	return &Parser{ref: p.ref, loc: p.loc, started: p.started, year: p.year, last: p.last}
+}
+
+// Skip implements parsers.Forker: it moves p's state past line as Parse
+// would, without formatting the timestamp. A line that starts with the
+// previous line's timestamp changes nothing, and is recognised without
+// copying it.
+func (p *Parser) Skip(line []byte) {
+	for _, prev := range [...]string{p.skipStamp, p.lastStamp} {
+		if n := len(prev); n > 0 && len(line) > n && line[n] == ' ' && string(line[:n]) == prev {
+			return
+		}
+	}
+	if s := trimEOL(string(line)); s != "" {
+		p.timestamp(skipPRI(s), false)
+	}
 }
 
 // skipPRI drops a leading "<13>" priority, as a forwarded line may carry.

@@ -48,9 +48,9 @@ func monthOf(s string) time.Month {
 }
 
 // bsd reads "Mmm dd hh:mm:ss" (day padded with a space or a zero, or not
-// padded; optional fractional seconds) and returns the formatted
-// @timestamp and what follows.
-func (p *Parser) bsd(s string) (stamp, rest string, ok bool) {
+// padded; optional fractional seconds) and returns the @timestamp,
+// formatted when format is set, and what follows.
+func (p *Parser) bsd(s string, format bool) (stamp, rest string, ok bool) {
 	mon := monthOf(s)
 	i := 3
 	if i >= len(s) || s[i] != ' ' {
@@ -94,9 +94,22 @@ func (p *Parser) bsd(s string) (stamp, rest string, ok bool) {
 	if key == p.lastStamp {
 		return p.lastText, s[i:], true
 	}
+	if !format && key == p.skipStamp {
+		return "", s[i:], true
+	}
 	t := p.inferYear(mon, day, hh, mm, ss, nsec)
-	p.lastStamp, p.lastText = key, event.FormatTime(t)
-	return p.lastText, s[i:], true
+	return p.remember(key, t, format), s[i:], true
+}
+
+// remember records the timestamp of the line that last moved the state:
+// formatted (Parse) or not (Skip).
+func (p *Parser) remember(key string, t time.Time, format bool) string {
+	if !format {
+		p.skipStamp, p.lastStamp, p.lastText = key, "", ""
+		return ""
+	}
+	p.skipStamp, p.lastStamp, p.lastText = "", key, event.FormatTime(t)
+	return p.lastText
 }
 
 // digits reads 1 to max decimal digits at s[i:].
@@ -135,18 +148,21 @@ func (p *Parser) inferYear(mon time.Month, day, hh, mm, ss, nsec int) time.Time 
 	return t
 }
 
-// rfc3339 reads a leading RFC 3339 timestamp ("2024-03-01T10:00:00.123+01:00").
-func (p *Parser) rfc3339(s string) (stamp, rest string, ok bool) {
+// rfc3339 reads a leading RFC 3339 timestamp ("2024-03-01T10:00:00.123+01:00"),
+// formatted when format is set.
+func (p *Parser) rfc3339(s string, format bool) (stamp, rest string, ok bool) {
 	word, _ := cutSpace(s)
 	if word == p.lastStamp && word != "" {
 		return p.lastText, s[len(word):], true
+	}
+	if !format && word == p.skipStamp && word != "" {
+		return "", s[len(word):], true
 	}
 	t, err := time.Parse(time.RFC3339Nano, word)
 	if err != nil {
 		return "", "", false
 	}
-	p.lastStamp, p.lastText = word, event.FormatTime(t)
 	// A stream may mix both forms; a later BSD line continues from here.
 	p.started, p.year, p.last = true, t.In(p.loc).Year(), t
-	return p.lastText, s[len(word):], true
+	return p.remember(word, t, format), s[len(word):], true
 }

@@ -1,0 +1,172 @@
+package collectors
+
+import (
+	"context"
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vigil-siem/vigil/event"
+	"github.com/vigil-siem/vigil/internal/corpus"
+)
+
+// failingReader returns data, then err instead of io.EOF.
+type failingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		return n, f.err
+	}
+	return n, err
+}
+
+func TestReadParallelGivesWhatReadGives(t *testing.T) {
+	edge := "Dec 31 23:59:59 h sshd[1]: Failed password for root from 203.0.113.7 port 4 ssh2\r\n" +
+		"garbage\n\n" +
+		"Dec 10 06:55:46 h sshd[2]: " + strings.Repeat("x", maxOfflineLine+10) + "\n" +
+		"Jan  1 00:00:01 h sshd[3]: Accepted password for root from 203.0.113.7 port 4 ssh2\n" +
+		"<13>Jan  1 00:00:02 h sshd[4]: Connection closed by 203.0.113.7 [preauth]" // no newline
+	cases := []struct {
+		name, format, data string
+	}{
+		{"sshd edge cases", "sshd", edge},
+		{"syslog (not forkable): batched Read", "syslog", edge},
+		{"empty stream", "sshd", ""},
+	}
+	if dir := corpus.Root(); dir != "" {
+		cases = append(cases,
+			struct{ name, format, data string }{"OpenSSH corpus", "sshd", string(corpus.Read(t, "loghub/OpenSSH_2k.log"))},
+			struct{ name, format, data string }{"Linux corpus", "sshd", string(corpus.Read(t, "loghub/Linux_2k.log"))},
+			struct{ name, format, data string }{"auto on the OpenSSH corpus", FormatAuto, string(corpus.Read(t, "loghub/OpenSSH_2k.log"))},
+		)
+	}
+	for _, tc := range cases {
+		want, wantSt := readAll(t, tc.format, tc.data)
+		for _, cfg := range []ParallelConfig{{Workers: 1, BatchLines: 1}, {Workers: 2, BatchLines: 3}, {Workers: 3, BatchLines: 100}, {}} {
+			p, err := NewParser(tc.format, ParserConfig{Reference: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var eached atomic.Int64
+			cfg.Each = func(e event.Event) { e["test.each"] = true; eached.Add(1) }
+			limit := cfg.BatchLines
+			if limit == 0 {
+				limit = 1024
+			}
+			var got []event.Event
+			st, err := ReadParallel(context.Background(), "test.log", strings.NewReader(tc.data), p, cfg, func(evs []event.Event) error {
+				if len(evs) > limit {
+					t.Errorf("%s: a batch of %d events, more than %d lines", tc.name, len(evs), limit)
+				}
+				got = append(got, evs...)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("%s %+v: %v", tc.name, cfg, err)
+			}
+			if len(got) != len(want) || int(eached.Load()) != len(want) {
+				t.Fatalf("%s %+v: %d events (Each ran %d times), want %d", tc.name, cfg, len(got), eached.Load(), len(want))
+			}
+			for i := range want {
+				delete(got[i], "test.each")
+				if !reflect.DeepEqual(got[i], want[i]) {
+					t.Fatalf("%s %+v: event %d:\n got %v\nwant %v", tc.name, cfg, i, got[i], want[i])
+				}
+			}
+			if !reflect.DeepEqual(st, wantSt) {
+				t.Fatalf("%s %+v: stats %+v, want %+v", tc.name, cfg, st, wantSt)
+			}
+		}
+	}
+}
+
+func TestReadParallelStopsAtErrors(t *testing.T) {
+	data := strings.Repeat("Dec 10 06:55:46 h sshd[2]: Connection closed by 203.0.113.7 [preauth]\n", 50)
+	broken := errors.New("disk on fire")
+	stop := errors.New("stop")
+	cases := []struct {
+		name    string
+		r       io.Reader
+		stopAt  int // the emit call that fails, 0: none
+		want    error
+		atLeast int // events emitted before the error
+	}{
+		{"read error: the lines before it are emitted", &failingReader{r: strings.NewReader(data), err: broken}, 0, broken, 50},
+		{"emit error stops the read", strings.NewReader(data), 2, stop, 14},
+	}
+	for _, tc := range cases {
+		p, _ := NewParser("sshd", ParserConfig{})
+		n, calls := 0, 0
+		_, err := ReadParallel(context.Background(), "x", tc.r, p, ParallelConfig{Workers: 2, BatchLines: 7}, func(evs []event.Event) error {
+			calls++
+			n += len(evs)
+			if calls == tc.stopAt {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, tc.want) || n < tc.atLeast || (tc.stopAt > 0 && calls != tc.stopAt) {
+			t.Errorf("%s: err %v after %d events in %d batches; want %v after %d", tc.name, err, n, calls, tc.want, tc.atLeast)
+		}
+	}
+}
+
+// FuzzReadParallel checks that ReadParallel gives, for any stream, the
+// events and stats Read gives, whatever the batch size.
+func FuzzReadParallel(f *testing.F) {
+	f.Add("Dec 31 23:59:59 h sshd[1]: Failed password for root from 203.0.113.7 port 4 ssh2\r\ngarbage\n\nJan  1 00:00:01 h sshd[3]: x", uint8(1))
+	f.Add("<13>Feb 29 12:00:00 h sshd[1]: x\n2026-03-01T10:00:00+01:00 h sshd[5]: y\nMar  1 10:00:00 h sshd[7]: z\n", uint8(2))
+	if dir := corpus.Root(); dir != "" {
+		f.Add(string(corpus.Read(f, "loghub/OpenSSH_2k.log")[:4096]), uint8(5))
+		f.Add(string(corpus.Read(f, "loghub/Linux_2k.log")[:4096]), uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, data string, batch uint8) {
+		ref := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+		one, _ := NewParser("sshd", ParserConfig{Reference: ref})
+		var want []event.Event
+		wantSt, err := Read("f", strings.NewReader(data), one, func(e event.Event) error {
+			want = append(want, e)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := NewParser("sshd", ParserConfig{Reference: ref})
+		var got []event.Event
+		st, err := ReadParallel(context.Background(), "f", strings.NewReader(data), p,
+			ParallelConfig{Workers: 2, BatchLines: int(batch%8) + 1}, func(evs []event.Event) error {
+				got = append(got, evs...)
+				return nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(st, wantSt) {
+			t.Fatalf("ReadParallel: %d events %+v; Read: %d events %+v", len(got), st, len(want), wantSt)
+		}
+	})
+}
+
+func TestReadParallelReturnsWhileTheReaderBlocks(t *testing.T) {
+	// A pipe that is never closed (stdin with nothing more to say): an
+	// emit error must end the read all the same.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte(strings.Repeat("Dec 10 06:55:46 h sshd[2]: Connection closed by 203.0.113.7 [preauth]\n", 10)))
+	p, _ := NewParser("sshd", ParserConfig{})
+	stop := errors.New("stop")
+	_, err := ReadParallel(context.Background(), "stdin", pr, p, ParallelConfig{Workers: 2, BatchLines: 5}, func([]event.Event) error {
+		return stop
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("ReadParallel = %v, want the emit error", err)
+	}
+}
