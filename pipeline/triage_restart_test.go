@@ -26,108 +26,30 @@ import (
 func TestTriageRestartRebuildsOpenIncidents(t *testing.T) {
 	cfg := config.Default()
 	cfg.Kafka.Partitions = 2
-	cfg.Triage.Engine = "fallback"
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	sys, err := Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Close()
-
-	ent := rules.Entity{Field: "source.ip", Value: "203.0.113.7"}
-	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	alert := func(i int) rules.Alert {
-		var a rules.Alert
-		a.Timestamp = at.Add(time.Duration(i) * time.Minute)
-		a.Event.Kind = "alert"
-		a.Rule = rules.AlertRule{ID: "test-ssh-brute-force", Name: "SSH brute force"}
-		a.Vigil.Alert.ID = "restart-alert-" + string(rune('a'+i))
-		a.Vigil.Alert.Kind = "threshold"
-		a.Vigil.Alert.Severity = "medium"
-		a.Vigil.Alert.Entity = ent
-		a.Vigil.Alert.FirstSeen, a.Vigil.Alert.LastSeen = a.Timestamp.Add(-30*time.Second), a.Timestamp
-		a.Vigil.Alert.EventCount = 5
-		return a
-	}
-	send := func(as ...rules.Alert) {
-		t.Helper()
-		var msgs []bus.Message
-		for _, a := range as {
-			b, err := json.Marshal(a)
-			if err != nil {
-				t.Fatal(err)
-			}
-			msgs = append(msgs, bus.Message{Topic: bus.TopicAlerts, Key: []byte(a.Vigil.Alert.Entity.String()), Value: b})
-		}
-		if err := sys.Producer.Send(ctx, msgs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	incID := triage.IncidentID(ent, alert(0).Vigil.Alert.ID)
-	// verdicts returns every verdict of the incident on vigil.verdicts, in order.
-	verdicts := func() []triage.Incident {
-		t.Helper()
-		recs, err := bus.ReadPartitions(ctx, sys.Bus, bus.TopicVerdicts, []int32{0, 1})
-		if err != nil {
-			t.Fatal(err)
-		}
+	h := newTriageHarness(t, cfg, rules.Entity{Field: "source.ip", Value: "203.0.113.7"}, "restart-alert-", time.Minute)
+	incID := triage.IncidentID(h.ent, h.alert(0).Vigil.Alert.ID)
+	ofIncident := func() []triage.Incident {
 		var out []triage.Incident
-		for _, r := range recs {
-			if string(r.Key) != incID {
-				continue
+		for _, inc := range h.verdicts() {
+			if inc.ID == incID {
+				out = append(out, inc)
 			}
-			var v triage.Verdict
-			if err := json.Unmarshal(r.Value, &v); err != nil {
-				t.Fatalf("verdict at offset %d: %v", r.Offset, err)
-			}
-			out = append(out, v.Vigil.Incident)
 		}
 		return out
 	}
-	// runTriage starts the stage; the returned func stops it by cancelling
-	// its context: triage has no final work, so this is what a kill leaves.
-	runTriage := func() (stop func()) {
-		tctx, tcancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- sys.RunTriage(tctx) }()
-		return func() {
-			tcancel()
-			if err := <-done; err != nil {
-				t.Errorf("triage: %v", err)
-			}
-		}
-	}
-	waitFor := func(what string, ok func([]triage.Incident) bool) {
-		t.Helper()
-		for {
-			if ok(verdicts()) {
-				return
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("no verdict %s; verdicts of the incident: %+v", what, counts(verdicts()))
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	hasAlert := func(id string) func([]triage.Incident) bool {
-		return func(vs []triage.Incident) bool {
-			return slices.ContainsFunc(vs, func(inc triage.Incident) bool { return slices.Contains(inc.AlertIDs, id) })
-		}
-	}
 
-	send(alert(0), alert(1))
-	stop := runTriage()
-	waitFor("with the second alert", hasAlert(alert(1).Vigil.Alert.ID))
+	h.send(h.alert(0), h.alert(1))
+	stop := h.runTriage()
+	h.waitFor("a verdict with the second alert", h.hasAlert(h.alert(1).Vigil.Alert.ID))
 	stop()
 
-	send(alert(0), alert(2)) // detect's replay of the first alert, then a new one
-	stop = runTriage()
-	waitFor("with the third alert", hasAlert(alert(2).Vigil.Alert.ID))
+	h.send(h.alert(0), h.alert(2)) // detect's replay of the first alert, then a new one
+	stop = h.runTriage()
+	h.waitFor("a verdict with the third alert", h.hasAlert(h.alert(2).Vigil.Alert.ID))
 	stop()
 
-	vs := verdicts()
-	want := []string{alert(0).Vigil.Alert.ID, alert(1).Vigil.Alert.ID, alert(2).Vigil.Alert.ID}
+	vs := ofIncident()
+	want := []string{h.alert(0).Vigil.Alert.ID, h.alert(1).Vigil.Alert.ID, h.alert(2).Vigil.Alert.ID}
 	last := vs[len(vs)-1]
 	if last.AlertCount != 3 || !slices.Equal(last.AlertIDs, want) {
 		t.Fatalf("last verdict: alert_count %d, alert_ids %v; want 3, %v (counts of every verdict: %v)",
@@ -139,6 +61,114 @@ func TestTriageRestartRebuildsOpenIncidents(t *testing.T) {
 			t.Fatalf("a verdict with %d alerts came after the full one (counts of every verdict: %v)", inc.AlertCount, counts(vs))
 		}
 		full = full || inc.AlertCount == 3
+	}
+}
+
+// triageHarness runs the triage stage of a System against alerts of one
+// entity sent straight to vigil.alerts, and reads the verdicts back.
+type triageHarness struct {
+	t      *testing.T
+	ctx    context.Context
+	sys    *System
+	ent    rules.Entity
+	prefix string        // of the alert ids
+	step   time.Duration // event time between alert i and i+1
+	parts  []int32
+}
+
+func newTriageHarness(t *testing.T, cfg config.Config, ent rules.Entity, prefix string, step time.Duration) *triageHarness {
+	t.Helper()
+	cfg.Triage.Engine = "fallback"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	sys, err := Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sys.Close)
+	var parts []int32
+	for p := range int32(cfg.Kafka.Partitions) {
+		parts = append(parts, p)
+	}
+	return &triageHarness{t: t, ctx: ctx, sys: sys, ent: ent, prefix: prefix, step: step, parts: parts}
+}
+
+// alert is the i-th alert of the entity, i steps after the first.
+func (h *triageHarness) alert(i int) rules.Alert {
+	var a rules.Alert
+	a.Timestamp = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC).Add(time.Duration(i) * h.step)
+	a.Event.Kind = "alert"
+	a.Rule = rules.AlertRule{ID: "test-ssh-brute-force", Name: "SSH brute force"}
+	a.Vigil.Alert.ID = h.prefix + string(rune('a'+i))
+	a.Vigil.Alert.Kind = "threshold"
+	a.Vigil.Alert.Severity = "medium"
+	a.Vigil.Alert.Entity = h.ent
+	a.Vigil.Alert.FirstSeen, a.Vigil.Alert.LastSeen = a.Timestamp.Add(-30*time.Second), a.Timestamp
+	a.Vigil.Alert.EventCount = 5
+	return a
+}
+
+func (h *triageHarness) send(as ...rules.Alert) {
+	h.t.Helper()
+	var msgs []bus.Message
+	for _, a := range as {
+		b, err := json.Marshal(a)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		msgs = append(msgs, bus.Message{Topic: bus.TopicAlerts, Key: []byte(a.Vigil.Alert.Entity.String()), Value: b})
+	}
+	if err := h.sys.Producer.Send(h.ctx, msgs); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// verdicts returns every incident judged on vigil.verdicts, in order.
+func (h *triageHarness) verdicts() []triage.Incident {
+	h.t.Helper()
+	recs, err := bus.ReadPartitions(h.ctx, h.sys.Bus, bus.TopicVerdicts, h.parts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []triage.Incident
+	for _, r := range recs {
+		var v triage.Verdict
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			h.t.Fatalf("verdict at offset %d: %v", r.Offset, err)
+		}
+		out = append(out, v.Vigil.Incident)
+	}
+	return out
+}
+
+// runTriage starts the stage; the returned func stops it by cancelling
+// its context: triage has no final work, so this is what a kill leaves.
+func (h *triageHarness) runTriage() (stop func()) {
+	tctx, tcancel := context.WithCancel(h.ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.sys.RunTriage(tctx) }()
+	return func() {
+		tcancel()
+		if err := <-done; err != nil {
+			h.t.Errorf("triage: %v", err)
+		}
+	}
+}
+
+func (h *triageHarness) waitFor(what string, ok func() bool) {
+	h.t.Helper()
+	for !ok() {
+		if h.ctx.Err() != nil {
+			h.t.Fatalf("timed out waiting for %s; alert counts of the verdicts: %v", what, counts(h.verdicts()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// hasAlert is true once some verdict holds alert id.
+func (h *triageHarness) hasAlert(id string) func() bool {
+	return func() bool {
+		return slices.ContainsFunc(h.verdicts(), func(inc triage.Incident) bool { return slices.Contains(inc.AlertIDs, id) })
 	}
 }
 
@@ -289,122 +319,45 @@ func TestTriageQuietPartitionKeepsItsIncidentsOpen(t *testing.T) {
 func TestTriageRestartAfterAQuietPeriodKeepsTheIncident(t *testing.T) {
 	cfg := config.Default()
 	cfg.Kafka.Partitions = 1
-	cfg.Triage.Engine = "fallback"
 	cfg.Triage.IdleClose = triage.Duration(300 * time.Millisecond)
 	cfg.Triage.ReorderDelay = triage.Duration(-1)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	sys, err := Start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Close()
-
-	ent := rules.Entity{Field: "source.ip", Value: "203.0.113.8"}
-	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	alert := func(i int) rules.Alert {
-		var a rules.Alert
-		a.Timestamp = at.Add(time.Duration(i) * 5 * time.Minute)
-		a.Event.Kind = "alert"
-		a.Rule = rules.AlertRule{ID: "test-ssh-brute-force", Name: "SSH brute force"}
-		a.Vigil.Alert.ID = "quiet-alert-" + string(rune('a'+i))
-		a.Vigil.Alert.Kind = "threshold"
-		a.Vigil.Alert.Severity = "medium"
-		a.Vigil.Alert.Entity = ent
-		a.Vigil.Alert.FirstSeen, a.Vigil.Alert.LastSeen = a.Timestamp.Add(-30*time.Second), a.Timestamp
-		a.Vigil.Alert.EventCount = 5
-		return a
-	}
-	send := func(a rules.Alert) {
-		t.Helper()
-		b, err := json.Marshal(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sys.Producer.Send(ctx, []bus.Message{{Topic: bus.TopicAlerts, Key: []byte(ent.String()), Value: b}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// verdicts returns every verdict on vigil.verdicts, in order.
-	verdicts := func() []triage.Incident {
-		t.Helper()
-		recs, err := bus.ReadPartitions(ctx, sys.Bus, bus.TopicVerdicts, []int32{0})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []triage.Incident
-		for _, r := range recs {
-			var v triage.Verdict
-			if err := json.Unmarshal(r.Value, &v); err != nil {
-				t.Fatalf("verdict at offset %d: %v", r.Offset, err)
-			}
-			out = append(out, v.Vigil.Incident)
-		}
-		return out
-	}
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		for !ok() {
-			if ctx.Err() != nil {
-				t.Fatalf("timed out waiting for %s; verdicts: %v", what, counts(verdicts()))
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	committed := func() int64 {
-		t.Helper()
-		c, err := bus.NewConsumer(sys.Bus, bus.ConsumerConfig{Group: GroupTriage, Topics: []string{bus.TopicAlerts}})
+	h := newTriageHarness(t, cfg, rules.Entity{Field: "source.ip", Value: "203.0.113.8"}, "quiet-alert-", 5*time.Minute)
+	tp := bus.TopicPartition{Topic: bus.TopicAlerts, Partition: 0}
+	committed := func() bool {
+		c, err := bus.NewConsumer(h.sys.Bus, bus.ConsumerConfig{Group: GroupTriage, Topics: []string{bus.TopicAlerts}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		got, err := c.Committed([]bus.TopicPartition{{Topic: bus.TopicAlerts, Partition: 0}}, 10*time.Second)
+		got, err := c.Committed([]bus.TopicPartition{tp}, 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if off, ok := got[bus.TopicPartition{Topic: bus.TopicAlerts, Partition: 0}]; ok {
-			return off
-		}
-		return -1
-	}
-	runTriage := func() (stop func()) {
-		tctx, tcancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- sys.RunTriage(tctx) }()
-		return func() {
-			tcancel()
-			if err := <-done; err != nil {
-				t.Errorf("triage: %v", err)
-			}
-		}
+		return got[tp] == 1
 	}
 
-	send(alert(0))
-	stop := runTriage()
-	waitFor("the first verdict", func() bool { return len(verdicts()) == 1 })
+	h.send(h.alert(0))
+	stop := h.runTriage()
+	h.waitFor("the first verdict", func() bool { return len(h.verdicts()) == 1 })
 	// Quiet: the partition releases the incident's hold, the commit
 	// passes its alert.
-	waitFor("the commit past the quiet incident", func() bool { return committed() == 1 })
+	h.waitFor("the commit past the quiet incident", committed)
 	stop()
 
-	send(alert(1)) // five minutes later in event time: the same incident's window
-	stop = runTriage()
-	waitFor("a verdict with the second alert", func() bool {
-		return slices.ContainsFunc(verdicts(), func(inc triage.Incident) bool {
-			return slices.Contains(inc.AlertIDs, alert(1).Vigil.Alert.ID)
-		})
-	})
+	h.send(h.alert(1)) // five minutes later in event time: the same incident's window
+	stop = h.runTriage()
+	h.waitFor("a verdict with the second alert", h.hasAlert(h.alert(1).Vigil.Alert.ID))
 	stop()
 
-	vs := verdicts()
-	want := triage.IncidentID(ent, alert(0).Vigil.Alert.ID)
+	vs := h.verdicts()
+	want := triage.IncidentID(h.ent, h.alert(0).Vigil.Alert.ID)
 	for _, inc := range vs {
 		if inc.ID != want {
 			t.Errorf("verdict of incident %s (alerts %v): the quiet incident %s was split after the restart", inc.ID, inc.AlertIDs, want)
 		}
 	}
 	last := vs[len(vs)-1]
-	if ids := []string{alert(0).Vigil.Alert.ID, alert(1).Vigil.Alert.ID}; !slices.Equal(last.AlertIDs, ids) {
+	if ids := []string{h.alert(0).Vigil.Alert.ID, h.alert(1).Vigil.Alert.ID}; !slices.Equal(last.AlertIDs, ids) {
 		t.Errorf("last verdict holds %v, want %v", last.AlertIDs, ids)
 	}
 	if len(vs) != 2 {
