@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -123,26 +122,7 @@ func TestSendJobsDeliversEveryChunkInOrder(t *testing.T) {
 	if len(got) != len(evs) {
 		t.Fatalf("vigil.events holds %d events, want %d", len(got), len(evs))
 	}
-	last := map[int32]int64{}
-	seen := map[int64]bool{}
-	for _, r := range got {
-		ev, err := event.Unmarshal(r.Value)
-		if err != nil {
-			t.Fatal(err)
-		}
-		off, err := strconv.ParseInt(event.Stringify(ev.Get("log.offset")), 10, 64)
-		if err != nil {
-			t.Fatalf("event without log.offset: %v", err)
-		}
-		if seen[off] {
-			t.Fatalf("event at offset %d sent twice", off)
-		}
-		seen[off] = true
-		if prev, ok := last[r.Partition]; ok && off <= prev {
-			t.Fatalf("partition %d: offset %d after %d: out of order", r.Partition, off, prev)
-		}
-		last[r.Partition] = off
-	}
+	assertEachOnceInFileOrder(t, got)
 }
 
 // TestCollectWithoutBrokerSkipsNothing collects a file while Kafka is

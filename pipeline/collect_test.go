@@ -48,26 +48,7 @@ func TestCollectKeepsFileOrderWithBatchesInFlight(t *testing.T) {
 	if len(got) != lines {
 		t.Fatalf("vigil.events holds %d events, want %d (one per line)", len(got), lines)
 	}
-	last := map[int32]float64{}
-	seen := map[float64]bool{}
-	for _, r := range got {
-		ev, err := event.Unmarshal(r.Value)
-		if err != nil {
-			t.Fatalf("event at partition %d offset %d: %v", r.Partition, r.Offset, err)
-		}
-		off, err := strconv.ParseFloat(event.Stringify(ev.Get("log.offset")), 64)
-		if err != nil {
-			t.Fatalf("event without a numeric log.offset: %v", err)
-		}
-		if seen[off] {
-			t.Fatalf("line at offset %.0f sent twice", off)
-		}
-		seen[off] = true
-		if prev, ok := last[r.Partition]; ok && off <= prev {
-			t.Fatalf("partition %d: line at offset %.0f after %.0f: out of file order", r.Partition, off, prev)
-		}
-		last[r.Partition] = off
-	}
+	assertEachOnceInFileOrder(t, got)
 	before := sys.Progress.Collected.Load()
 	if err := sys.RunCollect(context.Background()); err != nil {
 		t.Fatalf("second RunCollect: %v", err)
@@ -121,5 +102,32 @@ func TestCollectShipsAHugeLine(t *testing.T) {
 	}
 	if flagged != 1 {
 		t.Errorf("%d events flagged vigil.truncated, want the huge line's one", flagged)
+	}
+}
+
+// assertEachOnceInFileOrder checks that every event of recs comes from a
+// different line (log.offset) and that each partition holds its lines in
+// file order: batches did not overtake each other.
+func assertEachOnceInFileOrder(t *testing.T, recs []bus.Record) {
+	t.Helper()
+	last := map[int32]int64{}
+	seen := map[int64]bool{}
+	for _, r := range recs {
+		ev, err := event.Unmarshal(r.Value)
+		if err != nil {
+			t.Fatalf("event at partition %d offset %d: %v", r.Partition, r.Offset, err)
+		}
+		off, err := strconv.ParseInt(event.Stringify(ev.Get("log.offset")), 10, 64)
+		if err != nil {
+			t.Fatalf("event without a numeric log.offset: %v", err)
+		}
+		if seen[off] {
+			t.Fatalf("line at offset %d sent twice", off)
+		}
+		seen[off] = true
+		if prev, ok := last[r.Partition]; ok && off <= prev {
+			t.Fatalf("partition %d: line at offset %d after %d: out of file order", r.Partition, off, prev)
+		}
+		last[r.Partition] = off
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/vigil-siem/vigil/collectors"
-	"github.com/vigil-siem/vigil/enrichers"
 	"github.com/vigil-siem/vigil/event"
 	"github.com/vigil-siem/vigil/internal/corpus"
 	"github.com/vigil-siem/vigil/rules"
@@ -23,15 +22,7 @@ func BenchmarkScanOpenSSH(b *testing.B) {
 	one := corpus.Read(b, "loghub/OpenSSH_2k.log")
 	data := bytes.Repeat(one, 50)
 	lines := bytes.Count(data, []byte("\n"))
-	enrich, err := enrichers.New(enrichers.DefaultConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer enrich.Close()
-	rs, errs := rules.LoadFS(rules.Pack(), ".", rules.WithFunctions(enrich.RuleFunctions()))
-	if len(errs) > 0 {
-		b.Fatal(errs)
-	}
+	enrich, rs := packWithEnrichers(b)
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	for b.Loop() {
@@ -58,15 +49,7 @@ func BenchmarkScanOpenSSHFiles(b *testing.B) {
 	data := bytes.Repeat(one, 10)
 	const files = 5
 	lines := files * bytes.Count(data, []byte("\n"))
-	enrich, err := enrichers.New(enrichers.DefaultConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer enrich.Close()
-	rs, errs := rules.LoadFS(rules.Pack(), ".", rules.WithFunctions(enrich.RuleFunctions()))
-	if len(errs) > 0 {
-		b.Fatal(errs)
-	}
+	enrich, rs := packWithEnrichers(b)
 	b.SetBytes(int64(files * len(data)))
 	for b.Loop() {
 		var inputs []scan.Input
@@ -77,7 +60,7 @@ func BenchmarkScanOpenSSHFiles(b *testing.B) {
 			}
 			inputs = append(inputs, scan.Input{Name: fmt.Sprintf("/var/log/host%d/auth.log", i), Reader: bytes.NewReader(data), Parser: p})
 		}
-		_, err = scan.Run(context.Background(), inputs, scan.Options{Rules: rs, Enrich: enrich.Enrich}, func(a rules.Alert) error {
+		_, err := scan.Run(context.Background(), inputs, scan.Options{Rules: rs, Enrich: enrich.Enrich}, func(a rules.Alert) error {
 			_, err := a.MarshalJSON()
 			return err
 		})
@@ -100,15 +83,7 @@ func BenchmarkEngineSSHDLine(b *testing.B) {
 		"failed-password":     "Dec 10 09:32:20 LabSZ sshd[24680]: Failed password for root from 5.36.59.76 port 42393 ssh2",
 		"pam-auth-failure":    "Dec 10 06:55:46 LabSZ sshd[24200]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=112.95.230.3  user=root",
 	}
-	enrich, err := enrichers.New(enrichers.DefaultConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer enrich.Close()
-	rs, errs := rules.LoadFS(rules.Pack(), ".", rules.WithFunctions(enrich.RuleFunctions()))
-	if len(errs) > 0 {
-		b.Fatal(errs)
-	}
+	enrich, rs := packWithEnrichers(b)
 	for name, line := range lines {
 		b.Run(name, func(b *testing.B) {
 			p, err := collectors.NewParser("sshd", collectors.ParserConfig{Reference: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), Location: time.UTC})

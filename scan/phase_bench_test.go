@@ -34,7 +34,8 @@ func openSSH(b *testing.B, copies int) ([]byte, int) {
 
 // packWithEnrichers returns the default enrichers and the pack compiled
 // with their functions, as vigil scan without a configuration loads them.
-func packWithEnrichers(b *testing.B) (*enrichers.Set, []*rules.Compiled) {
+func packWithEnrichers(b testing.TB) (*enrichers.Set, []*rules.Compiled) {
+	b.Helper()
 	enrich, err := enrichers.New(enrichers.DefaultConfig())
 	if err != nil {
 		b.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/vigil-siem/vigil/collectors"
-	"github.com/vigil-siem/vigil/enrichers"
 	"github.com/vigil-siem/vigil/event"
 	"github.com/vigil-siem/vigil/internal/corpus"
 	"github.com/vigil-siem/vigil/rules"
@@ -78,15 +77,7 @@ func TestScanEqualsTheReferenceScan(t *testing.T) {
 		inputs["OpenSSH_2k.log ×5"] = bytes.Repeat(one, 5)
 		inputs["Linux_2k.log"] = corpus.Read(t, "loghub/Linux_2k.log")
 	}
-	enrich, err := enrichers.New(enrichers.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enrich.Close()
-	rs, errs := rules.LoadFS(rules.Pack(), ".", rules.WithFunctions(enrich.RuleFunctions()))
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
+	enrich, rs := packWithEnrichers(t)
 	for name, data := range inputs {
 		want := referenceScan(t, data, rs, enrich.Enrich)
 		if len(want) == 0 {
