@@ -38,15 +38,25 @@ func boxSlice(p *[]any) any {
 	return v
 }
 
+// boxInt64 returns *p as an interface without copying it: p must never
+// be written again.
+func boxInt64(p *int64) any {
+	var v any = int64(0)
+	(*eface)(unsafe.Pointer(&v)).data = unsafe.Pointer(p)
+	return v
+}
+
 // boxes hands out chunk elements for the headers and array elements of
-// one event. The first chunks come in one allocation sized for a typical
-// event (the strings that are not known values; categories, types,
-// related addresses and users); the next ones double.
+// one event, and for its integers. The first chunks come in one
+// allocation sized for a typical event (the strings that are not known
+// values; categories, types, related addresses and users; ports, offsets,
+// pids); the next ones double.
 type boxes struct {
 	first  bool // the first chunks are taken
 	strs   []string
 	slices [][]any
 	elems  []any
+	ints   []int64
 }
 
 // firstChunks are the first chunks of an event, allocated together.
@@ -54,13 +64,33 @@ type firstChunks struct {
 	strs   [12]string
 	slices [4][]any
 	elems  [8]any
+	ints   [4]int64
 }
 
 // start takes the first chunks.
-func (b *boxes) start() {
-	c := new(firstChunks)
+func (b *boxes) start() { b.take(new(firstChunks)) }
+
+// take makes c the current chunks.
+func (b *boxes) take(c *firstChunks) {
 	b.first = true
-	b.strs, b.slices, b.elems = c.strs[:0], c.slices[:0], c.elems[:0]
+	b.strs, b.slices, b.elems, b.ints = c.strs[:0], c.slices[:0], c.elems[:0], c.ints[:0]
+}
+
+// int returns v as an interface, in the integer chunk unless the runtime
+// boxes it without allocating (0 to 255).
+func (b *boxes) int(v int64) any {
+	if uint64(v) < 256 {
+		return v
+	}
+	if len(b.ints) == cap(b.ints) {
+		if !b.first {
+			b.start()
+		} else {
+			b.ints = make([]int64, 0, 2*cap(b.ints))
+		}
+	}
+	b.ints = append(b.ints, v)
+	return boxInt64(&b.ints[len(b.ints)-1])
 }
 
 // str returns s as an interface, its header in the string chunk.
@@ -105,4 +135,39 @@ func (b *boxes) array(elems []any) []any {
 	start := len(b.elems)
 	b.elems = append(b.elems, elems...)
 	return b.elems[start:len(b.elems):len(b.elems)]
+}
+
+// singleton is a one-element array and its slice header, allocated
+// together.
+type singleton struct {
+	elem [1]any
+	s    []any
+}
+
+// Singleton returns []any{v} as an interface in one allocation instead of
+// two (the array, and the header when it is boxed): for parsers that set
+// one-element ECS arrays (related.ip). Appending to it copies it.
+func Singleton(v any) any {
+	c := &singleton{elem: [1]any{v}}
+	c.s = c.elem[:1:1]
+	return boxSlice(&c.s)
+}
+
+// singletons is two strings, two one-element arrays holding them and
+// their slice headers, allocated together.
+type singletons struct {
+	strs  [2]string
+	elems [2]any
+	s     [2][]any
+}
+
+// Singletons returns []any{a} and []any{b} as interfaces in one
+// allocation instead of six (the strings boxed, the arrays, the headers
+// boxed): for parsers that set event.category and event.type. Appending
+// to either copies it.
+func Singletons(a, b string) (any, any) {
+	c := &singletons{strs: [2]string{a, b}}
+	c.elems[0], c.elems[1] = boxString(&c.strs[0]), boxString(&c.strs[1])
+	c.s[0], c.s[1] = c.elems[0:1:1], c.elems[1:2:2]
+	return boxSlice(&c.s[0]), boxSlice(&c.s[1])
 }

@@ -315,11 +315,11 @@ func (d *decoder) number() (any, error) {
 		}
 	}
 	if i, ok := smallInt(d.data[start:d.pos]); ok {
-		return i, nil
+		return d.box.int(i), nil
 	}
 	text := string(d.data[start:d.pos])
 	if i, err := strconv.ParseInt(text, 10, 64); err == nil {
-		return i, nil
+		return d.box.int(i), nil
 	}
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -72,6 +73,44 @@ var decodeCases = []string{
 	`{"@timestamp":"2025-12-10T06:55:46.000Z","event":{"category":["authentication"],"type":["start"],"outcome":"failure"},"related":{"ip":["183.62.140.253"],"user":["root"]}}`,
 	`{"a":"12345678","b":"1234567\"","c":"123456789abcdef\\","d":"` + strings.Repeat("z", 100) + `"}`,
 	"{\"a\":\"1234567\xc3\xa9\",\"b\":\"\xc3\xa912345678\"}",
+	`{"p":22,"q":256,"r":-1,"s":65535,"t":4294967296,"u":[300,400,500],"v":1000,"w":-256,"x":255,"y":99999,"z":123456}`,
+	`{"n":1234,"s":"after an integer","m":"` + strings.Repeat("m", 40) + `"}`,
+}
+
+// textSizeCases are events whose strings need text buffers around each
+// size the first chunks come in, and beyond, with integers among them.
+func textSizeCases() []string {
+	var out []string
+	for _, n := range []int{1, 100, 240, 300, 330, 420, 460, 560, 600, 700, 720, 820, 850, 950, 1000, 1080, 1100, 1590, 1700, 4000} {
+		out = append(out, `{"@timestamp":"2025-12-10T06:55:46.000Z","message":"`+strings.Repeat("a", n)+
+			`","source":{"port":4242,"ip":"10.0.0.1"},"tail":"`+strings.Repeat("b\\n", n/3)+`","arr":[1000,"x"]}`)
+	}
+	return out
+}
+
+// TestUnmarshalTextSizes decodes events of every text buffer size like the
+// old decoder, and checks their strings and integers stay intact when the
+// input buffer is overwritten and the garbage collector has run.
+func TestUnmarshalTextSizes(t *testing.T) {
+	for _, c := range textSizeCases() {
+		sameAsOldDecoder(t, []byte(c))
+		buf := []byte(c)
+		got, err := Unmarshal(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range buf {
+			buf[i] = 'X'
+		}
+		runtime.GC()
+		want, err := oldUnmarshal([]byte(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("event changed after its input was overwritten:\n got %#v\nwant %#v", got, want)
+		}
+	}
 }
 
 func TestUnmarshalMatchesOldDecoder(t *testing.T) {
@@ -131,7 +170,7 @@ func TestUnmarshalArraysAreIndependent(t *testing.T) {
 }
 
 func FuzzUnmarshalMatchesOldDecoder(f *testing.F) {
-	for _, c := range decodeCases {
+	for _, c := range append(decodeCases, textSizeCases()...) {
 		f.Add([]byte(c))
 	}
 	if dir := corpus.Root(); dir != "" {
@@ -289,5 +328,28 @@ func TestScratchReleaseHoldsNoInput(t *testing.T) {
 				t.Fatalf("%s: element %d still held after release", doc, i)
 			}
 		}
+	}
+}
+
+// TestSingletons checks the one-allocation arrays hold their values and
+// that appending to one leaves the other alone.
+func TestSingletons(t *testing.T) {
+	cat, typ := Singletons("authentication", "start")
+	c, ty := cat.([]any), typ.([]any)
+	if !reflect.DeepEqual(c, []any{"authentication"}) || !reflect.DeepEqual(ty, []any{"start"}) {
+		t.Fatalf("Singletons = %#v, %#v", c, ty)
+	}
+	c = append(c, "x")
+	c[0] = "changed"
+	if !reflect.DeepEqual(typ, []any{"start"}) || !reflect.DeepEqual(cat, []any{"authentication"}) {
+		t.Fatalf("after appending to one: %#v, %#v", cat, typ)
+	}
+	one := Singleton("10.0.0.1")
+	runtime.GC()
+	if !reflect.DeepEqual(one, []any{"10.0.0.1"}) {
+		t.Fatalf("Singleton = %#v", one)
+	}
+	if n := testing.AllocsPerRun(100, func() { cat, typ = Singletons("a", "b") }); n != 1 {
+		t.Fatalf("Singletons allocates %v times, want 1", n)
 	}
 }

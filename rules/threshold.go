@@ -101,8 +101,11 @@ func (k *thresholdKey) count(distinct bool) int {
 
 func (k *thresholdKey) add(en thresholdEntry, distinct bool) {
 	i := len(k.entries)
-	for i > 0 && k.entries[i-1].t.After(en.t) {
-		i-- // a late event of the key goes to its place in time
+	if i > 0 && k.entries[i-1].t.After(en.t) {
+		// A late event of the key goes to its place in time, after the
+		// entries of the same time: the first entry after it, found by
+		// binary search (the entries are in time order).
+		i = sort.Search(i-1, func(j int) bool { return k.entries[j].t.After(en.t) })
 	}
 	k.entries = append(k.entries, thresholdEntry{})
 	copy(k.entries[i+1:], k.entries[i:])

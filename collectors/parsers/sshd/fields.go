@@ -40,14 +40,14 @@ const (
 
 // classify sets the ECS categorization fields; empty values are left out.
 func classify(e event.Event, category, typ, action, outcome string) {
-	// One backing array for both one-element arrays; the capacity limits
-	// keep an append to one from writing into the other.
-	both := [...]any{category, typ}
+	// Both one-element arrays and their headers in one allocation; an
+	// append to either copies it.
+	cat, ty := event.Singletons(category, typ)
 	if category != "" {
-		e["event.category"] = both[0:1:1]
+		e["event.category"] = cat
 	}
 	if typ != "" {
-		e["event.type"] = both[1:2:2]
+		e["event.type"] = ty
 	}
 	e["event.action"] = action
 	switch outcome {
@@ -105,6 +105,10 @@ func addRelatedBoxed(e event.Event, key, v string, boxed any) {
 		return
 	}
 	list, _ := e[key].([]any)
+	if len(list) == 0 {
+		e[key] = event.Singleton(boxed)
+		return
+	}
 	for _, x := range list {
 		if x == v {
 			return
@@ -132,7 +136,7 @@ func related(e event.Event) {
 	}
 	if ip := e["source.ip"]; ip != nil {
 		if _, ok := ip.(string); ok {
-			e["related.ip"] = []any{ip}
+			e["related.ip"] = event.Singleton(ip)
 		}
 	}
 }
