@@ -287,6 +287,9 @@ func (s *ESSink) Write(ctx context.Context, docs []Doc) ([]Failed, error) {
 			pending = append(pending, it)
 		}
 	}
+	if err := s.carryFeedback(ctx, pending); err != nil {
+		return nil, err
+	}
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt > 0 {
 			t := time.NewTimer(s.backoff(attempt))

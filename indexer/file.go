@@ -300,6 +300,13 @@ func readLatest(path string) ([]json.RawMessage, int, error) {
 				docs = append(docs, json.RawMessage(doc))
 				versions = append(versions, version)
 			} else if version >= versions[i] {
+				// A newer verdict keeps the analyst's feedback on the
+				// incident (see carryFeedback).
+				if fb := feedbackOf(docs[i]); fb != nil {
+					if merged, err := withFeedback(doc, fb); err == nil {
+						doc = merged
+					}
+				}
 				docs[i], versions[i] = json.RawMessage(doc), version
 			}
 		}

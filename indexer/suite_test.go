@@ -491,7 +491,8 @@ func containsString(list []string, s string) bool {
 // suiteVerdictVersions: a smaller verdict of an incident never replaces a
 // bigger one (external_gte versioning by alert count), an analyst's
 // feedback keeps the version at the alert count, and the verdict of the
-// grown incident still replaces the one with feedback.
+// grown incident still replaces the one with feedback, keeping the
+// feedback.
 func suiteVerdictVersions(t *testing.T, tg target) {
 	ctx := context.Background()
 	if _, err := indexer.Setup(ctx, tg.cfg, indexer.SetupOptions{}, nil); err != nil {
@@ -534,4 +535,16 @@ func suiteVerdictVersions(t *testing.T, tg target) {
 	expect("after two feedbacks", 3, triage.Suspicious, 3)
 	write(4, triage.Malicious)
 	expect("after the grown incident", 4, triage.Malicious, 4)
+	// The grown incident's verdict keeps the analyst's correction.
+	var doc struct {
+		Triage struct {
+			Feedback struct{ Verdict, Note, By string }
+		}
+	}
+	if err := json.Unmarshal(storedDocs(t, tg)[indexer.KindVerdict+"/"+id].source, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if fb := doc.Triage.Feedback; fb.Verdict != triage.FalsePositive || fb.Note != "lab traffic" || fb.By != "analyst1" {
+		t.Errorf("feedback after the grown incident's verdict: %+v, want the analyst's", fb)
+	}
 }

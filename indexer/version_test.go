@@ -114,3 +114,69 @@ func TestFileSinkPrefersTheBiggestIncident(t *testing.T) {
 	}
 	check("after compaction")
 }
+
+// A verdict of the grown incident keeps the analyst's feedback written on
+// an earlier one, in files as in Elasticsearch (see suiteVerdictVersions),
+// also through the compaction at Close; feedback of its own wins.
+func TestFileSinkCarriesFeedbackToTheGrownIncident(t *testing.T) {
+	dir := t.TempDir()
+	s, err := indexer.NewFileSink(indexer.FileConfig{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withFB := func(d indexer.Doc, verdict, note string) indexer.Doc {
+		var m map[string]any
+		if err := json.Unmarshal(d.Body, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["triage"].(map[string]any)["feedback"] = map[string]any{"verdict": verdict, "note": note, "by": "analyst1"}
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Body = b
+		return d
+	}
+	feedback := func(doc []byte) (string, string) {
+		var v struct {
+			Triage struct {
+				Feedback struct{ Verdict, Note string }
+			}
+		}
+		if err := json.Unmarshal(doc, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v.Triage.Feedback.Verdict, v.Triage.Feedback.Note
+	}
+	path := filepath.Join(dir, indexer.VerdictsFile)
+	latest := func() []byte {
+		docs, err := indexer.ReadLatest(path)
+		if err != nil || len(docs) != 1 {
+			t.Fatalf("ReadLatest: %d docs, %v", len(docs), err)
+		}
+		return docs[0]
+	}
+	write := func(d indexer.Doc) {
+		if failed, err := s.Write(context.Background(), []indexer.Doc{d}); err != nil || len(failed) != 0 {
+			t.Fatalf("failed=%v err=%v", failed, err)
+		}
+	}
+	write(grownVerdict(t, 2, triage.Suspicious))
+	write(withFB(grownVerdict(t, 2, triage.Suspicious), triage.FalsePositive, "red team"))
+	write(grownVerdict(t, 4, triage.Malicious))
+	doc := latest()
+	if n := alertCountOf(t, doc); n != 4 {
+		t.Fatalf("latest verdict holds %d alerts, want 4", n)
+	}
+	if v, note := feedback(doc); v != triage.FalsePositive || note != "red team" {
+		t.Errorf("feedback on the grown incident's verdict: %q %q, want the analyst's", v, note)
+	}
+	write(withFB(grownVerdict(t, 5, triage.Malicious), triage.Malicious, "confirmed"))
+	write(grownVerdict(t, 6, triage.Malicious))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if v, note := feedback(latest()); v != triage.Malicious || note != "confirmed" {
+		t.Errorf("after compaction: feedback %q %q, want the newest correction", v, note)
+	}
+}
