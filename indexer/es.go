@@ -265,6 +265,9 @@ func (s *ESSink) Write(ctx context.Context, docs []Doc) ([]Failed, error) {
 			}
 			var version int64
 			if d.Kind == KindVerdict {
+				version = d.Version
+			}
+			if d.Kind == KindVerdict && version <= 0 {
 				if _, version, err = docIdentity(body); err != nil {
 					failed = append(failed, Failed{Doc: d, Reason: fmt.Sprintf("document %q: %v", d.ID, err)})
 					continue

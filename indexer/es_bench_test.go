@@ -94,8 +94,8 @@ type actionMeta struct {
 }
 
 // flatAction reads the common shape of an action line,
-// {"op":{"key":"value",...}} with plain strings (no escapes), as
-// encoding/json would; ok is false for anything else, which the caller
+// {"op":{"key":"value",...}} with plain strings (no escapes) or unsigned
+// integers (a verdict's version), as encoding/json would; ok is false for anything else, which the caller
 // then decodes with encoding/json.
 func flatAction(line []byte) (op, index, id string, ok bool) {
 	s := string(line)
@@ -131,6 +131,10 @@ func flatAction(line []byte) (op, index, id string, ok bool) {
 		k, ok := str()
 		if !ok || !eat(":") {
 			return "", "", "", false
+		}
+		if n := len(s) - len(strings.TrimLeft(s, "0123456789")); n > 0 {
+			s = s[n:] // a number ("version"): nothing the answer needs
+			continue
 		}
 		v, ok := str()
 		if !ok {
@@ -312,6 +316,7 @@ func benchVerdicts(b *testing.B, batch int) ([]indexer.Doc, int) {
 	for i := range batch {
 		d := verdictDoc(b, att[i%len(att)], triage.Suspicious)
 		d.ID, d.Body = uniqueVerdict(b, d, i)
+		d.Version = storedVersion(b, d, 0) // as the index stage hands them over: ids and version read
 		docs = append(docs, d)
 		size += len(d.Body)
 	}

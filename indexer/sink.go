@@ -28,6 +28,10 @@ type Doc struct {
 	Kind string
 	ID   string
 	Body []byte
+	// Version is a verdict's vigil.incident.alert_count when the caller
+	// has read it already (the index stage decodes every record's ids);
+	// 0 has the sink read it from Body. Alerts are not versioned.
+	Version int64
 }
 
 // Failed is a document rejected permanently (mapping conflict, bad

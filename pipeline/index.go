@@ -108,7 +108,10 @@ func staleCount(sink indexer.Sink) int64 {
 type docID struct {
 	Vigil struct {
 		Alert    struct{ ID string } `json:"alert"`
-		Incident struct{ ID string } `json:"incident"`
+		Incident struct {
+			ID         string
+			AlertCount int64 `json:"alert_count"`
+		} `json:"incident"`
 	} `json:"vigil"`
 }
 
@@ -137,7 +140,7 @@ func (s *System) RunIndex(ctx context.Context) error {
 			}
 			d := indexer.Doc{Kind: indexer.KindAlert, ID: id.Vigil.Alert.ID, Body: r.Value}
 			if r.Topic == bus.TopicVerdicts {
-				d.Kind, d.ID = indexer.KindVerdict, id.Vigil.Incident.ID
+				d.Kind, d.ID, d.Version = indexer.KindVerdict, id.Vigil.Incident.ID, id.Vigil.Incident.AlertCount
 			}
 			if d.ID == "" {
 				dead = append(dead, bus.DeadLetter("index", r, "document has no id ("+d.Kind+")"))
