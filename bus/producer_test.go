@@ -152,20 +152,7 @@ func TestWaitCountsReportsThatArrivedBeforeCancel(t *testing.T) {
 // four batches in flight, as the file input does, into the embedded
 // broker: the transport's share of collect → Kafka.
 func BenchmarkSendAsync(b *testing.B) {
-	broker, err := StartBroker(BrokerConfig{Partitions: 6})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer broker.Close()
-	cfg := Config{BootstrapServers: broker.Addr(), Partitions: 6}
-	if err := EnsureTopics(context.Background(), cfg, TopicEvents); err != nil {
-		b.Fatal(err)
-	}
-	p, err := NewProducer(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close(0)
+	p := benchProducer(b)
 	value := make([]byte, 700)
 	batch := make([]Message, 4096)
 	for i := range batch {
