@@ -542,6 +542,9 @@ func (c *Consumer) commitOffsets(next map[TopicPartition]int64) {
 		}
 		offsets = append(offsets, kp)
 	}
+	if len(offsets) == 0 {
+		return // every partition held before its first record: nothing to commit
+	}
 	sort.Slice(offsets, func(i, j int) bool {
 		if *offsets[i].Topic != *offsets[j].Topic {
 			return *offsets[i].Topic < *offsets[j].Topic
