@@ -13,35 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-siem/vigil/internal/testbin"
 	"github.com/vigil-siem/vigil/kibana/kibanatest"
 )
-
-// buildVigil builds the real binary once per test run.
-func buildVigil(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "vigil")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := buildVigil(t)
+	bin := testbin.Build(t)
 
 	t.Run("version", func(t *testing.T) {
 		out, err := exec.Command(bin, "version").CombinedOutput()
@@ -234,7 +214,7 @@ tests:
 		if err != nil {
 			t.Skip("kcat is not installed (Debian package kcat; .ci/run installs it)")
 		}
-		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		broker := exec.CommandContext(ctx, bin, "broker", "--listen", addr, "--partitions", "2")

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-siem/vigil/internal/testbin"
 )
 
 // writeConfig writes a configuration that collects the demo scenario and
@@ -119,13 +121,13 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary as five processes")
 	}
-	bin := buildVigil(t)
+	bin := testbin.Build(t)
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t))
 	broker, brokerErr := start(t, ctx, nil, bin, "broker", "--listen", addr, "--partitions", "3")
 	env := []string{"VIGIL_KAFKA_BOOTSTRAP_SERVERS=" + addr}
 	// Wait until the broker accepts connections.
@@ -153,7 +155,7 @@ func TestRunStopsCleanlyOnSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
-	bin := buildVigil(t)
+	bin := testbin.Build(t)
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -162,7 +164,7 @@ func TestRunStopsCleanlyOnSIGTERM(t *testing.T) {
 	// debug logs dump the configuration, so redaction has work to do.
 	fake := func(what string) string { return fmt.Sprintf("fake-%s-%d", what, time.Now().UnixNano()) }
 	secretValues := []string{fake("openai"), fake("sasl"), fake("esapikey"), fake("espassword"), fake("ingest")}
-	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t))
 	run, stderr := start(t, ctx, []string{"VIGIL_KAFKA_BOOTSTRAP_SERVERS=", "VIGIL_METRICS_LISTEN=" + metricsAddr,
 		"VIGIL_LOG_LEVEL=debug", "VIGIL_LOG_FORMAT=json",
 		"OPENAI_API_KEY=" + secretValues[0], "VIGIL_KAFKA_SETTINGS=sasl.username=vigil,sasl.password=" + secretValues[1],

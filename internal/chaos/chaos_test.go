@@ -25,6 +25,7 @@ import (
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/indexer/estest"
 	"github.com/vigil-siem/vigil/internal/chaos"
+	"github.com/vigil-siem/vigil/internal/testbin"
 	"github.com/vigil-siem/vigil/rules"
 	"github.com/vigil-siem/vigil/triage"
 )
@@ -197,7 +198,7 @@ func TestChaos(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 
-	bin := buildVigil(t)
+	bin := testbin.Build(t)
 	dir := t.TempDir()
 	es := estest.NewServer()
 	defer es.Close()
@@ -221,7 +222,7 @@ func TestChaos(t *testing.T) {
 	chaosCfg := writeConfig(t, dir, "chaos.yaml", byFormat, es.URL(), p.lateness, p.partitions)
 	calmCfg := writeConfig(t, dir, "calm.yaml", byFormat, es.URL(), 0, p.partitions)
 
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t))
 	fl := newFleet(t, bin, dir, []string{"VIGIL_KAFKA_BOOTSTRAP_SERVERS=" + addr, "VIGIL_LOG_LEVEL=warn"})
 	fl.start("broker", "broker", "--listen", addr, "--partitions", strconv.Itoa(p.partitions))
 	for deadline := time.Now().Add(20 * time.Second); !portOpen(addr); time.Sleep(50 * time.Millisecond) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/vigil-siem/vigil/internal/testbin"
 )
 
 // repoRoot finds the module root (the directory holding go.mod) above the
@@ -36,28 +37,6 @@ func repoRoot(t *testing.T) string {
 		}
 		dir = parent
 	}
-}
-
-// buildVigil builds the vigil binary once into a temporary directory.
-func buildVigil(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "vigil")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/vigil")
-	cmd.Dir = repoRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func portOpen(addr string) bool {
@@ -126,7 +105,7 @@ func (f *fleet) start(name string, args ...string) *proc {
 		f.t.Fatal(err)
 	}
 	cmd := exec.Command(f.bin, args...)
-	metrics := fmt.Sprintf("127.0.0.1:%d", freePort(f.t))
+	metrics := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(f.t))
 	cmd.Env = append(append(os.Environ(), f.env...), "VIGIL_METRICS_LISTEN="+metrics)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
