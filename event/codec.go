@@ -1,9 +1,6 @@
 package event
 
-import (
-	"encoding/json"
-	"strings"
-)
+import "strings"
 
 // Marshal encodes e as nested JSON with sorted keys: "source.ip" becomes
 // {"source":{"ip":...}}. A path that is both a value and a parent of other
@@ -63,28 +60,4 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 // object but white space is an error.
 func Unmarshal(data []byte) (Event, error) {
 	return unmarshal(data)
-}
-
-// normalize turns json.Number into int64 or float64 and does the same
-// inside arrays and objects held as values.
-func normalize(v any) any {
-	switch t := v.(type) {
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
-	case []any:
-		for i := range t {
-			t[i] = normalize(t[i])
-		}
-		return t
-	case map[string]any:
-		for k := range t {
-			t[k] = normalize(t[k])
-		}
-		return t
-	}
-	return v
 }

@@ -232,7 +232,7 @@ func (d *decoder) value(depth int, sc *scratch) (any, error) {
 		if err := dec.Decode(&m); err != nil {
 			return nil, fmt.Errorf("decode event: %w", err)
 		}
-		return normalize(m), nil
+		return NormalizeNumbers(m), nil
 	case c == '[':
 		d.pos++
 		d.space()
@@ -615,7 +615,7 @@ func flatten(e Event, prefix string, obj map[string]any) {
 		case map[string]any:
 			flatten(e, path, t)
 		default:
-			e[path] = normalize(v)
+			e[path] = NormalizeNumbers(v)
 		}
 	}
 }

@@ -169,7 +169,7 @@ func (d *oldDecoder) value(depth int) (any, error) {
 		if err := dec.Decode(&m); err != nil {
 			return nil, fmt.Errorf("decode event: %w", err)
 		}
-		return normalize(m), nil
+		return NormalizeNumbers(m), nil
 	case c == '[':
 		d.pos++
 		d.space()
