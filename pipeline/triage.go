@@ -213,15 +213,17 @@ func (s *System) RunTriage(ctx context.Context) error {
 // stream (a detect restart, a collector outage) does not split an
 // incident in two, whose alerts a time-ordered run would group in one.
 // When such an incident takes an alert again, it holds the commit from
-// its first alert again (the committed offset goes back). Across a
-// restart, every commit carries, as its metadata, the offset from which a
-// replay rebuilds the incidents still open to joining (metadata): the
-// member that gets the partition next re-reads the alerts from there up
-// to the committed offset only to rebuild those incidents (they were
-// judged already: no verdict), so a later alert of their window joins
-// them under the same id. Only an incident the Grouper evicted splits.
-// So a partition's committed offset lags by at most max_span + 2×window
-// of event time, or idle_close of quiet.
+// that alert on (holdFrom), not from its first: the committed offset
+// never goes back. Every commit carries, as its metadata, the offset from
+// which a replay rebuilds every incident that the committed offset would
+// cut or that is still open to joining (metadata): the member that gets
+// the partition next re-reads the alerts from there up to the committed
+// offset only to rebuild those incidents (they were judged already: no
+// verdict), so a later alert joins them under the same id, and an alert
+// past the committed offset is judged with the whole incident. Only an
+// incident the Grouper evicted splits. So a partition's committed offset
+// lags by at most max_span + 2×window of event time, or idle_close of
+// quiet.
 //
 // All of it runs on the consumer's goroutine (handler, Tick, hooks).
 type openIncidents struct {
@@ -250,7 +252,11 @@ type alertPartition struct {
 // incidentSpan is where an incident's alerts are in its partition.
 type incidentSpan struct {
 	first, last int64
-	reach       time.Time
+	// holdFrom is the first offset of the alerts it took since it last
+	// began holding the commit back: its first alert, or the alert that
+	// made it take alerts again after a quiet partition released it.
+	holdFrom int64
+	reach    time.Time
 	// open: the incident holds the commit back; joinable: it is open in
 	// the Grouper (an idle partition releases the hold, not the incident).
 	open, joinable bool
@@ -310,7 +316,13 @@ func (o *openIncidents) add(r bus.Record, inc *triage.Incident, a rules.Alert) (
 	sp.first = min(sp.first, r.Offset)
 	sp.last = max(sp.last, r.Offset)
 	sp.reach = o.grouper.Reach(inc)
-	sp.open = sp.open || !rebuilt
+	switch {
+	case rebuilt:
+	case sp.open:
+		sp.holdFrom = min(sp.holdFrom, r.Offset) // alerts come in event-time order
+	default:
+		sp.open, sp.holdFrom = true, r.Offset
+	}
 	sp.joinable = true
 	return rebuilt
 }
@@ -340,68 +352,73 @@ func (o *openIncidents) closeExpired(now time.Time) {
 }
 
 // floor is the CommitFloor of the triage consumer: the first offset of
-// the partition from which a replay rebuilds whole incidents only — below
-// every alert still held for reordering and every open incident's first
-// alert, and below the first alert of any closed incident that has alerts
-// at or past that (a replay starting inside an incident would rebuild a
-// smaller one under another id).
+// the partition not yet fully handled: below every alert still held for
+// reordering and every alert of an open incident since it began holding
+// the commit (holdFrom). The incidents it may cut are rebuilt on replay
+// from the offset in the commit's metadata.
 func (o *openIncidents) floor(tp bus.TopicPartition) (int64, bool) {
-	f, ok := o.floorOf(tp, false)
+	commit, held, rebuild, _ := o.bounds(tp)
 	if p := o.parts[tp]; p != nil {
 		for id, sp := range p.incs {
-			if !sp.joinable && sp.last < f {
-				delete(p.incs, id) // closed and committed past: never replayed
+			if !sp.joinable && sp.last < rebuild {
+				delete(p.incs, id) // closed, committed past, never replayed
 			}
 		}
 	}
-	return f, ok
+	return commit, held
 }
 
 // rebuildKey prefixes the commit metadata of the triage consumer.
 const rebuildKey = "vigil.rebuild="
 
-// metadata is the CommitMetadata of the triage consumer: when incidents
-// that released their hold on the commit (a quiet partition) are still
-// open to joining, the offset from which a replay rebuilds them whole.
+// metadata is the CommitMetadata of the triage consumer: when a replay
+// from the committed offset would see part of an incident (one that took
+// alerts after a quiet partition released it, a closed one the floor
+// cuts) or miss one still open to joining, the offset from which a
+// replay rebuilds them whole.
 func (o *openIncidents) metadata(tp bus.TopicPartition) string {
-	r, ok := o.floorOf(tp, true)
-	if !ok {
-		return ""
+	commit, held, rebuild, ok := o.bounds(tp)
+	if !ok || (held && commit <= rebuild) {
+		return "" // a replay from the committed offset rebuilds everything
 	}
-	if f, held := o.floorOf(tp, false); held && f <= r {
-		return "" // the commit itself is held there
-	}
-	return rebuildKey + strconv.FormatInt(r, 10)
+	return rebuildKey + strconv.FormatInt(rebuild, 10)
 }
 
-// floorOf computes floor; with joinable, incidents open to joining count
-// as open even when they released their hold on the commit.
-func (o *openIncidents) floorOf(tp bus.TopicPartition, joinable bool) (int64, bool) {
+// bounds computes the partition's commit floor (see floor), and the
+// offset from which a replay rebuilds whole every incident with alerts
+// at or past it, every incident open to joining, and every alert at or
+// past the floor: the lowest first alert of those incidents.
+func (o *openIncidents) bounds(tp bus.TopicPartition) (commit int64, held bool, rebuild int64, ok bool) {
 	p := o.parts[tp]
 	if p == nil {
-		return 0, false
+		return 0, false, 0, false
 	}
+	commit = math.MaxInt64 // the batch's next offset is the consumer's
+	for r := range p.held.Values() {
+		commit = min(commit, r.Offset)
+	}
+	rebuild = commit
 	spans := make([]*incidentSpan, 0, len(p.incs))
 	for _, sp := range p.incs {
+		if sp.open {
+			commit = min(commit, sp.holdFrom)
+		}
+		if sp.joinable {
+			rebuild = min(rebuild, sp.first)
+		}
 		spans = append(spans, sp)
 	}
-	end := func(sp *incidentSpan) int64 {
-		if sp.open || (joinable && sp.joinable) {
-			return math.MaxInt64
-		}
-		return sp.last
-	}
-	slices.SortFunc(spans, func(x, y *incidentSpan) int { return cmp.Compare(end(y), end(x)) })
-	f := int64(math.MaxInt64) // the batch's next offset is the consumer's
-	for r := range p.held.Values() {
-		f = min(f, r.Offset)
-	}
+	rebuild = min(rebuild, commit)
+	// A closed incident with alerts at or past the rebuild offset would be
+	// rebuilt in part, under another id: the offset moves below it, which
+	// may bring other incidents in.
+	slices.SortFunc(spans, func(x, y *incidentSpan) int { return cmp.Compare(y.last, x.last) })
 	for _, sp := range spans {
-		if end(sp) >= f {
-			f = min(f, sp.first)
+		if sp.last >= rebuild {
+			rebuild = min(rebuild, sp.first)
 		}
 	}
-	return f, f < math.MaxInt64
+	return commit, commit < math.MaxInt64, rebuild, rebuild < math.MaxInt64
 }
 
 // assign starts each newly assigned partition whose last commit says

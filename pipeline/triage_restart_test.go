@@ -3,12 +3,15 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/config"
@@ -172,6 +175,28 @@ func (h *triageHarness) hasAlert(id string) func() bool {
 	}
 }
 
+// committed returns the triage group's committed offset of tp, -1 for
+// none. It asks with a consumer of its own that never joins the group.
+func (h *triageHarness) committed(tp bus.TopicPartition) int64 {
+	h.t.Helper()
+	c, err := bus.NewConsumer(h.sys.Bus, bus.ConsumerConfig{Group: GroupTriage, Topics: []string{bus.TopicAlerts}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer c.Close()
+	got, err := c.Committed([]bus.TopicPartition{tp}, 10*time.Second)
+	if kerr := (kafka.Error{}); errors.As(err, &kerr) && kerr.Code() == kafka.ErrGroupIDNotFound {
+		return -1 // nothing committed yet
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if off, ok := got[tp]; ok {
+		return off
+	}
+	return -1
+}
+
 func counts(vs []triage.Incident) []int {
 	out := make([]int, len(vs))
 	for i, v := range vs {
@@ -189,23 +214,28 @@ func TestTriageCommitFloorNeverSplitsAnIncident(t *testing.T) {
 		id          string
 		first, last int64
 		open        bool
+		holdFrom    int64 // 0: first
+		joinable    bool  // with open false: released by a quiet partition
 	}
 	tests := []struct {
-		name  string
-		spans []span
-		held  []int64 // offsets of alerts held for reordering
-		floor int64   // -1: no floor
-		kept  int     // spans still tracked afterwards
+		name    string
+		spans   []span
+		held    []int64 // offsets of alerts held for reordering
+		floor   int64   // -1: no floor
+		rebuild int64   // -1: no commit metadata
+		kept    int     // spans still tracked afterwards
 	}{
-		{"nothing open", nil, nil, -1, 0},
-		{"one open incident", []span{{"a", 5, 9, true}}, nil, 5, 1},
-		{"closed incidents before it are forgotten", []span{{"a", 2, 4, false}, {"b", 6, 9, true}}, nil, 6, 1},
-		{"a closed incident it would cut holds the floor", []span{{"a", 2, 8, false}, {"b", 6, 9, true}}, nil, 2, 2},
-		{"cuts cascade", []span{{"a", 1, 3, false}, {"b", 3, 7, false}, {"c", 6, 9, true}}, nil, 1, 3},
-		{"all closed", []span{{"a", 2, 8, false}, {"b", 6, 9, false}}, nil, -1, 0},
-		{"held alerts alone", nil, []int64{12, 10, 11}, 10, 0},
-		{"a held alert is below the open incidents", []span{{"a", 5, 9, true}}, []int64{3}, 3, 1},
-		{"a closed incident a held alert would cut holds the floor", []span{{"a", 2, 8, false}}, []int64{7}, 2, 1},
+		{"nothing open", nil, nil, -1, -1, 0},
+		{"one open incident", []span{{id: "a", first: 5, last: 9, open: true}}, nil, 5, -1, 1},
+		{"closed incidents before it are forgotten", []span{{id: "a", first: 2, last: 4}, {id: "b", first: 6, last: 9, open: true}}, nil, 6, -1, 1},
+		{"a closed incident the floor cuts is rebuilt", []span{{id: "a", first: 2, last: 8}, {id: "b", first: 6, last: 9, open: true}}, nil, 6, 2, 2},
+		{"cuts cascade", []span{{id: "a", first: 1, last: 3}, {id: "b", first: 3, last: 7}, {id: "c", first: 6, last: 9, open: true}}, nil, 6, 1, 3},
+		{"all closed", []span{{id: "a", first: 2, last: 8}, {id: "b", first: 6, last: 9}}, nil, -1, -1, 0},
+		{"held alerts alone", nil, []int64{12, 10, 11}, 10, -1, 0},
+		{"a held alert is below the open incidents", []span{{id: "a", first: 5, last: 9, open: true}}, []int64{3}, 3, -1, 1},
+		{"a closed incident a held alert cuts is rebuilt", []span{{id: "a", first: 2, last: 8}}, []int64{7}, 7, 2, 1},
+		{"a quiet incident holds nothing but is rebuilt", []span{{id: "a", first: 5, last: 9, joinable: true}}, nil, -1, 5, 1},
+		{"a quiet incident that took an alert again holds from that alert", []span{{id: "a", first: 5, last: 20, open: true, holdFrom: 20}}, nil, 20, 5, 1},
 	}
 	tp := bus.TopicPartition{Topic: bus.TopicAlerts, Partition: 1}
 	for _, tc := range tests {
@@ -213,7 +243,11 @@ func TestTriageCommitFloorNeverSplitsAnIncident(t *testing.T) {
 			o := newOpenIncidents(triage.NewGrouper(triage.GrouperConfig{}), 0, 0, triage.ReorderConfig{Delay: time.Hour})
 			p := o.part(tp)
 			for _, s := range tc.spans {
-				p.incs[s.id] = &incidentSpan{first: s.first, last: s.last, open: s.open, joinable: s.open}
+				hold := s.holdFrom
+				if hold == 0 {
+					hold = s.first
+				}
+				p.incs[s.id] = &incidentSpan{first: s.first, last: s.last, holdFrom: hold, open: s.open, joinable: s.open || s.joinable}
 			}
 			for _, off := range tc.held {
 				a := rules.Alert{Timestamp: time.Unix(off, 0)}
@@ -225,6 +259,13 @@ func TestTriageCommitFloorNeverSplitsAnIncident(t *testing.T) {
 			f, ok := o.floor(tp)
 			if got := map[bool]int64{true: f, false: -1}[ok]; got != tc.floor {
 				t.Fatalf("floor %d (ok %v), want %d", f, ok, tc.floor)
+			}
+			wantMeta := ""
+			if tc.rebuild >= 0 {
+				wantMeta = rebuildKey + fmt.Sprint(tc.rebuild)
+			}
+			if got := o.metadata(tp); got != wantMeta {
+				t.Errorf("commit metadata %q, want %q", got, wantMeta)
 			}
 			if len(p.incs) != tc.kept {
 				t.Errorf("%d spans tracked after, want %d", len(p.incs), tc.kept)
@@ -292,8 +333,11 @@ func TestTriageQuietPartitionKeepsItsIncidentsOpen(t *testing.T) {
 	if later.ID != first.ID || later.AlertCount != 2 {
 		t.Fatalf("after the pause the alert went to incident %s with %d alerts, want %s with 2", later.ID, later.AlertCount, first.ID)
 	}
-	if f := floor(); f != 10 {
-		t.Fatalf("floor %d after the incident took an alert again, want its first alert 10", f)
+	if f := floor(); f != 20 {
+		t.Fatalf("floor %d after the incident took an alert again, want that alert's 20 (the committed offset never goes back)", f)
+	}
+	if m := o.metadata(tp); m != rebuildKey+"10" {
+		t.Fatalf("commit metadata %q, want a replay to rebuild the incident from its first alert 10", m)
 	}
 	// Alerts of another entity two hours on: the incident's window is
 	// past, it closes and stops being tracked once committed past.
@@ -323,18 +367,7 @@ func TestTriageRestartAfterAQuietPeriodKeepsTheIncident(t *testing.T) {
 	cfg.Triage.ReorderDelay = triage.Duration(-1)
 	h := newTriageHarness(t, cfg, rules.Entity{Field: "source.ip", Value: "203.0.113.8"}, "quiet-alert-", 5*time.Minute)
 	tp := bus.TopicPartition{Topic: bus.TopicAlerts, Partition: 0}
-	committed := func() bool {
-		c, err := bus.NewConsumer(h.sys.Bus, bus.ConsumerConfig{Group: GroupTriage, Topics: []string{bus.TopicAlerts}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		got, err := c.Committed([]bus.TopicPartition{tp}, 10*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got[tp] == 1
-	}
+	committed := func() bool { return h.committed(tp) == 1 }
 
 	h.send(h.alert(0))
 	stop := h.runTriage()
@@ -362,5 +395,61 @@ func TestTriageRestartAfterAQuietPeriodKeepsTheIncident(t *testing.T) {
 	}
 	if len(vs) != 2 {
 		t.Errorf("%d verdicts (alert counts %v), want 2: the re-read alert was judged again", len(vs), counts(vs))
+	}
+}
+
+// TestTriageQuietIncidentTakingAnAlertKeepsTheCommit: when an incident a
+// quiet partition released takes an alert again, the committed offset
+// stays where it is (held from the new alert, not from the incident's
+// first: the lag does not rise with no new input), and a stage killed
+// then still rebuilds the whole incident from the commit's metadata, so
+// the next alert joins it with all its alerts under the same id.
+func TestTriageQuietIncidentTakingAnAlertKeepsTheCommit(t *testing.T) {
+	cfg := config.Default()
+	cfg.Kafka.Partitions = 1
+	cfg.Triage.IdleClose = triage.Duration(300 * time.Millisecond)
+	cfg.Triage.ReorderDelay = triage.Duration(-1)
+	h := newTriageHarness(t, cfg, rules.Entity{Field: "source.ip", Value: "203.0.113.12"}, "rejoin-alert-", 5*time.Minute)
+	tp := bus.TopicPartition{Topic: bus.TopicAlerts, Partition: 0}
+	committed := func() int64 { return h.committed(tp) }
+
+	h.send(h.alert(0))
+	stop := h.runTriage()
+	h.waitFor("the commit past the quiet incident", func() bool { return committed() == 1 })
+	stop()
+
+	// The partition stays busy now: only the new alert's hold matters.
+	h.sys.Config.Triage.IdleClose = triage.Duration(time.Minute)
+	stop = h.runTriage()
+	h.send(h.alert(1))
+	lowest := committed()
+	h.waitFor("a verdict with the second alert", func() bool {
+		lowest = min(lowest, committed())
+		return h.hasAlert(h.alert(1).Vigil.Alert.ID)()
+	})
+	// The batch's commit follows its verdict's acknowledgement.
+	for range 20 {
+		lowest = min(lowest, committed())
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if lowest < 1 {
+		t.Errorf("the committed offset went back to %d when the quiet incident took an alert: want it held at the new alert, 1", lowest)
+	}
+
+	h.send(h.alert(2))
+	stop = h.runTriage()
+	h.waitFor("a verdict with the third alert", h.hasAlert(h.alert(2).Vigil.Alert.ID))
+	stop()
+	vs := h.verdicts()
+	want := triage.IncidentID(h.ent, h.alert(0).Vigil.Alert.ID)
+	for _, inc := range vs {
+		if inc.ID != want {
+			t.Errorf("verdict of incident %s (alerts %v): the incident was split", inc.ID, inc.AlertIDs)
+		}
+	}
+	last := vs[len(vs)-1]
+	if ids := []string{h.alert(0).Vigil.Alert.ID, h.alert(1).Vigil.Alert.ID, h.alert(2).Vigil.Alert.ID}; !slices.Equal(last.AlertIDs, ids) {
+		t.Errorf("last verdict holds %v, want %v", last.AlertIDs, ids)
 	}
 }
