@@ -187,8 +187,12 @@ func (b *lineBatch) parse(name string, each func(event.Event)) {
 // or send returns false.
 func splitBatches(ctx context.Context, name string, br *bufio.Reader, p parsers.Forker, n int, send func(*lineBatch) bool) {
 	var offset int64
+	textCap := 0 // room for the text of a batch like the last one
 	for ctx.Err() == nil {
 		b := &lineBatch{parser: p.Fork(), offset: offset, ends: make([]int, 0, n), consumed: make([]int, 0, n)}
+		if textCap > 0 {
+			b.text = make([]byte, 0, textCap)
+		}
 		for len(b.ends) < n {
 			start := len(b.text)
 			text, used, truncated, err := appendLine(br, b.text)
@@ -222,6 +226,7 @@ func splitBatches(ctx context.Context, name string, br *bufio.Reader, p parsers.
 				return
 			}
 		}
+		textCap = len(b.text) + len(b.text)/8
 		if !send(b) {
 			return
 		}

@@ -2,7 +2,6 @@ package collectors
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -72,17 +71,32 @@ func Read(name string, r io.Reader, p Parser, emit func(event.Event) error) (Rea
 	return st, readLines(name, bufio.NewReaderSize(r, 64<<10), p, &st, count)
 }
 
+// lineChunkSize is the size of the buffers readLines reads lines into:
+// lines are carved from one chunk after the other rather than each
+// allocated, and a chunk is never written again where a line was handed
+// out, so a parser may keep what it was given.
+const lineChunkSize = 64 << 10
+
 // readLines parses a stream line by line with exact byte offsets.
 func readLines(name string, br *bufio.Reader, p Parser, st *ReadStats, emit func(event.Event) error) error {
 	var offset int64
+	var chunk []byte
 	for {
-		line, n, truncated, err := readLine(br)
+		if cap(chunk)-len(chunk) < lineChunkSize/16 {
+			chunk = make([]byte, 0, lineChunkSize)
+		}
+		start := len(chunk)
+		text, n, truncated, err := appendLine(br, chunk)
 		if n == 0 && errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read %s at byte %d: %w", name, offset, err)
 		}
+		// appendLine moves the chunk to a larger array for a line longer
+		// than its room; the lines handed out before stay where they are.
+		chunk = text
+		line := text[start:len(text):len(text)]
 		st.Lines++
 		st.Bytes += int64(n)
 		ev := p.Parse(parsers.Source{Name: name, Offset: offset}, line)
@@ -98,29 +112,6 @@ func readLines(name string, br *bufio.Reader, p Parser, st *ReadStats, emit func
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-	}
-}
-
-// readLine returns the next line without its line ending (\n or \r\n),
-// how many bytes it consumed, and whether the line was cut at
-// maxOfflineLine. The last line of a stream may lack a newline.
-func readLine(br *bufio.Reader) (line []byte, n int, truncated bool, err error) {
-	var buf []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		n += len(chunk)
-		if len(buf)+len(chunk) <= maxOfflineLine {
-			buf = append(buf, chunk...)
-		} else if !truncated {
-			buf = append(buf, chunk[:maxOfflineLine-len(buf)]...)
-			truncated = true
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		buf = bytes.TrimSuffix(buf, []byte("\n"))
-		buf = bytes.TrimSuffix(buf, []byte("\r"))
-		return buf, n, truncated, err
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Field names Vigil sets on every event it reads.
@@ -141,17 +142,65 @@ func (e Event) Clone() Event {
 	return maps.Clone(e) // copies the table whole, no rehashing
 }
 
-// FormatTime renders a timestamp the way Vigil writes every date field.
+// timeLayout is how Vigil writes every date field.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// FormatTime renders a timestamp the way Vigil writes every date field:
+// t.UTC().Format("2006-01-02T15:04:05.000Z07:00"), written by hand for
+// the years 0 to 9999.
 func FormatTime(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(timeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	b := [24]byte{
+		byte('0' + year/1000), byte('0' + year/100%10), byte('0' + year/10%10), byte('0' + year%10), '-',
+		byte('0' + month/10), byte('0' + month%10), '-',
+		byte('0' + day/10), byte('0' + day%10), 'T',
+		byte('0' + hour/10), byte('0' + hour%10), ':',
+		byte('0' + minute/10), byte('0' + minute%10), ':',
+		byte('0' + sec/10), byte('0' + sec%10), '.',
+		byte('0' + ms/100), byte('0' + ms/10%10), byte('0' + ms%10), 'Z',
+	}
+	return string(b[:])
 }
 
 // MakeID derives a deterministic event id from where a record was read:
 // the source (for a file, its path), the position in it, and the raw bytes.
 // Reading the same line at the same place again yields the same id.
 func MakeID(source string, offset int64, raw []byte) string {
+	var id [idLen]byte
+	putID(id[:], source, offset, raw)
+	return string(id[:])
+}
+
+// MakeIDText returns MakeID(source, offset, raw) and string(raw), made
+// in one allocation instead of two: for a parser that keeps the line as
+// text (event.original, and substrings of it as field values).
+func MakeIDText(source string, offset int64, raw []byte) (id, text string) {
+	buf := make([]byte, len(raw)+idLen)
+	copy(buf, raw)
+	putID(buf[len(raw):], source, offset, raw)
+	// buf is never written again, so strings may share it: the text and
+	// the id each keep the whole buffer alive, and they live in the same
+	// event.
+	id = unsafe.String(&buf[len(raw)], idLen)
+	if len(raw) > 0 {
+		text = unsafe.String(&buf[0], len(raw))
+	}
+	return id, text
+}
+
+// idLen is the length of an event id: 16 bytes of SHA-256 in hex.
+const idLen = 32
+
+// putID writes the id of MakeID to dst[:idLen].
+func putID(dst []byte, source string, offset int64, raw []byte) {
 	// One buffer on the stack for lines up to ~450 bytes: the hash costs
-	// no allocation but the id string.
+	// no allocation.
 	var stack [512]byte
 	buf := append(stack[:0], source...)
 	buf = append(buf, 0)
@@ -159,9 +208,7 @@ func MakeID(source string, offset int64, raw []byte) string {
 	buf = append(buf, 0)
 	buf = append(buf, raw...)
 	sum := sha256.Sum256(buf)
-	var id [32]byte
-	hex.Encode(id[:], sum[:16])
-	return string(id[:])
+	hex.Encode(dst[:idLen], sum[:16])
 }
 
 // Stringify renders a scalar field value as text, for keys and messages.

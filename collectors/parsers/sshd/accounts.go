@@ -8,15 +8,15 @@ import (
 
 // accounts parses shadow-utils lines (useradd, groupadd, usermod, userdel,
 // gpasswd) into ECS iam events.
-func accounts(e event.Event, msg string) {
+func accounts(e event.Event, bx *event.Boxes, msg string) {
 	switch {
 	case strings.HasPrefix(msg, "new user: "):
 		kv := keyValues(msg[len("new user: "):])
 		if kv["name"] == "" {
 			return
 		}
-		iam(e, ActionUserCreated, "user", "creation")
-		setUser(e, kv["name"])
+		iam(e, bx, ActionUserCreated, "user", "creation")
+		setUser(e, bx, kv["name"])
 		e.SetString("user.id", kv["UID"])
 		e.SetString("group.id", kv["GID"])
 	case strings.HasPrefix(msg, "new group: "):
@@ -24,7 +24,7 @@ func accounts(e event.Event, msg string) {
 		if kv["name"] == "" {
 			return
 		}
-		iam(e, ActionGroupCreated, "group", "creation")
+		iam(e, bx, ActionGroupCreated, "group", "creation")
 		e["group.name"] = kv["name"]
 		e.SetString("group.id", kv["GID"])
 	case strings.HasPrefix(msg, "add '"):
@@ -38,8 +38,8 @@ func accounts(e event.Event, msg string) {
 		if !ok {
 			return
 		}
-		iam(e, ActionUserAddedToGroup, "group", "change")
-		setUser(e, user)
+		iam(e, bx, ActionUserAddedToGroup, "group", "change")
+		setUser(e, bx, user)
 		e["group.name"] = strings.TrimSuffix(group, "'")
 	case strings.HasPrefix(msg, "user ") && strings.Contains(msg, " to group "):
 		// gpasswd: "user U added by R to group G"
@@ -51,16 +51,16 @@ func accounts(e event.Event, msg string) {
 		if !ok {
 			return
 		}
-		iam(e, ActionUserAddedToGroup, "group", "change")
-		setUser(e, user)
+		iam(e, bx, ActionUserAddedToGroup, "group", "change")
+		setUser(e, bx, user)
 		e["group.name"] = group
 	case strings.HasPrefix(msg, "delete user '"):
-		iam(e, ActionUserDeleted, "user", "deletion")
-		setUser(e, strings.TrimSuffix(msg[len("delete user '"):], "'"))
+		iam(e, bx, ActionUserDeleted, "user", "deletion")
+		setUser(e, bx, strings.TrimSuffix(msg[len("delete user '"):], "'"))
 	}
 }
 
-func iam(e event.Event, action, kind, change string) {
+func iam(e event.Event, bx *event.Boxes, action, kind, change string) {
 	e["event.category"] = []any{"iam"}
 	e["event.type"] = []any{kind, change}
 	e["event.action"] = action

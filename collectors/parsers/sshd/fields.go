@@ -39,10 +39,9 @@ const (
 )
 
 // classify sets the ECS categorization fields; empty values are left out.
-func classify(e event.Event, category, typ, action, outcome string) {
-	// Both one-element arrays and their headers in one allocation; an
-	// append to either copies it.
-	cat, ty := event.Singletons(category, typ)
+func classify(e event.Event, bx *event.Boxes, category, typ, action, outcome string) {
+	// Both one-element arrays boxed in bx; an append to either copies it.
+	cat, ty := bx.Singletons(ecsValue(bx, category), ecsValue(bx, typ))
 	if category != "" {
 		e["event.category"] = cat
 	}
@@ -61,9 +60,31 @@ func classify(e event.Event, category, typ, action, outcome string) {
 	}
 }
 
+// ecsValue returns s as an interface value, without allocating when it
+// is one of the categories and types this package sets.
+func ecsValue(bx *event.Boxes, s string) any {
+	switch s {
+	case "authentication":
+		return "authentication"
+	case "network":
+		return "network"
+	case "session":
+		return "session"
+	case "process":
+		return "process"
+	case "start":
+		return "start"
+	case "end":
+		return "end"
+	case "info":
+		return "info"
+	}
+	return bx.String(s)
+}
+
 // setAddr stores a peer as source.ip when it is an IP address, else as
 // source.domain (sshd with UseDNS, PAM's rhost).
-func setAddr(e event.Event, addr string) {
+func setAddr(e event.Event, bx *event.Boxes, addr string) {
 	if addr == "" {
 		return
 	}
@@ -73,40 +94,42 @@ func setAddr(e event.Event, addr string) {
 		if a.Is6() {
 			addr = a.WithZone("").String()
 		}
-		e["source.ip"] = addr
+		e["source.ip"] = bx.String(addr)
 		return
 	}
-	e["source.domain"] = addr
+	e["source.domain"] = bx.String(addr)
 }
 
-func setPort(e event.Event, port string) {
+func setPort(e event.Event, bx *event.Boxes, port string) {
 	if !isDigits(port) {
 		return
 	}
 	if n, err := strconv.ParseInt(port, 10, 64); err == nil && n >= 0 && n <= 65535 {
-		e["source.port"] = n
+		e["source.port"] = bx.Int(n)
 	}
 }
 
 // setUser stores the account name. Surrounding spaces are dropped: sshd
 // logs a tried name verbatim ("invalid user  0101") while PAM trims it, and
 // one attempt should carry one name in every event it produces.
-func setUser(e event.Event, user string) {
-	e["user.name"] = strings.TrimSpace(user)
+func setUser(e event.Event, bx *event.Boxes, user string) {
+	e["user.name"] = bx.String(strings.TrimSpace(user))
 }
 
 // addRelated appends v to the array at key unless it is there already.
-func addRelated(e event.Event, key, v string) { addRelatedBoxed(e, key, v, v) }
+func addRelated(e event.Event, bx *event.Boxes, key, v string) {
+	addRelatedBoxed(e, bx, key, v, bx.String(v))
+}
 
 // addRelatedBoxed is addRelated with boxed, an interface value holding v
 // (the field it comes from), appended instead of boxing v again.
-func addRelatedBoxed(e event.Event, key, v string, boxed any) {
+func addRelatedBoxed(e event.Event, bx *event.Boxes, key, v string, boxed any) {
 	if v == "" {
 		return
 	}
 	list, _ := e[key].([]any)
 	if len(list) == 0 {
-		e[key] = event.Singleton(boxed)
+		e[key] = bx.Singleton(boxed)
 		return
 	}
 	for _, x := range list {
@@ -118,25 +141,25 @@ func addRelatedBoxed(e event.Event, key, v string, boxed any) {
 }
 
 // related fills related.user and related.ip from the fields set.
-func related(e event.Event) {
+func related(e event.Event, bx *event.Boxes) {
 	u, _ := e["user.name"].(string)
 	eff, _ := e["user.effective.name"].(string)
 	switch {
 	case u != "" && eff != "" && u != eff:
 		if _, ok := e["related.user"]; ok {
-			addRelated(e, "related.user", u)
-			addRelated(e, "related.user", eff)
+			addRelated(e, bx, "related.user", u)
+			addRelated(e, bx, "related.user", eff)
 		} else {
 			e["related.user"] = []any{u, eff}
 		}
 	case u != "":
-		addRelatedBoxed(e, "related.user", u, e["user.name"])
+		addRelatedBoxed(e, bx, "related.user", u, e["user.name"])
 	case eff != "":
-		addRelatedBoxed(e, "related.user", eff, e["user.effective.name"])
+		addRelatedBoxed(e, bx, "related.user", eff, e["user.effective.name"])
 	}
 	if ip := e["source.ip"]; ip != nil {
 		if _, ok := ip.(string); ok {
-			e["related.ip"] = event.Singleton(ip)
+			e["related.ip"] = bx.Singleton(ip)
 		}
 	}
 }

@@ -12,13 +12,14 @@ import "github.com/vigil-siem/vigil/event"
 // recognised the message; it sets neither event.dataset nor the header
 // fields, which stay the caller's.
 func ParseMessage(e event.Event, program, msg string) bool {
+	var bx event.Boxes
 	prog, module := program, ""
 	if n := len(prog); n > 2 && prog[n-1] == ')' {
 		if j := indexByte(prog, '('); j > 0 {
 			prog, module = prog[:j], prog[j+1:n-1]
 		}
 	}
-	interpret(e, prog, module, msg)
+	interpret(e, &bx, prog, module, msg)
 	_, ok := e["event.action"]
 	return ok
 }

@@ -9,43 +9,43 @@ import (
 
 // interpret sets the ECS fields a message means. A message it does not
 // know leaves the event as a plain, well-formed syslog event.
-func interpret(e event.Event, prog, module, msg string) {
+func interpret(e event.Event, bx *event.Boxes, prog, module, msg string) {
 	switch {
 	case module != "" && strings.HasPrefix(module, "pam_"):
 		// Old Red Hat form: "sshd(pam_unix)[12]: authentication failure; ..."
-		pamMessage(e, msg)
+		pamMessage(e, bx, msg)
 	case prog == "sudo" && !strings.HasPrefix(msg, "pam_"):
-		sudo(e, msg)
+		sudo(e, bx, msg)
 	case prog == "su" && !strings.HasPrefix(msg, "pam_"):
-		su(e, msg)
+		su(e, bx, msg)
 	case prog == "useradd" || prog == "groupadd" || prog == "usermod" ||
 		prog == "userdel" || prog == "gpasswd":
-		accounts(e, msg)
+		accounts(e, bx, msg)
 	default:
-		sshMessage(e, prog, msg)
+		sshMessage(e, bx, prog, msg)
 	}
-	related(e)
+	related(e, bx)
 }
 
 // sshMessage interprets sshd's messages and the PAM lines sshd writes.
-func sshMessage(e event.Event, prog, msg string) {
+func sshMessage(e event.Event, bx *event.Boxes, prog, msg string) {
 	if msg == "" {
 		return
 	}
 	switch msg[0] {
 	case 'A':
 		if rest, ok := cutPrefix(msg, "Accepted "); ok {
-			login(e, rest, outcomeSuccess)
+			login(e, bx, rest, outcomeSuccess)
 		} else if rest, ok := cutPrefix(msg, "Address "); ok {
 			// "Address IP maps to H, but this does not map back to the address - POSSIBLE BREAK-IN ATTEMPT!"
 			if addr, tail, ok := strings.Cut(rest, " maps to "); ok && strings.HasSuffix(tail, "POSSIBLE BREAK-IN ATTEMPT!") {
-				classify(e, "network", "info", ActionReverseMapping, "")
-				setAddr(e, addr)
+				classify(e, bx, "network", "info", ActionReverseMapping, "")
+				setAddr(e, bx, addr)
 			}
 		}
 	case 'F':
 		if rest, ok := cutPrefix(msg, "Failed "); ok {
-			login(e, rest, outcomeFailure)
+			login(e, bx, rest, outcomeFailure)
 		}
 	case 'I':
 		if rest, ok := cutPrefix(msg, "Invalid user "); ok {
@@ -53,61 +53,61 @@ func sshMessage(e event.Event, prog, msg string) {
 			if i := strings.LastIndex(rest, " from "); i >= 0 {
 				_, addr, port, ok := peer(rest[i+len(" from "):])
 				if ok {
-					classify(e, "authentication", "info", ActionInvalidUser, outcomeFailure)
-					setUser(e, rest[:i])
-					setAddr(e, addr)
-					setPort(e, port)
+					classify(e, bx, "authentication", "info", ActionInvalidUser, outcomeFailure)
+					setUser(e, bx, rest[:i])
+					setAddr(e, bx, addr)
+					setPort(e, bx, port)
 				}
 			}
 		}
 	case 'i':
 		if rest, ok := cutPrefix(msg, "input_userauth_request: invalid user "); ok {
-			classify(e, "authentication", "info", ActionInvalidUser, outcomeFailure)
-			setUser(e, trimPreauth(rest))
+			classify(e, bx, "authentication", "info", ActionInvalidUser, outcomeFailure)
+			setUser(e, bx, trimPreauth(rest))
 		}
 	case 'm':
 		if rest, ok := cutPrefix(msg, "message repeated "); ok {
-			repeated(e, prog, rest)
+			repeated(e, bx, prog, rest)
 		} else if rest, ok := cutPrefix(msg, "maximum authentication attempts exceeded for "); ok {
-			tooManyFor(e, rest)
+			tooManyFor(e, bx, rest)
 		}
 	case 'e':
 		if rest, ok := cutPrefix(msg, "error: "); ok {
-			sshMessage(e, prog, rest)
+			sshMessage(e, bx, prog, rest)
 		}
 	case 'P':
 		if rest, ok := cutPrefix(msg, "PAM: User not known to the underlying authentication module for illegal user "); ok {
 			// Old sshd: "... for illegal user U from ADDR"
 			if i := strings.LastIndex(rest, " from "); i >= 0 {
-				classify(e, "authentication", "info", ActionInvalidUser, outcomeFailure)
-				setUser(e, rest[:i])
-				setAddr(e, rest[i+len(" from "):])
+				classify(e, bx, "authentication", "info", ActionInvalidUser, outcomeFailure)
+				setUser(e, bx, rest[:i])
+				setAddr(e, bx, rest[i+len(" from "):])
 			}
 		} else if rest, ok := cutPrefix(msg, "PAM "); ok {
-			pamMore(e, rest)
+			pamMore(e, bx, rest)
 		}
 	case 'p':
 		if strings.HasPrefix(msg, "pam_") {
 			if i := strings.Index(msg, "): "); i > 0 {
-				pamMessage(e, msg[i+3:])
+				pamMessage(e, bx, msg[i+3:])
 			}
 		}
 	case 'R':
 		if rest, ok := cutPrefix(msg, "Received disconnect from "); ok {
-			receivedDisconnect(e, rest)
+			receivedDisconnect(e, bx, rest)
 		}
 	case 'D':
-		disconnecting(e, msg)
+		disconnecting(e, bx, msg)
 	case 'C':
 		for _, prefix := range [...]string{"Connection closed by ", "Connection reset by "} {
 			if rest, ok := cutPrefix(msg, prefix); ok {
 				if user, addr, port, ok := peer(rest); ok {
-					classify(e, "session", "end", ActionDisconnect, "")
+					classify(e, bx, "session", "end", ActionDisconnect, "")
 					if user != "" {
-						setUser(e, user)
+						setUser(e, bx, user)
 					}
-					setAddr(e, addr)
-					setPort(e, port)
+					setAddr(e, bx, addr)
+					setPort(e, bx, port)
 				}
 				return
 			}
@@ -118,10 +118,10 @@ func sshMessage(e event.Event, prog, msg string) {
 			i := strings.LastIndex(rest, " [")
 			j := strings.LastIndex(rest, "] failed")
 			if i >= 0 && j > i {
-				classify(e, "network", "info", ActionReverseMapping, "")
-				setAddr(e, rest[i+2:j])
+				classify(e, bx, "network", "info", ActionReverseMapping, "")
+				setAddr(e, bx, rest[i+2:j])
 				if _, isIP := e["source.ip"]; isIP {
-					e["source.domain"] = rest[:i]
+					e["source.domain"] = bx.String(rest[:i])
 				}
 			}
 		}
@@ -130,7 +130,7 @@ func sshMessage(e event.Event, prog, msg string) {
 
 // login parses what follows "Accepted " or "Failed ":
 // "METHOD for [invalid user ]U from ADDR port P ssh2[: KEY]".
-func login(e event.Event, rest, outcome string) {
+func login(e event.Event, bx *event.Boxes, rest, outcome string) {
 	method, rest, ok := strings.Cut(rest, " for ")
 	if !ok || method == "" || strings.IndexByte(method, ' ') >= 0 {
 		return
@@ -149,16 +149,16 @@ func login(e event.Event, rest, outcome string) {
 		return
 	}
 	port, _ = cutSpace(port)
-	classify(e, "authentication", "start", ActionLogin, outcome)
-	setUser(e, user)
-	setAddr(e, addr)
-	setPort(e, port)
-	e[FieldMethod] = method
+	classify(e, bx, "authentication", "start", ActionLogin, outcome)
+	setUser(e, bx, user)
+	setAddr(e, bx, addr)
+	setPort(e, bx, port)
+	e[FieldMethod] = bx.String(method)
 }
 
 // repeated parses what follows "message repeated ": "N times: [ MSG]".
 // The event stands for N lines; the inner message is interpreted.
-func repeated(e event.Event, prog, rest string) {
+func repeated(e event.Event, bx *event.Boxes, prog, rest string) {
 	n, rest, ok := strings.Cut(rest, " times: [")
 	if !ok {
 		return
@@ -168,13 +168,13 @@ func repeated(e event.Event, prog, rest string) {
 		return
 	}
 	inner := strings.TrimSuffix(strings.TrimPrefix(rest, " "), "]")
-	e[event.FieldRepeat] = count
-	sshMessage(e, prog, inner)
+	e[event.FieldRepeat] = bx.Int(count)
+	sshMessage(e, bx, prog, inner)
 }
 
 // receivedDisconnect parses "ADDR port P:CODE: REASON" (newer sshd) or
 // "ADDR: CODE: REASON" (older), each optionally followed by " [preauth]".
-func receivedDisconnect(e event.Event, rest string) {
+func receivedDisconnect(e event.Event, bx *event.Boxes, rest string) {
 	var addr, port, reason string
 	word, tail := cutSpace(rest)
 	if p, ok := cutPrefix(tail, "port "); ok {
@@ -194,40 +194,40 @@ func receivedDisconnect(e event.Event, rest string) {
 	if code, r, ok := strings.Cut(reason, ": "); ok && isDigits(code) {
 		reason = r
 	}
-	classify(e, "session", "end", ActionDisconnect, "")
-	setAddr(e, addr)
-	setPort(e, port)
+	classify(e, bx, "session", "end", ActionDisconnect, "")
+	setAddr(e, bx, addr)
+	setPort(e, bx, port)
 	if reason = trimPreauth(reason); reason != "" {
-		e["event.reason"] = reason
+		e["event.reason"] = bx.String(reason)
 	}
 }
 
 // disconnecting handles messages starting with 'D'.
-func disconnecting(e event.Event, msg string) {
+func disconnecting(e event.Event, bx *event.Boxes, msg string) {
 	if rest, ok := cutPrefix(msg, "Disconnected from "); ok {
 		if user, addr, port, ok := peer(rest); ok {
-			classify(e, "session", "end", ActionDisconnect, "")
+			classify(e, bx, "session", "end", ActionDisconnect, "")
 			if user != "" {
-				setUser(e, user)
+				setUser(e, bx, user)
 			}
-			setAddr(e, addr)
-			setPort(e, port)
+			setAddr(e, bx, addr)
+			setPort(e, bx, port)
 		}
 		return
 	}
 	if rest, ok := cutPrefix(msg, "Did not receive identification string from "); ok {
 		if _, addr, port, ok := peer(rest); ok {
-			classify(e, "network", "info", ActionNoIdentification, "")
-			setAddr(e, addr)
-			setPort(e, port)
+			classify(e, bx, "network", "info", ActionNoIdentification, "")
+			setAddr(e, bx, addr)
+			setPort(e, bx, port)
 		}
 		return
 	}
 	if rest, ok := cutPrefix(msg, "Disconnecting: Too many authentication failures"); ok {
 		// "... for U [preauth]" (older sshd) or nothing.
-		classify(e, "session", "end", ActionTooManyFailures, outcomeFailure)
+		classify(e, bx, "session", "end", ActionTooManyFailures, outcomeFailure)
 		if u, ok := cutPrefix(trimPreauth(rest), " for "); ok {
-			setUser(e, u)
+			setUser(e, bx, u)
 		}
 		return
 	}
@@ -246,18 +246,18 @@ func disconnecting(e event.Event, msg string) {
 		if strings.HasPrefix(reason, "Too many authentication failures") {
 			action, outcome = ActionTooManyFailures, outcomeFailure
 		}
-		classify(e, "session", "end", action, outcome)
+		classify(e, bx, "session", "end", action, outcome)
 		if user != "" {
-			setUser(e, user)
+			setUser(e, bx, user)
 		}
-		setAddr(e, addr)
-		setPort(e, port)
-		e["event.reason"] = reason
+		setAddr(e, bx, addr)
+		setPort(e, bx, port)
+		e["event.reason"] = bx.String(reason)
 	}
 }
 
 // tooManyFor parses "[invalid user ]U from ADDR port P ssh2 [preauth]".
-func tooManyFor(e event.Event, rest string) {
+func tooManyFor(e event.Event, bx *event.Boxes, rest string) {
 	i := strings.LastIndex(rest, " from ")
 	if i < 0 {
 		return
@@ -268,8 +268,8 @@ func tooManyFor(e event.Event, rest string) {
 	if !ok {
 		return
 	}
-	classify(e, "session", "end", ActionTooManyFailures, outcomeFailure)
-	setUser(e, user)
-	setAddr(e, addr)
-	setPort(e, port)
+	classify(e, bx, "session", "end", ActionTooManyFailures, outcomeFailure)
+	setUser(e, bx, user)
+	setAddr(e, bx, addr)
+	setPort(e, bx, port)
 }

@@ -46,12 +46,17 @@ type Parser struct {
 	// of the last line that moved the state.
 	skipStamp string
 
-	// The boxed values of the previous event's @timestamp, host, program
-	// and pid: lines of a burst share them, and sharing one interface
-	// value saves an allocation per field and line.
-	stampBox, hostBox, progBox box
-	pidText                    string
-	pidBox                     any
+	// The boxed values of the previous event's @timestamp and pid: lines
+	// of a burst share them, and sharing one interface value saves an
+	// allocation per field and line.
+	stampBox box
+	pidText  string
+	pidBox   any
+
+	// tmpl holds the fields of an event of host tmplHost and program
+	// tmplProg that do not depend on the rest of the line.
+	tmpl               event.Event
+	tmplHost, tmplProg string
 }
 
 // box holds a string and the interface value boxing it.
@@ -85,22 +90,22 @@ func New(cfg Config) *Parser {
 // BSD syslog comes back flagged (event.kind pipeline_error) with the line
 // in event.original.
 func (p *Parser) Parse(src parsers.Source, line []byte) event.Event {
-	s := trimEOL(string(line))
-	e := parsers.Start(src, line, s)
+	// The id and the text in one allocation, the values of the event
+	// boxed together in bx: as parsers.Start would make them, cheaper.
+	var bx event.Boxes
+	id, text := event.MakeIDText(src.Name, src.Offset, line)
+	s := trimEOL(text)
 	h, reason := p.header(s)
 	if reason != "" {
+		e := event.New()
+		e[event.FieldID] = bx.String(id)
+		e[event.FieldOriginal] = bx.String(s)
 		return parsers.Flag(e, reason)
 	}
+	e := p.template(h).Clone()
+	e[event.FieldID] = bx.String(id)
+	e[event.FieldOriginal] = bx.String(s)
 	e[event.FieldTimestamp] = p.stampBox.of(h.stamp)
-	e["event.kind"] = "event"
-	e["event.dataset"] = Dataset
-	e["event.module"] = Module
-	if h.host != "" {
-		e["host.name"] = p.hostBox.of(h.host)
-	}
-	if h.prog != "" {
-		e["process.name"] = p.progBox.of(h.prog)
-	}
 	if h.pid != "" {
 		if p.pidBox == nil || h.pid != p.pidText {
 			p.pidBox = nil
@@ -113,10 +118,31 @@ func (p *Parser) Parse(src parsers.Source, line []byte) event.Event {
 		}
 	}
 	if h.msg != "" {
-		e["message"] = h.msg
+		e["message"] = bx.String(h.msg)
 	}
-	interpret(e, h.prog, h.module, h.msg)
+	interpret(e, &bx, h.prog, h.module, h.msg)
 	return e
+}
+
+// template returns an event holding the fields every line of h's host
+// and program starts with. Cloning it copies its table whole, which is
+// cheaper than setting those fields one by one on a new event.
+func (p *Parser) template(h header) event.Event {
+	if p.tmpl != nil && h.host == p.tmplHost && h.prog == p.tmplProg {
+		return p.tmpl
+	}
+	t := event.New() // the size of the events cloned from it
+	t["event.kind"] = "event"
+	t["event.dataset"] = Dataset
+	t["event.module"] = Module
+	if h.host != "" {
+		t["host.name"] = h.host
+	}
+	if h.prog != "" {
+		t["process.name"] = h.prog
+	}
+	p.tmpl, p.tmplHost, p.tmplProg = t, h.host, h.prog
+	return t
 }
 
 func trimEOL(s string) string {

@@ -12,7 +12,7 @@ import (
 // A REASON ("user NOT in sudoers", "3 incorrect password attempts") means
 // the command was refused. The event describes the command's process; sudo
 // itself is its parent.
-func sudo(e event.Event, msg string) {
+func sudo(e event.Event, bx *event.Boxes, msg string) {
 	user, rest, ok := strings.Cut(strings.TrimSpace(msg), " : ")
 	if !ok || user == "" {
 		return
@@ -48,8 +48,8 @@ func sudo(e event.Event, msg string) {
 		outcome = outcomeFailure
 		e["event.reason"] = reason
 	}
-	classify(e, "process", "start", ActionSudo, outcome)
-	setUser(e, user)
+	classify(e, bx, "process", "start", ActionSudo, outcome)
+	setUser(e, bx, user)
 	if runAs != "" {
 		e["user.effective.name"] = runAs
 	}
@@ -82,15 +82,15 @@ func sudo(e event.Event, msg string) {
 
 // su parses su's own lines: "(to R) U on TTY", "FAILED su for R by U",
 // "Successful su for R by U".
-func su(e event.Event, msg string) {
+func su(e event.Event, bx *event.Boxes, msg string) {
 	if rest, ok := cutPrefix(msg, "(to "); ok {
 		target, tail, ok := strings.Cut(rest, ") ")
 		if !ok {
 			return
 		}
 		user, _, _ := strings.Cut(tail, " on ")
-		classify(e, "session", "start", ActionSu, outcomeSuccess)
-		setUser(e, user)
+		classify(e, bx, "session", "start", ActionSu, outcomeSuccess)
+		setUser(e, bx, user)
 		e["user.effective.name"] = target
 		return
 	}
@@ -106,7 +106,7 @@ func su(e event.Event, msg string) {
 	if !ok {
 		return
 	}
-	classify(e, "authentication", "start", ActionSu, outcome)
-	setUser(e, strings.TrimSpace(user))
+	classify(e, bx, "authentication", "start", ActionSu, outcome)
+	setUser(e, bx, strings.TrimSpace(user))
 	e["user.effective.name"] = target
 }
