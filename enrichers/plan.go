@@ -2,8 +2,10 @@ package enrichers
 
 import (
 	"context"
+	"hash/maphash"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vigil-siem/vigil/enrichers/assets"
 	"github.com/vigil-siem/vigil/enrichers/lookup"
@@ -15,8 +17,9 @@ import (
 // The Set answers most events from plans: for each address, host name and
 // user name it has seen, the fields every enricher would write, looked up
 // once through the enrichers' own caches and kept in an LRU of the Set's
-// (Stats()["cache"]). An event then costs one cache lookup per value and
-// one map write per field, whatever the number of enrichers. Plans are
+// (Stats()["cache"]), with the most recent in a lock-free memo in front
+// of it (memo.go). An event then costs one memo read per value and one
+// map write per field, whatever the number of enrichers. Plans are
 // dropped whenever a data file is reloaded. An event the plans cannot
 // answer exactly (an address that does not parse, a database error) goes
 // through the enrichers one by one, which report the failure.
@@ -58,8 +61,10 @@ type addrKey struct {
 
 // addrPlan is what the enrichers write for one address on one side.
 type addrPlan struct {
-	bad   bool // the address does not parse: the event takes the slow path
-	home  bool // in a home network, for network.direction
+	side  uint8  // its key, for the memo (memo.go)
+	ip    string // its key, for the memo
+	bad   bool   // the address does not parse: the event takes the slow path
+	home  bool   // in a home network, for network.direction
 	pairs []pair
 	intel *threatintel.Indicator // may expire: checked per event
 	entry any                    // its threat.enrichments entry
@@ -67,15 +72,22 @@ type addrPlan struct {
 
 // namePlan is what the enrichers write for one host or user name.
 type namePlan struct {
+	name  string // its key, for the memo (memo.go)
 	found bool
 	pairs []pair
 }
 
-// plans are the Set's caches of plans.
+// plans are the Set's caches of plans, each behind a memo (memo.go).
 type plans struct {
 	addrs *lookup.Cache[addrKey, *addrPlan]
 	hosts *lookup.Cache[string, *namePlan]
 	users *lookup.Cache[string, *namePlan]
+
+	seed     maphash.Seed
+	addrMemo *memo[addrPlan]
+	hostMemo *memo[namePlan]
+	userMemo *memo[namePlan]
+	memoHits memoHits
 	// mu orders adding plans against dropping them on reload: a plan
 	// built from data older than gen is not added.
 	mu  sync.RWMutex
@@ -87,9 +99,13 @@ type plans struct {
 // an indicator's end of validity is checked on every event.
 func newPlans(size int) *plans {
 	return &plans{
-		addrs: lookup.NewCache[addrKey, *addrPlan](size, 0),
-		hosts: lookup.NewCache[string, *namePlan](size, 0),
-		users: lookup.NewCache[string, *namePlan](size, 0),
+		addrs:    lookup.NewCache[addrKey, *addrPlan](size, 0),
+		hosts:    lookup.NewCache[string, *namePlan](size, 0),
+		users:    lookup.NewCache[string, *namePlan](size, 0),
+		seed:     maphash.MakeSeed(),
+		addrMemo: newMemo[addrPlan](size),
+		hostMemo: newMemo[namePlan](size),
+		userMemo: newMemo[namePlan](size),
 	}
 }
 
@@ -99,12 +115,16 @@ func (p *plans) generation() uint64 {
 	return p.gen
 }
 
-// add stores v unless the data changed since gen.
-func add[K comparable, V any](p *plans, c *lookup.Cache[K, V], gen uint64, k K, v V) {
+// keep stores plan v in its memo slot and, unless it came from there
+// (cached), in the LRU cache c, unless the data changed since gen.
+func keep[K comparable, V any](p *plans, c *lookup.Cache[K, *V], gen uint64, k K, v *V, cached bool, slot *atomic.Pointer[V]) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.gen == gen {
-		c.Add(k, v)
+		if !cached {
+			c.Add(k, v)
+		}
+		slot.Store(v)
 	}
 }
 
@@ -116,6 +136,9 @@ func (p *plans) purge() {
 	p.addrs.Purge()
 	p.hosts.Purge()
 	p.users.Purge()
+	p.addrMemo.clear()
+	p.hostMemo.clear()
+	p.userMemo.clear()
 }
 
 func (p *plans) stats() Stats {
@@ -123,6 +146,7 @@ func (p *plans) stats() Stats {
 	p.addrs.AddTo(&st)
 	p.hosts.AddTo(&st)
 	p.users.AddTo(&st)
+	st.CacheHits += p.memoHits.total()
 	st.Lookups = st.CacheHits + st.CacheMisses
 	return st
 }
@@ -130,15 +154,22 @@ func (p *plans) stats() Stats {
 // addr returns the plan of an address on a side; nil means it cannot be
 // planned (a database error) and must not be cached.
 func (s *Set) addr(side int, ip string) *addrPlan {
-	k := addrKey{uint8(side), ip}
-	if p, ok := s.plans.addrs.Get(k); ok {
+	h := addrHash(s.plans.seed, side, ip)
+	slot := s.plans.addrMemo.slot(h)
+	if p := slot.Load(); p != nil && p.ip == ip && p.side == uint8(side) {
+		s.plans.memoHits.add(h)
 		return p
 	}
 	gen := s.plans.generation()
-	p := s.buildAddr(side, ip)
-	if p != nil {
-		add(s.plans, s.plans.addrs, gen, k, p)
+	k := addrKey{uint8(side), ip}
+	p, cached := s.plans.addrs.Get(k)
+	if !cached {
+		if p = s.buildAddr(side, ip); p == nil {
+			return nil
+		}
+		p.side, p.ip = uint8(side), ip
 	}
+	keep(s.plans, s.plans.addrs, gen, k, p, cached, slot)
 	return p
 }
 
@@ -186,35 +217,43 @@ func (s *Set) buildAddr(side int, ip string) *addrPlan {
 
 // host returns the plan of a host name: its asset's fields.
 func (s *Set) host(name string) *namePlan {
-	if p, ok := s.plans.hosts.Get(name); ok {
-		return p
-	}
-	gen := s.plans.generation()
-	p := &namePlan{}
-	if a := s.assets.Host(name); a != nil {
-		p.found = true
-		p.pairs = make([]pair, 0, 4)
-		a.Fields(assets.SideHost, func(field string, v any) { p.pairs = append(p.pairs, pair{field: field, value: v}) })
-	}
-	add(s.plans, s.plans.hosts, gen, name, p)
-	return p
+	return s.name(s.plans.hosts, s.plans.hostMemo, name, func(p *namePlan) {
+		if a := s.assets.Host(name); a != nil {
+			p.found = true
+			p.pairs = make([]pair, 0, 4)
+			a.Fields(assets.SideHost, func(field string, v any) { p.pairs = append(p.pairs, pair{field: field, value: v}) })
+		}
+	})
 }
 
 // user returns the plan of a user name: its directory entry's fields.
 func (s *Set) user(name string) *namePlan {
-	if p, ok := s.plans.users.Get(name); ok {
+	return s.name(s.plans.users, s.plans.userMemo, name, func(p *namePlan) {
+		if u := s.users.User(name); u != nil {
+			p.found = true
+			p.pairs = make([]pair, 0, 6)
+			u.Fields(func(field string, v any, ifAbsent bool) {
+				p.pairs = append(p.pairs, pair{field: field, value: v, ifAbsent: ifAbsent})
+			})
+		}
+	})
+}
+
+// name returns the plan of a name from memo m, cache c, or build.
+func (s *Set) name(c *lookup.Cache[string, *namePlan], m *memo[namePlan], name string, build func(*namePlan)) *namePlan {
+	h := maphash.String(s.plans.seed, name)
+	slot := m.slot(h)
+	if p := slot.Load(); p != nil && p.name == name {
+		s.plans.memoHits.add(h)
 		return p
 	}
 	gen := s.plans.generation()
-	p := &namePlan{}
-	if u := s.users.User(name); u != nil {
-		p.found = true
-		p.pairs = make([]pair, 0, 6)
-		u.Fields(func(field string, v any, ifAbsent bool) {
-			p.pairs = append(p.pairs, pair{field: field, value: v, ifAbsent: ifAbsent})
-		})
+	p, cached := c.Get(name)
+	if !cached {
+		p = &namePlan{name: name}
+		build(p)
 	}
-	add(s.plans, s.plans.users, gen, name, p)
+	keep(s.plans, c, gen, name, p, cached, slot)
 	return p
 }
 
@@ -243,13 +282,18 @@ func (s *Set) enrichPlanned(ev event.Event) (done bool) {
 	}()
 	var src, dst, hostAddr *addrPlan
 	if s.addrOn {
-		if ip, _ := ev[FieldSourceIP].(string); ip != "" {
-			if src = s.addr(sideSource, ip); src == nil || src.bad {
+		// Both fields are read before either is looked up, so that on an
+		// event no longer in the CPU's caches the two reads wait for
+		// memory together.
+		srcIP, _ := ev[FieldSourceIP].(string)
+		dstIP, _ := ev[FieldDestinationIP].(string)
+		if srcIP != "" {
+			if src = s.addr(sideSource, srcIP); src == nil || src.bad {
 				return false
 			}
 		}
-		if ip, _ := ev[FieldDestinationIP].(string); ip != "" {
-			if dst = s.addr(sideDestination, ip); dst == nil || dst.bad {
+		if dstIP != "" {
+			if dst = s.addr(sideDestination, dstIP); dst == nil || dst.bad {
 				return false
 			}
 		}

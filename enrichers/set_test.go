@@ -287,11 +287,16 @@ func benchEvents(n int) []event.Event {
 // off Kafka (room for 32 fields); the copy is not in the time.
 // warm: the caches hold the answers. cold: every cache (the Set's and the
 // enrichers') holds one entry and every event has another source address,
-// so every lookup of it misses.
+// so every lookup of it misses. default: the enrichers vigil scan runs
+// without a configuration (network alone), warm.
 func BenchmarkEnrich(b *testing.B) {
-	for _, mode := range []string{"warm", "cold", "warm-each"} {
+	for _, mode := range []string{"warm", "cold", "warm-each", "default"} {
 		b.Run(mode, func(b *testing.B) {
 			cfg := fullConfig(nil)
+			if mode == "default" {
+				cfg = DefaultConfig()
+				cfg.ReloadInterval = -1
+			}
 			n := 1
 			if mode == "cold" {
 				n = 4096
