@@ -195,7 +195,7 @@ func NewDetector(cfg config.Detect, badRule func(error)) (*enrichers.Set, []*rul
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := []rules.LoadOption{rules.WithFunctions(enrich.RuleFunctions())}
+	opts := []rules.LoadOption{rules.WithFunctions(enrich.RuleFunctions()), rules.WithoutTests()}
 	if cfg.Lists != "" {
 		opts = append(opts, rules.WithLists(cfg.Lists))
 	}

@@ -1,12 +1,15 @@
 package rules
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -64,16 +67,31 @@ func loadFS(fsys fs.FS, root string, cfg *loadConfig) ([]*Compiled, []error, []l
 		return nil, []error{err}, nil
 	}
 	e, errs := newEnv(cfg)
+	// The YAML of the files is read concurrently (most of the time a
+	// start spends on the rules); the rules are compiled one file after
+	// the other, in order.
+	decoded := make([]decodedFile, len(files))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Go(func() {
+			data, err := fs.ReadFile(fsys, f)
+			if err != nil {
+				decoded[i].readErr = fmt.Errorf("read %s: %w", f, err)
+				return
+			}
+			decoded[i] = decodeFile(f, data, cfg.noTests)
+		})
+	}
+	wg.Wait()
 	var out []*Compiled
 	var all []loaded
 	seen := map[string]string{}
-	for _, f := range files {
-		data, err := fs.ReadFile(fsys, f)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("read %s: %w", f, err))
+	for _, d := range decoded {
+		if d.readErr != nil {
+			errs = append(errs, d.readErr)
 			continue
 		}
-		docs, ferrs := parseFile(f, data, e)
+		docs, ferrs := compileDocs(d, e)
 		for i := range docs {
 			c := docs[i].compiled
 			if c == nil {
@@ -99,7 +117,8 @@ func loadFS(fsys fs.FS, root string, cfg *loadConfig) ([]*Compiled, []error, []l
 // compiles them.
 func Parse(file string, data []byte, opts ...LoadOption) ([]*Compiled, []error) {
 	e, errs := newEnv(newLoadConfig(opts))
-	docs, perrs := parseFile(file, data, e)
+	cfg := newLoadConfig(opts)
+	docs, perrs := compileDocs(decodeFile(file, data, cfg.noTests), e)
 	var out []*Compiled
 	for _, d := range docs {
 		if d.compiled != nil {
@@ -109,35 +128,107 @@ func Parse(file string, data []byte, opts ...LoadOption) ([]*Compiled, []error) 
 	return out, append(errs, perrs...)
 }
 
-func parseFile(file string, data []byte, e *env) ([]loaded, []error) {
+// decodedFile is a rule file's documents decoded from YAML, not yet
+// validated or compiled.
+type decodedFile struct {
+	docs    []decodedDoc
+	errs    []error // the file's YAML error
+	readErr error
+}
+
+// decodedDoc is one document of a rule file: its rule, or the error that
+// kept it from decoding.
+type decodedDoc struct {
+	line int
+	rule *Rule
+	body ast.Node
+	err  error
+}
+
+// decodeFile decodes the YAML documents of a rule file (one per rule);
+// without tests, their tests: sections are blanked out first (when the
+// file without them does not decode, it is decoded whole, for the same
+// errors). It needs no compile environment, so files decode concurrently.
+func decodeFile(file string, data []byte, noTests bool) decodedFile {
+	if noTests {
+		if d := decodeYAML(file, blankTests(data)); len(d.errs) == 0 && !slices.ContainsFunc(d.docs, func(d decodedDoc) bool { return d.err != nil }) {
+			return d
+		}
+	}
+	return decodeYAML(file, data)
+}
+
+// blankTests returns data with each top-level tests: key and its value
+// replaced by empty lines, so every other line keeps its number.
+func blankTests(data []byte) []byte {
+	out := make([]byte, 0, len(data))
+	skipping := false
+	for len(data) > 0 {
+		line, rest, _ := bytes.Cut(data, []byte("\n"))
+		data = rest
+		if skipping {
+			if len(line) == 0 || !bytes.HasPrefix(line, []byte("---")) && !bytes.HasPrefix(line, []byte("...")) && bytes.IndexByte([]byte(" \t#-\r"), line[0]) >= 0 {
+				out = append(out, '\n') // the value: indented, a compact list, a comment
+				continue
+			}
+			skipping = false
+		}
+		if k, ok := bytes.CutPrefix(line, []byte("tests:")); ok && (len(k) == 0 || bytes.IndexByte([]byte(" \t#\r"), k[0]) >= 0) {
+			skipping = true
+			out = append(out, '\n')
+			continue
+		}
+		out = append(out, line...)
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// decodeYAML decodes the YAML documents of a rule file.
+func decodeYAML(file string, data []byte) decodedFile {
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
-		return nil, []error{yamlError(file, err)}
+		return decodedFile{errs: []error{yamlError(file, err)}}
 	}
-	var out []loaded
-	var errs []error
+	var out decodedFile
 	for _, doc := range f.Docs {
 		if doc == nil || doc.Body == nil {
 			continue
 		}
-		line := doc.Body.GetToken().Position.Line
+		d := decodedDoc{line: doc.Body.GetToken().Position.Line, body: doc.Body}
 		var r Rule
 		if err := yaml.NodeToValue(doc.Body, &r, yaml.Strict()); err != nil {
-			errs = append(errs, yamlError(file, err))
+			d.err = yamlError(file, err)
+		} else {
+			r.File, r.Line = path.Clean(file), d.line
+			d.rule = &r
+		}
+		out.docs = append(out.docs, d)
+	}
+	return out
+}
+
+// compileDocs validates and compiles the rules of a decoded file.
+func compileDocs(f decodedFile, e *env) ([]loaded, []error) {
+	var out []loaded
+	errs := f.errs
+	for _, d := range f.docs {
+		if d.err != nil {
+			errs = append(errs, d.err)
 			continue
 		}
-		r.File, r.Line = path.Clean(file), line
-		ld := loaded{file: r.File, line: line, rule: &r, body: doc.Body}
+		r, line := d.rule, d.line
+		ld := loaded{file: r.File, line: line, rule: r, body: d.body}
 		problems := r.validate()
 		for _, p := range problems {
 			key, _, _ := strings.Cut(p, ":")
-			errs = append(errs, &LoadError{File: r.File, Line: keyLine(doc.Body, key, line), Msg: ruleLabel(&r) + p})
+			errs = append(errs, &LoadError{File: r.File, Line: keyLine(d.body, key, line), Msg: ruleLabel(r) + p})
 		}
 		// Compiled even when invalid, so that one pass reports every problem.
-		c, cerrs := compile(&r, e)
+		c, cerrs := compile(r, e)
 		failed := len(problems) > 0
 		for _, ce := range cerrs {
-			le := &LoadError{File: r.File, Line: keyLine(doc.Body, ce.key, line), Msg: ruleLabel(&r) + ce.key + ": " + ce.err.Error()}
+			le := &LoadError{File: r.File, Line: keyLine(d.body, ce.key, line), Msg: ruleLabel(r) + ce.key + ": " + ce.err.Error()}
 			if ce.warn {
 				c.warnings = append(c.warnings, le)
 				continue

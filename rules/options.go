@@ -26,6 +26,7 @@ type loadConfig struct {
 	functions map[string]Function
 	listFS    []fs.FS
 	parse     ParseFunc
+	noTests   bool
 }
 
 // WithFunctions registers more expression functions by name. A name that
@@ -51,6 +52,16 @@ func WithLists(dir string) LoadOption {
 // name.txt files).
 func WithListsFS(fsys fs.FS) LoadOption {
 	return func(c *loadConfig) { c.listFS = append(c.listFS, fsys) }
+}
+
+// WithoutTests skips the tests: section of every rule (not read, not
+// validated; Rule.Tests stays empty), for a program that only runs the
+// rules: most of a rule file is often its tests, and reading YAML is most
+// of the time a start spends on the rules. A mistake in a rule's tests
+// (even broken YAML inside them) then goes unnoticed; `vigil rules lint`
+// and `vigil rules test` read and report them.
+func WithoutTests() LoadOption {
+	return func(c *loadConfig) { c.noTests = true }
 }
 
 // WithParseFunc sets how RunTests parses the log files named by tests.

@@ -23,7 +23,7 @@ import (
 
 // openSSH returns loghub's OpenSSH_2k.log, each line newline-terminated,
 // copies times over, and its number of lines.
-func openSSH(b *testing.B, copies int) ([]byte, int) {
+func openSSH(b testing.TB, copies int) ([]byte, int) {
 	one := corpus.Read(b, "loghub/OpenSSH_2k.log")
 	if !bytes.HasSuffix(one, []byte("\n")) {
 		one = append(one, '\n')
@@ -48,7 +48,7 @@ func packWithEnrichers(b testing.TB) (*enrichers.Set, []*rules.Compiled) {
 	return enrich, rs
 }
 
-func sshdParser(b *testing.B) collectors.Parser {
+func sshdParser(b testing.TB) collectors.Parser {
 	p, err := collectors.NewParser("sshd", collectors.ParserConfig{Reference: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), Location: time.UTC})
 	if err != nil {
 		b.Fatal(err)
