@@ -251,7 +251,7 @@ func (st *sequenceState) records() []seqKeyRecord {
 			if p == nil {
 				continue
 			}
-			pr := partialRecord{Waiting: s, Stage: p.stage}
+			pr := partialRecord{Waiting: s, Stage: int(p.stage)}
 			for q := p; q != nil; q = q.prev {
 				if n := len(pr.Chain); n > 0 && sameEvent(pr.Chain[n-1].Event, q.ev) && pr.Chain[n-1].T.Equal(q.t) {
 					pr.Chain[n-1].N++
@@ -295,7 +295,7 @@ func (e *Engine) restoreSequence(c *Compiled, st *sequenceState, keys []seqKeyRe
 					p = &partial{ev: link.Event, t: link.T, first: p.first, prev: p, len: p.len + 1}
 				}
 			}
-			p.stage = pr.Stage
+			p.stage = int32(pr.Stage)
 			e.place(c, st, kr.Key, k, pr.Waiting, p)
 		}
 		st.keys.add(kr.Key, k)
@@ -310,7 +310,8 @@ func (st *thresholdState) records() []thrKeyRecord {
 			continue
 		}
 		kr := thrKeyRecord{Key: key, Start: k.start}
-		for _, en := range k.entries {
+		for j := range k.size() {
+			en := k.at(j)
 			kr.Entries = append(kr.Entries, thrEntryRecord{T: en.t, N: en.n, Value: en.value, Event: en.ev})
 		}
 		out = append(out, kr)

@@ -83,6 +83,12 @@ type Engine struct {
 	newest   time.Time // the newest event time seen
 	machine  vm.VM
 	fold     foldCache // the case of the strings of the event being evaluated
+	// seqScratch is the event a sequence rule is processing, its slices
+	// reused from rule to rule and event to event.
+	seqScratch seqEvent
+	// cur holds what the rules read of the event being evaluated more
+	// than once: its repeat count and its single-field group keys.
+	cur      eventCache
 	cfg      EngineConfig
 	stats    Stats
 	evicted  int64 // evictions of state dropped by Reload
@@ -310,6 +316,7 @@ func (e *Engine) release(watermark time.Time, all bool) []Alert {
 // evaluate runs the candidate rules on one event.
 func (e *Engine) evaluate(ev event.Event, t time.Time, hasTime bool) []Alert {
 	e.fold.reset()
+	e.cur.reset()
 	if hasTime {
 		e.sessions.observe(ev, t)
 	}
@@ -458,6 +465,49 @@ func groupKey(by []string, ev event.Event) (string, bool) {
 		b.WriteString(v)
 	}
 	return b.String(), true
+}
+
+// eventCache remembers, for the event being evaluated, its repeat count
+// and the values of the fields rules group on alone (by: [source.ip]),
+// so rules sharing them read the event once.
+type eventCache struct {
+	repeat int // 0: not read yet
+	n      int
+	fields [8]string
+	values [8]string
+}
+
+func (ec *eventCache) reset() {
+	ec.repeat = 0
+	clear(ec.values[:ec.n]) // not to keep the last event's strings alive
+	ec.n = 0
+}
+
+// repeatCount is repeatCount(ev) for the event being evaluated.
+func (ec *eventCache) repeatCount(ev event.Event) int {
+	if ec.repeat == 0 {
+		ec.repeat = repeatCount(ev)
+	}
+	return ec.repeat
+}
+
+// groupKey is groupKey(by, ev) for the event being evaluated.
+func (ec *eventCache) groupKey(by []string, ev event.Event) (string, bool) {
+	if len(by) != 1 {
+		return groupKey(by, ev)
+	}
+	f := by[0]
+	for i := range ec.n {
+		if ec.fields[i] == f {
+			return ec.values[i], ec.values[i] != ""
+		}
+	}
+	v := KeyValue(ev.Get(f))
+	if ec.n < len(ec.fields) {
+		ec.fields[ec.n], ec.values[ec.n] = f, v
+		ec.n++
+	}
+	return v, v != ""
 }
 
 // KeyValue is a field's value as rules join and group on it: a string as

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -25,6 +26,11 @@ type condition struct {
 	// conjunct: the literal prefilters of their patterns decide most
 	// events without running the expression.
 	matches [][]fieldMatch
+	// exact, when not nil, is the whole expression: a conjunction of
+	// field == "constant" and field in ["constant", ...]. For an event
+	// whose fields in it are strings or absent, the conjunction decides
+	// the expression without running it (see decide).
+	exact []requirement
 }
 
 // fieldMatch is re(field, constant pattern).
@@ -105,7 +111,7 @@ func (e *env) compile(src string) (*condition, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s", firstLine(err.Error()))
 	}
-	c := &condition{source: src, program: p, needs: exprRequirements(src)}
+	c := &condition{source: src, program: p, needs: exprRequirements(src), exact: exactConjuncts(tree.Node)}
 	if _, replaced := e.extra["re"]; !replaced {
 		c.matches = e.regexNeeds(tree.Node)
 	}
@@ -152,6 +158,11 @@ func (c *condition) eval(e event.Event, machine *vm.VM) (bool, error) {
 // evalFolded is eval with the prefilters reading the case of the event's
 // strings from fc (nil: work it out each time).
 func (c *condition) evalFolded(e event.Event, machine *vm.VM, fc *foldCache) (bool, error) {
+	if c.exact != nil {
+		if ok, decided := c.decide(e); decided {
+			return ok, nil
+		}
+	}
 	for i := range c.needs {
 		if !c.needs[i].mayHold(e) {
 			return false, nil
@@ -168,6 +179,80 @@ func (c *condition) evalFolded(e event.Event, machine *vm.VM, fc *foldCache) (bo
 	}
 	b, _ := out.(bool)
 	return b, nil
+}
+
+// decide evaluates an exact condition from its conjuncts: false as soon
+// as a field is absent or a string none of whose values it is, true when
+// every field is a string that is one of them. A field of another type
+// (an array, a number) leaves it undecided, for the expression to run:
+// expr's == and in are exactly this on strings and nil, and neither can
+// fail at run time.
+func (c *condition) decide(e event.Event) (ok, decided bool) {
+	decided = true
+	for i := range c.exact {
+		q := &c.exact[i]
+		switch v := e[q.field].(type) {
+		case nil:
+			return false, true
+		case string:
+			if !slices.Contains(q.values, v) {
+				return false, true
+			}
+		default:
+			decided = false // an undecided conjunct; a later one may be false
+		}
+	}
+	return decided, decided
+}
+
+// exactConjuncts returns the conjuncts of an expression (tree after
+// fieldPatcher) that is nothing but a conjunction of field == "constant"
+// ("constant" == field) and field in ["constant", ...]; nil for any other
+// expression.
+func exactConjuncts(n ast.Node) []requirement {
+	b, ok := n.(*ast.BinaryNode)
+	if !ok {
+		return nil
+	}
+	switch b.Operator {
+	case "&&", "and":
+		l := exactConjuncts(b.Left)
+		r := exactConjuncts(b.Right)
+		if l == nil || r == nil {
+			return nil
+		}
+		return append(l, r...)
+	case "==":
+		if f, ok := envPath(b.Left); ok {
+			if s, ok := b.Right.(*ast.StringNode); ok {
+				return []requirement{{field: f, values: []string{s.Value}}}
+			}
+		}
+		if f, ok := envPath(b.Right); ok {
+			if s, ok := b.Left.(*ast.StringNode); ok {
+				return []requirement{{field: f, values: []string{s.Value}}}
+			}
+		}
+	case "in":
+		f, ok := envPath(b.Left)
+		if !ok {
+			return nil
+		}
+		arr, ok := b.Right.(*ast.ArrayNode)
+		if !ok || len(arr.Nodes) == 0 {
+			return nil
+		}
+		vs := make([]string, 0, len(arr.Nodes))
+		for _, x := range arr.Nodes {
+			s, ok := x.(*ast.StringNode)
+			if !ok {
+				return nil
+			}
+			vs = append(vs, s.Value)
+		}
+		return []requirement{{field: f, values: vs}}
+	}
+	return nil
 }
 
 // regexNeeds finds the re(field, "constant") calls that must hold for

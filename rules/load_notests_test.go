@@ -87,7 +87,7 @@ func TestBlankTests(t *testing.T) {
 // does not decode without its tests is decoded whole.
 func TestWithoutTestsKeepsErrorLines(t *testing.T) {
 	for name, src := range map[string]string{
-		"a bad rule after tests": "id: a\nname: A\nkind: match\nseverity: low\nrisk_score: 10\ncondition: 'true'\ntests:\n  - name: t\n    events: [{}]\n    expect: {count: 1}\n---\nid: b\nname: B\nkind: match\nseverity: extreme\nrisk_score: 10\ncondition: 'true'\n",
+		"a bad rule after tests":        "id: a\nname: A\nkind: match\nseverity: low\nrisk_score: 10\ncondition: 'true'\ntests:\n  - name: t\n    events: [{}]\n    expect: {count: 1}\n---\nid: b\nname: B\nkind: match\nseverity: extreme\nrisk_score: 10\ncondition: 'true'\n",
 		"broken YAML outside the tests": "id: a\nname: [\ntests:\n  - name: t\nseverity: low\n",
 	} {
 		t.Run(name, func(t *testing.T) {

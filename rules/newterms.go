@@ -46,7 +46,7 @@ func (e *Engine) processNewTerms(c *Compiled, ev event.Event, t time.Time) []Ale
 		st.started = true
 		st.learnUntil = t.Add(time.Duration(nt.LearnFor))
 	}
-	key, ok := groupKey(c.Rule.By, ev)
+	key, ok := e.cur.groupKey(c.Rule.By, ev)
 	if !ok && len(c.Rule.By) > 0 {
 		return nil
 	}

@@ -52,8 +52,8 @@ type partial struct {
 	t     time.Time
 	first time.Time
 	prev  *partial
-	len   int
-	stage int    // the stage ev matched
+	len   int32  // int32s: 80 bytes, not 96, for one allocation per step matched
+	stage int32  // the stage ev matched
 	gen   uint64 // the timer of a partial waiting at a last missing step
 }
 
@@ -75,7 +75,7 @@ func (p *partial) events() ([]event.Event, int) {
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
-	return out, p.len
+	return out, int(p.len)
 }
 
 // repeatCount is how many occurrences an event stands for (at most 1000).
@@ -97,11 +97,28 @@ type seqEvent struct {
 	keys    []string // per step, its join key
 	ok      []bool   // per step, the event has every field of the key
 	done    []bool   // per step, keys[step] is computed
+	cur     *eventCache
+}
+
+// reset makes se the scratch of ev, with n steps none of which matched
+// yet, and returns it. The engine keeps one seqEvent and reuses its
+// slices for every event of every sequence rule.
+func (se *seqEvent) reset(ev event.Event, t time.Time, n int, cur *eventCache) *seqEvent {
+	if cap(se.matched) < n {
+		se.matched, se.keys = make([]bool, n), make([]string, n)
+		se.ok, se.done = make([]bool, n), make([]bool, n)
+	}
+	se.ev, se.t, se.cur = ev, t, cur
+	se.matched, se.keys, se.ok, se.done = se.matched[:n], se.keys[:n], se.ok[:n], se.done[:n]
+	clear(se.matched)
+	clear(se.keys) // not to keep the last event's strings alive
+	clear(se.done)
+	return se
 }
 
 func (se *seqEvent) key(c *Compiled, step int) (string, bool) {
 	if !se.done[step] {
-		se.keys[step], se.ok[step] = groupKey(c.stepKeys[step], se.ev)
+		se.keys[step], se.ok[step] = se.cur.groupKey(c.stepKeys[step], se.ev)
 		se.done[step] = true
 	}
 	return se.keys[step], se.ok[step]
@@ -111,17 +128,17 @@ func (se *seqEvent) key(c *Compiled, step int) (string, bool) {
 // partial match it completes, if any.
 func (e *Engine) processSequence(c *Compiled, ev event.Event, t time.Time) *partial {
 	// Evaluate each step once; most events match none and stop here.
-	var matched []bool
+	n := len(c.steps)
+	se := e.seqScratch.reset(ev, t, n, &e.cur)
+	hit := false
 	for i, cond := range c.steps {
 		if e.eval(cond, ev) {
-			if matched == nil {
-				matched = make([]bool, len(c.steps))
-			}
-			matched[i] = true
+			se.matched[i] = true
+			hit = true
 		}
 	}
 	until := c.until != nil && e.eval(c.until, ev)
-	if matched == nil && !until {
+	if !hit && !until {
 		return nil
 	}
 	st := e.seq[c]
@@ -137,9 +154,7 @@ func (e *Engine) processSequence(c *Compiled, ev event.Event, t time.Time) *part
 		}
 		return nil
 	}
-	n := len(c.steps)
-	se := &seqEvent{ev: ev, t: t, matched: matched, keys: make([]string, n), ok: make([]bool, n), done: make([]bool, n)}
-	for range repeatCount(ev) {
+	for range e.cur.repeatCount(ev) {
 		if fired := e.advance(c, st, se); fired != nil {
 			return fired
 		}
@@ -236,7 +251,7 @@ func (e *Engine) advance(c *Compiled, st *sequenceState, se *seqEvent) *partial 
 
 // then extends a partial match with the event matching stage s.
 func (p *partial) then(se *seqEvent, s int) *partial {
-	return &partial{ev: se.ev, t: se.t, first: p.first, prev: p, len: p.len + 1, stage: s}
+	return &partial{ev: se.ev, t: se.t, first: p.first, prev: p, len: p.len + 1, stage: int32(s)}
 }
 
 // place stores a partial match waiting for stage s; one waiting at a last

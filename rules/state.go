@@ -10,10 +10,21 @@ import (
 
 // keyCache is the bounded per-key state of one stateful rule: at most
 // max keys, the least recently used evicted (and counted) beyond that.
+//
+// It remembers the most recently used key and its state: an event reads
+// the same key several times (once per stage of a sequence rule) and
+// consecutive events often share it (a burst of failures from one
+// address), and a get of the most recently used key changes nothing in
+// the LRU order, so it is answered without hashing the key. Every change
+// of the LRU (a new key, a removal, an eviction) goes through add or
+// remove, which keep the memo true.
 type keyCache[V any] struct {
 	lru      *simplelru.LRU[string, V]
 	evicted  int64
 	removing bool
+	mruKey   string // the most recently used key, when mruOK
+	mru      V      // its state
+	mruOK    bool
 }
 
 func newKeyCache[V any](max int) *keyCache[V] {
@@ -26,7 +37,17 @@ func newKeyCache[V any](max int) *keyCache[V] {
 	return kc
 }
 
-func (kc *keyCache[V]) get(key string) (V, bool) { return kc.lru.Get(key) }
+// get returns a key's state and makes it the most recently used.
+func (kc *keyCache[V]) get(key string) (V, bool) {
+	if kc.mruOK && key == kc.mruKey {
+		return kc.mru, true
+	}
+	v, ok := kc.lru.Get(key)
+	if ok {
+		kc.mruKey, kc.mru, kc.mruOK = key, v, true
+	}
+	return v, ok
+}
 
 // add stores a key's state. A new key is copied: it is often a substring
 // of a decoded event's document, which it would otherwise keep alive.
@@ -35,6 +56,7 @@ func (kc *keyCache[V]) add(key string, v V) {
 		key = strings.Clone(key)
 	}
 	kc.lru.Add(key, v)
+	kc.mruKey, kc.mru, kc.mruOK = key, v, true
 }
 
 // peek returns a key's state without making it the most recently used.
@@ -43,6 +65,10 @@ func (kc *keyCache[V]) peek(key string) (V, bool) { return kc.lru.Peek(key) }
 // len is how many keys are held.
 func (kc *keyCache[V]) len() int { return kc.lru.Len() }
 func (kc *keyCache[V]) remove(key string) {
+	if kc.mruOK && key == kc.mruKey {
+		var zero V
+		kc.mruKey, kc.mru, kc.mruOK = "", zero, false
+	}
 	kc.removing = true
 	kc.lru.Remove(key)
 	kc.removing = false

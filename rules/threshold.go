@@ -76,11 +76,17 @@ type thresholdEntry struct {
 }
 
 type thresholdKey struct {
-	entries  []thresholdEntry // in event time
-	total    int
-	distinct map[string]int // value → entries holding it
-	start    time.Time      // lt/eq: the window's first event
-	gen      uint64         // lt/eq: which window a timer is for
+	// buf holds the entries in event time around a gap of free slots,
+	// [gap, gap+free): an entry is inserted at the gap, moved to its place
+	// first, so entries that arrive out of order (a late event, a log
+	// replayed) cost the distance from the previous insertion, not a shift
+	// of every newer entry. In order, the gap stays at the end.
+	buf       []thresholdEntry
+	gap, free int
+	total     int
+	distinct  map[string]int // value → entries holding it
+	start     time.Time      // lt/eq: the window's first event
+	gen       uint64         // lt/eq: which window a timer is for
 }
 
 type thresholdState struct {
@@ -99,29 +105,71 @@ func (k *thresholdKey) count(distinct bool) int {
 	return k.total
 }
 
+// size is how many entries the key holds.
+func (k *thresholdKey) size() int { return len(k.buf) - k.free }
+
+// at returns the i-th entry in event time.
+func (k *thresholdKey) at(i int) *thresholdEntry {
+	if i >= k.gap {
+		i += k.free
+	}
+	return &k.buf[i]
+}
+
+// moveGap moves the gap before the i-th entry, clearing the slots that
+// become free (they would keep their events alive).
+func (k *thresholdKey) moveGap(i int) {
+	switch {
+	case i < k.gap:
+		copy(k.buf[i+k.free:k.gap+k.free], k.buf[i:k.gap])
+		clear(k.buf[i:min(k.gap, i+k.free)])
+	case i > k.gap:
+		copy(k.buf[k.gap:i], k.buf[k.gap+k.free:i+k.free])
+		clear(k.buf[max(i, k.gap+k.free) : i+k.free])
+	}
+	k.gap = i
+}
+
+// insert puts en before the i-th entry.
+func (k *thresholdKey) insert(i int, en thresholdEntry) {
+	if k.free == 0 {
+		// Full (so the entries are contiguous): a buffer twice the size,
+		// the gap at i.
+		n := len(k.buf)
+		buf := make([]thresholdEntry, max(2*n, 4))
+		copy(buf, k.buf[:i])
+		copy(buf[len(buf)-(n-i):], k.buf[i:])
+		k.buf, k.gap, k.free = buf, i, len(buf)-n
+	} else {
+		k.moveGap(i)
+	}
+	k.buf[k.gap] = en
+	k.gap++
+	k.free--
+}
+
 func (k *thresholdKey) add(en thresholdEntry, distinct bool) {
-	i := len(k.entries)
-	if i > 0 && k.entries[i-1].t.After(en.t) {
+	i := k.size()
+	if i > 0 && k.at(i-1).t.After(en.t) {
 		// A late event of the key goes to its place in time, after the
 		// entries of the same time: the first entry after it, found by
 		// binary search (the entries are in time order).
-		i = sort.Search(i-1, func(j int) bool { return k.entries[j].t.After(en.t) })
+		i = sort.Search(i-1, func(j int) bool { return k.at(j).t.After(en.t) })
 	}
-	k.entries = append(k.entries, thresholdEntry{})
-	copy(k.entries[i+1:], k.entries[i:])
-	k.entries[i] = en
+	k.insert(i, en)
 	k.total += en.n
 	if distinct {
 		k.distinct[en.value]++
 	}
-	if len(k.entries) > maxWindowEntries {
+	if k.size() > maxWindowEntries {
 		k.drop(1, distinct)
 	}
 }
 
 // drop forgets the n oldest entries.
 func (k *thresholdKey) drop(n int, distinct bool) {
-	for _, en := range k.entries[:n] {
+	for j := range n {
+		en := k.at(j)
 		k.total -= en.n
 		if distinct {
 			if k.distinct[en.value]--; k.distinct[en.value] == 0 {
@@ -129,13 +177,18 @@ func (k *thresholdKey) drop(n int, distinct bool) {
 			}
 		}
 	}
-	k.entries = k.entries[n:]
+	if n > k.gap {
+		k.moveGap(n) // the n oldest before the gap
+	}
+	clear(k.buf[:n])
+	k.buf = k.buf[n:]
+	k.gap -= n
 }
 
 // slide forgets the entries older than from.
 func (k *thresholdKey) slide(from time.Time, distinct bool) {
 	n := 0
-	for n < len(k.entries) && k.entries[n].t.Before(from) {
+	for n < k.size() && k.at(n).t.Before(from) {
 		n++
 	}
 	if n > 0 {
@@ -146,14 +199,14 @@ func (k *thresholdKey) slide(from time.Time, distinct bool) {
 func (e *Engine) processThreshold(c *Compiled, ev event.Event, t time.Time) []Alert {
 	th := c.Rule.Threshold
 	distinct := th.Distinct != ""
-	en := thresholdEntry{t: t, n: repeatCount(ev), ev: ev}
+	en := thresholdEntry{t: t, n: e.cur.repeatCount(ev), ev: ev}
 	if distinct {
 		en.value = KeyValue(ev.Get(th.Distinct))
 		if en.value == "" {
 			return nil // nothing to count distinctly
 		}
 	}
-	key, ok := groupKey(c.Rule.By, ev)
+	key, ok := e.cur.groupKey(c.Rule.By, ev)
 	if !ok && len(c.Rule.By) > 0 {
 		return nil
 	}
@@ -187,7 +240,7 @@ func (e *Engine) processThreshold(c *Compiled, ev event.Event, t time.Time) []Al
 	k.slide(t.Add(-window), distinct)
 	if n := k.count(distinct); c.threshold.passes(n) {
 		// alerts is empty here (gt, gte): this is the rule's only alert.
-		if !e.suppressedEarly(c, k.entries[len(k.entries)-1].ev, c.Rule.By) {
+		if !e.suppressedEarly(c, k.at(k.size()-1).ev, c.Rule.By) {
 			alerts = append(alerts, e.thresholdAlert(c, k))
 		}
 		st.keys.remove(key)
@@ -205,14 +258,14 @@ func (e *Engine) closeThreshold(c *Compiled, k *thresholdKey) (Alert, bool) {
 
 func (e *Engine) thresholdAlert(c *Compiled, k *thresholdKey) Alert {
 	th := c.Rule.Threshold
-	from := max(0, len(k.entries)-sampleSize)
-	sample := make([]event.Event, 0, len(k.entries)-from)
-	for _, en := range k.entries[from:] {
-		sample = append(sample, en.ev)
+	from := max(0, k.size()-sampleSize)
+	sample := make([]event.Event, 0, k.size()-from)
+	for j := from; j < k.size(); j++ {
+		sample = append(sample, k.at(j).ev)
 	}
 	a := e.newAlert(c, sample, k.total, c.Rule.By)
 	d := &a.Vigil.Alert
-	d.FirstSeen, a.Event.Start = k.entries[0].t, k.entries[0].t
+	d.FirstSeen, a.Event.Start = k.at(0).t, k.at(0).t
 	d.Threshold = &AlertThreshold{
 		Window:   th.Window.String(),
 		Operator: c.threshold.op,

@@ -36,12 +36,12 @@ func TestThresholdAddKeepsTimeOrder(t *testing.T) {
 				copy(want[j+1:], want[j:])
 				want[j] = en
 			}
-			if len(k.entries) != len(want) {
-				t.Fatalf("%d entries, want %d", len(k.entries), len(want))
+			if k.size() != len(want) {
+				t.Fatalf("%d entries, want %d", k.size(), len(want))
 			}
 			for i := range want {
-				if !k.entries[i].t.Equal(want[i].t) || k.entries[i].n != want[i].n {
-					t.Fatalf("entry %d = (%v, %d), want (%v, %d)", i, k.entries[i].t, k.entries[i].n, want[i].t, want[i].n)
+				if got := k.at(i); !got.t.Equal(want[i].t) || got.n != want[i].n {
+					t.Fatalf("entry %d = (%v, %d), want (%v, %d)", i, got.t, got.n, want[i].t, want[i].n)
 				}
 			}
 		})
