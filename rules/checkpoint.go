@@ -91,7 +91,7 @@ type thrEntryRecord struct {
 	T     time.Time   `json:"t"`
 	N     int         `json:"n"`
 	Value string      `json:"value,omitempty"`
-	Event event.Event `json:"event"`
+	Event event.Event `json:"event,omitempty"` // the newest sampleSize entries only
 }
 
 type newTermsRecord struct {

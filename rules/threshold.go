@@ -157,6 +157,17 @@ func (k *thresholdKey) add(en thresholdEntry, distinct bool) {
 		i = sort.Search(i-1, func(j int) bool { return k.at(j).t.After(en.t) })
 	}
 	k.insert(i, en)
+	// Only the newest sampleSize entries' events go into an alert: the
+	// older ones let go of theirs, so that a long window (one source
+	// failing as root ten thousand times under a distinct-users rule)
+	// does not keep every event alive, nor write it in every checkpoint.
+	// One entry leaves the newest per insert, or the late one inserted.
+	if n := k.size(); n > sampleSize {
+		k.at(n - sampleSize - 1).ev = nil
+		if i < n-sampleSize {
+			k.at(i).ev = nil
+		}
+	}
 	k.total += en.n
 	if distinct {
 		k.distinct[en.value]++

