@@ -175,6 +175,28 @@ func (h *triageHarness) hasAlert(id string) func() bool {
 	}
 }
 
+// oneIncident checks that every verdict so far is of the incident of the
+// entity's first alert (none split off) and that the last one holds its
+// first n alerts, in order; it returns the verdicts.
+func (h *triageHarness) oneIncident(n int) []triage.Incident {
+	h.t.Helper()
+	vs := h.verdicts()
+	want := triage.IncidentID(h.ent, h.alert(0).Vigil.Alert.ID)
+	for _, inc := range vs {
+		if inc.ID != want {
+			h.t.Errorf("verdict of incident %s (alerts %v): incident %s was split", inc.ID, inc.AlertIDs, want)
+		}
+	}
+	var ids []string
+	for i := range n {
+		ids = append(ids, h.alert(i).Vigil.Alert.ID)
+	}
+	if last := vs[len(vs)-1]; !slices.Equal(last.AlertIDs, ids) {
+		h.t.Errorf("last verdict holds %v, want %v", last.AlertIDs, ids)
+	}
+	return vs
+}
+
 // committed returns the triage group's committed offset of tp, -1 for
 // none. It asks with a consumer of its own that never joins the group.
 func (h *triageHarness) committed(tp bus.TopicPartition) int64 {
@@ -382,17 +404,7 @@ func TestTriageRestartAfterAQuietPeriodKeepsTheIncident(t *testing.T) {
 	h.waitFor("a verdict with the second alert", h.hasAlert(h.alert(1).Vigil.Alert.ID))
 	stop()
 
-	vs := h.verdicts()
-	want := triage.IncidentID(h.ent, h.alert(0).Vigil.Alert.ID)
-	for _, inc := range vs {
-		if inc.ID != want {
-			t.Errorf("verdict of incident %s (alerts %v): the quiet incident %s was split after the restart", inc.ID, inc.AlertIDs, want)
-		}
-	}
-	last := vs[len(vs)-1]
-	if ids := []string{h.alert(0).Vigil.Alert.ID, h.alert(1).Vigil.Alert.ID}; !slices.Equal(last.AlertIDs, ids) {
-		t.Errorf("last verdict holds %v, want %v", last.AlertIDs, ids)
-	}
+	vs := h.oneIncident(2)
 	if len(vs) != 2 {
 		t.Errorf("%d verdicts (alert counts %v), want 2: the re-read alert was judged again", len(vs), counts(vs))
 	}
@@ -441,15 +453,5 @@ func TestTriageQuietIncidentTakingAnAlertKeepsTheCommit(t *testing.T) {
 	stop = h.runTriage()
 	h.waitFor("a verdict with the third alert", h.hasAlert(h.alert(2).Vigil.Alert.ID))
 	stop()
-	vs := h.verdicts()
-	want := triage.IncidentID(h.ent, h.alert(0).Vigil.Alert.ID)
-	for _, inc := range vs {
-		if inc.ID != want {
-			t.Errorf("verdict of incident %s (alerts %v): the incident was split", inc.ID, inc.AlertIDs)
-		}
-	}
-	last := vs[len(vs)-1]
-	if ids := []string{h.alert(0).Vigil.Alert.ID, h.alert(1).Vigil.Alert.ID, h.alert(2).Vigil.Alert.ID}; !slices.Equal(last.AlertIDs, ids) {
-		t.Errorf("last verdict holds %v, want %v", last.AlertIDs, ids)
-	}
+	h.oneIncident(3)
 }

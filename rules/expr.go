@@ -222,37 +222,43 @@ func exactConjuncts(n ast.Node) []requirement {
 			return nil
 		}
 		return append(l, r...)
-	case "==":
-		if f, ok := envPath(b.Left); ok {
-			if s, ok := b.Right.(*ast.StringNode); ok {
-				return []requirement{{field: f, values: []string{s.Value}}}
-			}
+	case "==", "in":
+		if r, ok := constantTest(b); ok {
+			return []requirement{r}
 		}
-		if f, ok := envPath(b.Right); ok {
-			if s, ok := b.Left.(*ast.StringNode); ok {
-				return []requirement{{field: f, values: []string{s.Value}}}
+	}
+	return nil
+}
+
+// constantTest is the requirement that field == "c", "c" == field or
+// field in ["c", ...] states; ok is false for any other node.
+func constantTest(b *ast.BinaryNode) (requirement, bool) {
+	switch b.Operator {
+	case "==":
+		for _, side := range [][2]ast.Node{{b.Left, b.Right}, {b.Right, b.Left}} {
+			if f, ok := envPath(side[0]); ok {
+				if s, ok := side[1].(*ast.StringNode); ok {
+					return requirement{field: f, values: []string{s.Value}}, true
+				}
 			}
 		}
 	case "in":
 		f, ok := envPath(b.Left)
-		if !ok {
-			return nil
-		}
-		arr, ok := b.Right.(*ast.ArrayNode)
-		if !ok || len(arr.Nodes) == 0 {
-			return nil
+		arr, isArray := b.Right.(*ast.ArrayNode)
+		if !ok || !isArray || len(arr.Nodes) == 0 {
+			return requirement{}, false
 		}
 		vs := make([]string, 0, len(arr.Nodes))
 		for _, x := range arr.Nodes {
 			s, ok := x.(*ast.StringNode)
 			if !ok {
-				return nil
+				return requirement{}, false
 			}
 			vs = append(vs, s.Value)
 		}
-		return []requirement{{field: f, values: vs}}
+		return requirement{field: f, values: vs}, true
 	}
-	return nil
+	return requirement{}, false
 }
 
 // regexNeeds finds the re(field, "constant") calls that must hold for

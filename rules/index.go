@@ -158,32 +158,12 @@ func requirements(n ast.Node) []requirement {
 				}
 			}
 		}
-	case "==":
-		if f, ok := envPath(b.Left); ok {
-			if s, ok := b.Right.(*ast.StringNode); ok {
-				return []requirement{{field: f, values: []string{s.Value}}}
-			}
+	case "==", "in":
+		if r, ok := constantTest(b); ok {
+			return []requirement{r}
 		}
-		if f, ok := envPath(b.Right); ok {
-			if s, ok := b.Left.(*ast.StringNode); ok {
-				return []requirement{{field: f, values: []string{s.Value}}}
-			}
-		}
-	case "in":
-		if f, ok := envPath(b.Left); ok {
-			if arr, ok := b.Right.(*ast.ArrayNode); ok && len(arr.Nodes) > 0 {
-				var vs []string
-				for _, x := range arr.Nodes {
-					s, ok := x.(*ast.StringNode)
-					if !ok {
-						return nil
-					}
-					vs = append(vs, s.Value)
-				}
-				return []requirement{{field: f, values: vs}}
-			}
-		}
-		if f, ok := envPath(b.Right); ok {
+		// "c" in field: an array field holding c.
+		if f, ok := envPath(b.Right); ok && b.Operator == "in" {
 			if s, ok := b.Left.(*ast.StringNode); ok {
 				return []requirement{{field: f, values: []string{s.Value}}}
 			}
