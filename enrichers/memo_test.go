@@ -56,11 +56,7 @@ func TestMemoMatchesEachEnricher(t *testing.T) {
 // TestMemoAnswersRepeats: a value seen before is answered by the memo
 // (one more hit, no more misses), on each side and for names alike.
 func TestMemoAnswersRepeats(t *testing.T) {
-	s, err := New(fullConfig(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newFullSet(t)
 	ctx := context.Background()
 	ev := sshEvent()
 	s.Enrich(ctx, ev.Clone())

@@ -59,11 +59,7 @@ func variedEvents() []event.Event {
 // enrichers write one by one, on every combination of inputs, first with
 // empty caches and then warm, and reports the same failures.
 func TestPlannedMatchesEachEnricher(t *testing.T) {
-	s, err := New(fullConfig(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newFullSet(t)
 	ctx := context.Background()
 	events := variedEvents()
 	planned := 0
@@ -148,11 +144,7 @@ func TestReloadDropsPlans(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	s, err := New(fullConfig(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newFullSet(t)
 	ctx := context.Background()
 	tests := []struct {
 		field, value string

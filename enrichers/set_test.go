@@ -109,11 +109,7 @@ func (panicky) Stats() lookup.Stats                       { return lookup.Stats{
 func (panicky) Close() error                              { return nil }
 
 func TestFailingEnricherFlagsAndContinues(t *testing.T) {
-	s, err := New(fullConfig(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newFullSet(t)
 	s.list = append([]enricher{panicky{}}, s.list...)
 	s.planned = false // the list changed: run it one by one
 	ev := sshEvent()
@@ -200,12 +196,19 @@ func TestPollerPicksUpReplacedFeed(t *testing.T) {
 	}
 }
 
-func TestRuleFunctionsInExpressions(t *testing.T) {
+// newFullSet is New(fullConfig(nil)), closed when the test ends.
+func newFullSet(t *testing.T) *Set {
+	t.Helper()
 	s, err := New(fullConfig(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestRuleFunctionsInExpressions(t *testing.T) {
+	s := newFullSet(t)
 	var opts []expr.Option
 	for name, fn := range s.RuleFunctions() {
 		opts = append(opts, expr.Function(name, fn))
