@@ -304,8 +304,12 @@ func TestDetectResumesAnOpenSequenceAfterARestart(t *testing.T) {
 				"test.seq.ip":   {"e1 e3"},
 				"test.seq.host": {"e2 e4"},
 			})
-			if n := dt.counter("vigil_detect_rule_evaluations_total", nil) - evaluated; n != float64(2+c.replayed) {
-				t.Errorf("%v events evaluated after the restart, want the 2 new ones and %d replayed", n, c.replayed)
+			// At most the first half is replayed: a partition revoked in
+			// a rebalance while the first member ran (the group changes as
+			// the re-key topic's partitions appear) is checkpointed then,
+			// and not replayed, even when the member later crashes.
+			if n := dt.counter("vigil_detect_rule_evaluations_total", nil) - evaluated; n < 2 || n > float64(2+c.replayed) || (!c.crash && n != 2) {
+				t.Errorf("%v events evaluated after the restart, want the 2 new ones and at most %d replayed", n, c.replayed)
 			}
 		})
 	}
