@@ -182,6 +182,13 @@ type Detect struct {
 	// added, changed or removed rule files, which reload the rules as
 	// SIGHUP does (default 2s; negative: no watching).
 	WatchInterval Duration `yaml:"watch_interval"`
+	// HeapFloorMB is the heap, in MiB, below which the garbage collector
+	// does not run in detect, run, demo and scan (default 256; 0: Go's
+	// GOGC=100 alone). Those processes allocate an event per record and
+	// keep little of it: without a floor they collect every few MiB. It
+	// is not a limit (see GOMEMLIMIT); a GOGC environment variable
+	// overrides it.
+	HeapFloorMB int `yaml:"heap_floor_mb"`
 }
 
 // Triage configures the triage stage: engines, cache, safety, limits and
@@ -242,13 +249,17 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// DefaultHeapFloorMB is detect.heap_floor_mb's default: enough for the
+// garbage of ~100k events between collections.
+const DefaultHeapFloorMB = 256
+
 // Default returns the configuration used when no file is given.
 func Default() Config {
 	return Config{
 		Kafka:   bus.Config{Partitions: 6, ReplicationFactor: 1},
 		Broker:  Broker{Listen: "127.0.0.1:0"},
 		Collect: Collect{KeyField: "host.name", DataDir: "vigil-data"},
-		Detect:  Detect{Enrich: enrichers.DefaultConfig()},
+		Detect:  Detect{Enrich: enrichers.DefaultConfig(), HeapFloorMB: DefaultHeapFloorMB},
 		Triage: Triage{
 			Window:    triage.Duration(30 * time.Minute),
 			Engine:    "auto",
@@ -315,6 +326,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
 			return fmt.Errorf("metrics.listen: %q is not host:port: %w", c.Metrics.Listen, err)
 		}
+	}
+	if c.Detect.HeapFloorMB < 0 {
+		return fmt.Errorf("detect.heap_floor_mb: must not be negative (0 turns the floor off)")
 	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("shutdown_timeout: must not be negative")

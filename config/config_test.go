@@ -65,6 +65,7 @@ func TestErrorsNameTheKeyAndTheFile(t *testing.T) {
 		{"collect:\n  inputs:\n    - type: tcp\n      paths: [x]\n      format: sshd\n", nil, []string{"collect.inputs[0].type"}},
 		{"", map[string]string{"VIGIL_KAFKA_PARTITIONS": "many"}, []string{"VIGIL_KAFKA_PARTITIONS", "whole number"}},
 		{"triage:\n  engine: openai\n", map[string]string{"OPENAI_API_KEY": ""}, []string{"OPENAI_API_KEY"}},
+		{"detect:\n  heap_floor_mb: -1\n", nil, []string{"bad.yaml", "detect.heap_floor_mb", "negative"}},
 	}
 	for _, c := range cases {
 		path := filepath.Join(dir, "bad.yaml")
@@ -87,5 +88,26 @@ func TestErrorsNameTheKeyAndTheFile(t *testing.T) {
 		for k := range c.env {
 			os.Unsetenv(k)
 		}
+	}
+}
+
+func TestHeapFloorDefaultAndOverrides(t *testing.T) {
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Detect.HeapFloorMB != DefaultHeapFloorMB {
+		t.Errorf("default detect.heap_floor_mb = %d, want %d", cfg.Detect.HeapFloorMB, DefaultHeapFloorMB)
+	}
+	path := filepath.Join(t.TempDir(), "vigil.yaml")
+	if err := os.WriteFile(path, []byte("detect:\n  heap_floor_mb: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = Load(path); err != nil || cfg.Detect.HeapFloorMB != 0 {
+		t.Errorf("heap_floor_mb: 0 in the file gave %d (%v), want 0: the floor off", cfg.Detect.HeapFloorMB, err)
+	}
+	t.Setenv("VIGIL_DETECT_HEAP_FLOOR_MB", "64")
+	if cfg, err = Load(path); err != nil || cfg.Detect.HeapFloorMB != 64 {
+		t.Errorf("VIGIL_DETECT_HEAP_FLOOR_MB=64 gave %d (%v), want 64", cfg.Detect.HeapFloorMB, err)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/vigil-siem/vigil/collectors"
+	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/event"
+	"github.com/vigil-siem/vigil/internal/gcfloor"
 	"github.com/vigil-siem/vigil/rules"
 )
 
@@ -96,8 +98,11 @@ func encodedEvents(tb testing.TB) [][]byte {
 
 // BenchmarkDecodeAndDetect is the detect stage's work per event: decode
 // the ECS JSON of vigil.events (event.Unmarshal) and run the whole
-// built-in pack on it. Run with -cpu 1 for events/s per core.
+// built-in pack on it, with the stage's garbage collection policy (the
+// default detect.heap_floor_mb; VIGIL_DETECT_HEAP_FLOOR_MB sets another,
+// 0 measures Go's default). Run with -cpu 1 for events/s per core.
 func BenchmarkDecodeAndDetect(b *testing.B) {
+	defer gcfloor.Start(uint64(heapFloorMB(b))<<20, 100)()
 	pack, errs := rules.LoadFS(rules.Pack(), ".")
 	if len(errs) > 0 {
 		b.Fatal(errs)
@@ -121,6 +126,15 @@ func BenchmarkDecodeAndDetect(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(len(docs)), "distinct-events")
+}
+
+// heapFloorMB is the detect stage's heap floor for benchmarks.
+func heapFloorMB(tb testing.TB) int {
+	cfg, err := config.Load("")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg.Detect.HeapFloorMB
 }
 
 // BenchmarkDecodeAndDetectParts splits BenchmarkDecodeAndDetect in its

@@ -27,6 +27,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer floorHeap(cfg)()
 			sc, err := fs.Sub(vigil.Scenarios(), scenario)
 			if err != nil {
 				return fmt.Errorf("scenario %q: %w", scenario, err)

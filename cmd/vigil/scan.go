@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,15 +35,13 @@ func newScanCmd(g *globals) *cobra.Command {
 			"entities goes to stderr. --rules defaults to detect.rules, or the built-in pack; the enrichers of " +
 			"detect.enrich run first, as in the detect stage.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// An offline batch job: trade memory for less garbage
-			// collection (measured: 16% less CPU on 500k sshd lines).
-			if os.Getenv("GOGC") == "" {
-				debug.SetGCPercent(400)
-			}
 			cfg, _, err := g.load()
 			if err != nil {
 				return err
 			}
+			// An offline batch job: trade memory for less garbage
+			// collection.
+			defer floorHeap(cfg)()
 			if len(ruleDirs) > 0 {
 				cfg.Detect.Rules = ruleDirs
 			}

@@ -25,6 +25,7 @@ func newRunCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer floorHeap(cfg)()
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			sys, err := pipeline.Start(ctx, cfg, log)
@@ -87,6 +88,9 @@ func newStageCmd(g *globals, name, short string) *cobra.Command {
 			if cfg.Kafka.BootstrapServers == "" {
 				return fmt.Errorf("%s: kafka.bootstrap_servers is not set; a single stage needs a shared broker "+
 					"(start one with `vigil broker --listen 127.0.0.1:9092`, then VIGIL_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092)", name)
+			}
+			if name == "detect" {
+				defer floorHeap(cfg)()
 			}
 			sys, err := pipeline.Start(cmd.Context(), cfg, log)
 			if err != nil {
