@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"runtime/debug"
 	"testing"
 	"time"
 
 	"github.com/vigil-siem/vigil/collectors"
+	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/enrichers"
 	"github.com/vigil-siem/vigil/event"
 	"github.com/vigil-siem/vigil/internal/corpus"
+	"github.com/vigil-siem/vigil/internal/gcfloor"
 	"github.com/vigil-siem/vigil/rules"
 	"github.com/vigil-siem/vigil/scan"
 )
@@ -63,7 +64,7 @@ func sshdParser(b testing.TB) collectors.Parser {
 func BenchmarkScan500k(b *testing.B) {
 	data, lines := openSSH(b, 250)
 	enrich, rs := packWithEnrichers(b)
-	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	defer gcfloor.Start(config.DefaultHeapFloorMB<<20, 100)()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		_, err := scan.Run(context.Background(), []scan.Input{{Name: "/var/log/auth.log", Reader: bytes.NewReader(data), Parser: sshdParser(b)}},
