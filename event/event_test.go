@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -269,11 +270,18 @@ func TestMarshalValuesMatchEncodingJSON(t *testing.T) {
 // Event ids are stored in Kafka and Elasticsearch: they must never change
 // between versions. The reference is the hash written out by hand.
 func TestMakeIDIsTheTruncatedSHA256OfSourceOffsetAndLine(t *testing.T) {
+	offsets := []struct {
+		n    int64
+		text string
+	}{{0, "0"}, {7, "7"}, {42, "42"}, {56304249, "56304249"}, {-1, "-1"},
+		{math.MaxInt64, "9223372036854775807"}, {math.MinInt64, "-9223372036854775808"}}
 	for _, raw := range [][]byte{[]byte("line"), nil, bytes.Repeat([]byte("x"), 2000)} {
-		sum := sha256.Sum256(append([]byte("/var/log/auth.log\x0042\x00"), raw...))
-		want := hex.EncodeToString(sum[:16])
-		if got := MakeID("/var/log/auth.log", 42, raw); got != want {
-			t.Errorf("MakeID of a %d-byte line = %s, want %s", len(raw), got, want)
+		for _, off := range offsets {
+			sum := sha256.Sum256(append([]byte("/var/log/auth.log\x00"+off.text+"\x00"), raw...))
+			want := hex.EncodeToString(sum[:16])
+			if got := MakeID("/var/log/auth.log", off.n, raw); got != want {
+				t.Errorf("MakeID at offset %s of a %d-byte line = %s, want %s", off.text, len(raw), got, want)
+			}
 		}
 	}
 }

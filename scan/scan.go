@@ -239,19 +239,22 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 			continue // drain so the reader can finish
 		}
 		results := make([][]placed, workers)
-		var wg sync.WaitGroup
-		for i, eng := range engines {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j, ev := range batch {
-					for _, a := range eng.Process(ev) {
-						results[i] = append(results[i], placed{event: j, rule: rulePos[a.Rule.ID], alert: a})
-					}
+		run := func(i int) {
+			for j, ev := range batch {
+				for _, a := range engines[i].Process(ev) {
+					results[i] = append(results[i], placed{event: j, rule: rulePos[a.Rule.ID], alert: a})
 				}
-			}()
+			}
 		}
-		wg.Wait()
+		if workers == 1 {
+			run(0) // on this goroutine, warm in its CPU's cache
+		} else {
+			var wg sync.WaitGroup
+			for i := range engines {
+				wg.Go(func() { run(i) })
+			}
+			wg.Wait()
+		}
 		emitted <- done{events: len(batch), alerts: inOrder(results)}
 	}
 	close(emitted)
