@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/vigil-siem/vigil/collectors"
+	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/event"
 	"github.com/vigil-siem/vigil/internal/corpus"
+	"github.com/vigil-siem/vigil/internal/gcfloor"
 	"github.com/vigil-siem/vigil/rules"
 	"github.com/vigil-siem/vigil/scan"
 )
@@ -123,6 +125,7 @@ func BenchmarkEngineSSHDLine(b *testing.B) {
 // shared by one engine or two, the lines parsed by one goroutine or two:
 // the split the defaults take on a two-core machine is the fastest there.
 func BenchmarkScanOpenSSHEngines(b *testing.B) {
+	defer gcfloor.Start(config.DefaultHeapFloorMB<<20, 100)() // as vigil scan runs
 	data, lines := openSSH(b, 50)
 	enrich, rs := packWithEnrichers(b)
 	for _, split := range []struct{ engines, parsers int }{{1, 1}, {1, 2}, {2, 2}} {
