@@ -93,6 +93,9 @@ type Engine struct {
 	stats    Stats
 	evicted  int64 // evictions of state dropped by Reload
 	sessions *sessions
+	// applied counts, per rule (by position in rules), the events it was
+	// evaluated on past its where (Applied).
+	applied []int64
 }
 
 // NewEngine returns an engine running the enabled rules.
@@ -158,6 +161,7 @@ func (e *Engine) setRules(rules []*Compiled, keep map[*Compiled]*Compiled) {
 			}
 		}
 	}
+	e.applied = make([]int64, len(e.rules))
 	e.index = newRuleIndex(e.rules)
 	e.fold.indexes = newLitIndexes(ruleConditions(e.rules))
 	e.fold.reset() // its answers were the old index's
@@ -172,6 +176,20 @@ func ruleConditions(rules []*Compiled) []*condition {
 		for _, x := range r.exceptions {
 			out = append(out, x.expr)
 		}
+	}
+	return out
+}
+
+// Applied returns, by rule id, how many events each running rule was
+// evaluated on past its where since the engine started or last reloaded.
+// The index leaves out events its conditions cannot match (with
+// EngineConfig.NoIndex every event past the where counts), so this is
+// about the events that concern the rule: a rule with none in a scan saw
+// no log of the kind it is written for.
+func (e *Engine) Applied() map[string]int64 {
+	out := make(map[string]int64, len(e.rules))
+	for i, r := range e.rules {
+		out[r.Rule.ID] += e.applied[i]
 	}
 	return out
 }
@@ -322,24 +340,26 @@ func (e *Engine) evaluate(ev event.Event, t time.Time, hasTime bool) []Alert {
 	}
 	var alerts []Alert
 	if e.cfg.NoIndex {
-		for _, r := range e.rules {
-			alerts = append(alerts, e.evalRule(r, ev, t, hasTime, false)...)
+		for i := range e.rules {
+			alerts = append(alerts, e.evalRule(i, ev, t, hasTime, false)...)
 		}
 		return alerts
 	}
 	for _, i := range e.index.candidates(ev) {
-		alerts = append(alerts, e.evalRule(e.rules[i], ev, t, hasTime, true)...)
+		alerts = append(alerts, e.evalRule(i, ev, t, hasTime, true)...)
 	}
 	return alerts
 }
 
-// evalRule runs one rule on an event; indexed says the index chose the
-// rule as a candidate, so a where that is the rule's index requirement
-// holds already when the event's field is a string.
-func (e *Engine) evalRule(r *Compiled, ev event.Event, t time.Time, hasTime, indexed bool) []Alert {
+// evalRule runs the i-th rule on an event; indexed says the index chose
+// the rule as a candidate, so a where that is the rule's index
+// requirement holds already when the event's field is a string.
+func (e *Engine) evalRule(i int, ev event.Event, t time.Time, hasTime, indexed bool) []Alert {
+	r := e.rules[i]
 	if r.where != nil && !(indexed && r.whereIsRequire && isString(ev[r.require.field])) && !e.eval(r.where, ev) {
 		return nil
 	}
+	e.applied[i]++
 	var got []Alert
 	switch r.Rule.Kind {
 	case KindMatch:

@@ -37,6 +37,7 @@ func TestIndexChangesNoOutcome(t *testing.T) {
 		t.Run(in.name, func(t *testing.T) {
 			p := sshd.New(sshd.Config{Reference: time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC), Location: time.UTC})
 			evs := parseLines(t, in.name, in.data(t), p)
+			var applied [2]map[string]int64
 			run := func(noIndex bool) ([]rules.Alert, rules.Stats) {
 				e := rules.NewEngine(compiled, rules.EngineConfig{NoIndex: noIndex, Now: now})
 				var out []rules.Alert
@@ -44,10 +45,28 @@ func TestIndexChangesNoOutcome(t *testing.T) {
 					out = append(out, e.Process(ev.Clone())...)
 				}
 				out = append(out, e.Flush()...)
+				if noIndex {
+					applied[1] = e.Applied()
+				} else {
+					applied[0] = e.Applied()
+				}
 				return out, e.Stats()
 			}
 			indexed, si := run(false)
 			all, sa := run(true)
+			// The index only skips events a rule cannot match: it
+			// evaluates a subset of them, and every rule that alerts
+			// was evaluated on some.
+			for id, n := range applied[1] {
+				if applied[0][id] > n {
+					t.Errorf("%s: evaluated on %d events with the index, %d without", id, applied[0][id], n)
+				}
+			}
+			for _, a := range all {
+				if applied[0][a.Rule.ID] == 0 {
+					t.Errorf("%s alerted but evaluated no event with the index", a.Rule.ID)
+				}
+			}
 			if len(indexed) == 0 && in.name != "Linux_2k.log" {
 				t.Fatal("no alert at all: the comparison proves nothing")
 			}

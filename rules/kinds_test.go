@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -346,5 +347,62 @@ func TestExceptedEventsDoNotCountTowardsAThreshold(t *testing.T) {
 	}
 	if e.Stats().Excepted != 2 {
 		t.Fatalf("excepted %d, want 2", e.Stats().Excepted)
+	}
+}
+
+func TestAppliedCountsTheEventsEachRuleWasEvaluatedOn(t *testing.T) {
+	auth := parseRule(t, `id: auth
+name: failed auth
+severity: low
+risk_score: 10
+kind: match
+where: event.dataset == "system.auth"
+condition: event.outcome == "failure"
+`)
+	cloud := parseRule(t, `id: cloud
+name: trail stopped
+severity: low
+risk_score: 10
+kind: match
+where: event.dataset == "aws.cloudtrail" && event.outcome == "success"
+condition: source.ip == "198.51.100.1"
+`)
+	every := parseRule(t, `id: every
+name: any root
+severity: low
+risk_score: 10
+kind: match
+condition: user.name == "root"
+`)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	evs := []event.Event{
+		loginAt(1, at, "203.0.113.7", "root", "failure"),
+		loginAt(2, at, "203.0.113.7", "root", "failure"),
+		loginAt(3, at, "203.0.113.7", "alice", "success"),
+		{"event.dataset": "aws.cloudtrail", "event.outcome": "success", "@timestamp": "2026-01-01T00:00:01Z"},
+		{"event.dataset": "aws.cloudtrail", "event.outcome": "failure", "@timestamp": "2026-01-01T00:00:02Z"},
+	}
+	applied := func(noIndex bool) map[string]int64 {
+		e := NewEngine([]*Compiled{auth, cloud, every}, EngineConfig{NoIndex: noIndex})
+		for _, ev := range evs {
+			e.Process(ev)
+		}
+		return e.Applied()
+	}
+	// Without the index every event past the where counts, whatever the
+	// condition says: the success for auth, the cloud event without a
+	// source.ip for cloud, every event for the rule without a where.
+	want := map[string]int64{"auth": 3, "cloud": 1, "every": 5}
+	if got := applied(true); !maps.Equal(got, want) {
+		t.Errorf("without the index: Applied() = %v, want %v", got, want)
+	}
+	// The index leaves out events the condition cannot match, never one
+	// it matches.
+	matching := map[string]int64{"auth": 2, "cloud": 0, "every": 2}
+	got := applied(false)
+	for id, n := range want {
+		if got[id] > n || got[id] < matching[id] {
+			t.Errorf("with the index: %s evaluated on %d events, want between the %d it matches and the %d past its where", id, got[id], matching[id], n)
+		}
 	}
 }

@@ -58,7 +58,11 @@ type RuleSummary struct {
 	Name     string
 	Severity string
 	Alerts   int64
-	Entities map[string]int64 // entity "field=value" → alerts
+	// Evaluated is how many events the rule was evaluated on
+	// (rules.Engine.Applied): 0 says the input held nothing of the kind
+	// the rule is written for.
+	Evaluated int64
+	Entities  map[string]int64 // entity "field=value" → alerts
 }
 
 // TopEntities returns up to n entities with the most alerts.
@@ -273,6 +277,11 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 	for _, p := range inOrder(flushed) {
 		if failed == nil {
 			record(p.alert)
+		}
+	}
+	for _, eng := range engines {
+		for id, n := range eng.Applied() {
+			perRule[id].Evaluated += n
 		}
 	}
 	for _, rs := range perRule {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,16 @@ func TestScanFindsTheOpenSSHBruteForces(t *testing.T) {
 	for _, a := range alerts {
 		if a.Rule.ID == "vigil.ssh.brute_force" {
 			counts[a.Vigil.Alert.Entity.String()]++
+		}
+	}
+	// The brute force rule was evaluated on sshd events, no Windows rule
+	// on any.
+	for _, r := range sum.Rules {
+		switch {
+		case r.ID == "vigil.ssh.brute_force" && (r.Evaluated == 0 || r.Evaluated > sum.Events):
+			t.Errorf("%s evaluated on %d of %d events", r.ID, r.Evaluated, sum.Events)
+		case strings.HasPrefix(r.ID, "vigil.windows.") && r.Evaluated != 0:
+			t.Errorf("%s evaluated on %d sshd events", r.ID, r.Evaluated)
 		}
 	}
 	if bf == nil || bf.Alerts == 0 || len(bf.Entities) != len(counts) {

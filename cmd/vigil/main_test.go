@@ -137,6 +137,12 @@ func TestBinary(t *testing.T) {
 		if !strings.Contains(stderr.String(), "vigil.ssh.brute_force_success") || !strings.Contains(stderr.String(), "source.ip=198.51.100.23 (1)") {
 			t.Errorf("summary table: %s", stderr.String())
 		}
+		// Rules for other logs (Windows, CloudTrail...) are one line, not
+		// a row each; the sshd rule that did not fire keeps its row.
+		if !strings.Contains(stderr.String(), "rules had no event their conditions could match") ||
+			strings.Contains(stderr.String(), "vigil.windows.lsass_access ") || !strings.Contains(stderr.String(), "vigil.ssh.root_login ") {
+			t.Errorf("summary table: rules without events must be folded into one line: %s", stderr.String())
+		}
 		bad := exec.Command(bin, "scan", "--rules", t.TempDir(), scenario)
 		if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "no rule could be loaded") {
 			t.Errorf("scan with an empty rule directory: %v: %s", err, out)

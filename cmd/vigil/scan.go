@@ -139,16 +139,35 @@ func printScanSummary(w io.Writer, sum *scan.Summary, elapsed time.Duration) {
 	for _, in := range sum.Inputs {
 		fmt.Fprintf(w, "%s: %d events, %d parse failures\n", in.Name, in.Events, in.Failed())
 	}
+	// The rules that evaluated none of the input's events (written for
+	// other logs) make one line, not a row each.
+	var idle []string
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RULE\tSEVERITY\tALERTS\tTOP ENTITIES")
+	fmt.Fprintln(tw, "RULE\tSEVERITY\tALERTS\tEVALUATED\tTOP ENTITIES")
 	for _, r := range sum.Rules {
+		if r.Alerts == 0 && r.Evaluated == 0 {
+			idle = append(idle, r.ID)
+			continue
+		}
 		var top []string
 		for _, e := range r.TopEntities(3) {
 			top = append(top, fmt.Sprintf("%s (%d)", e, r.Entities[e]))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", r.ID, r.Severity, r.Alerts, strings.Join(top, ", "))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", r.ID, r.Severity, r.Alerts, r.Evaluated, strings.Join(top, ", "))
 	}
 	tw.Flush()
+	if len(idle) > 0 {
+		fmt.Fprintf(w, "%d rules had no event their conditions could match (written for other logs): %s\n",
+			len(idle), abbreviate(idle, 5))
+	}
 	rate := float64(sum.Events) / max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(w, "%d events → %d alerts in %.2fs (%.0f events/s)\n", sum.Events, sum.Alerts, elapsed.Seconds(), rate)
+}
+
+// abbreviate lists up to n of ids, and how many more there are.
+func abbreviate(ids []string, n int) string {
+	if len(ids) <= n {
+		return strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:n], ", "), len(ids)-n)
 }
