@@ -214,9 +214,10 @@ func TestPackOnStratusCloudTrail(t *testing.T) {
 		{"aws.defense-evasion.cloudtrail-delete.json", []string{"vigil.aws.cloudtrail_stopped"}},
 		{"aws.defense-evasion.cloudtrail-event-selectors.json", []string{"vigil.aws.cloudtrail_event_selectors"}},
 		{"aws.initial-access.console-login-without-mfa.json", []string{"vigil.aws.console_login_without_mfa"}},
-		// Its three calls share one second, which CloudTrail does not order,
-		// so the sequence vigil.aws.new_admin_user cannot be relied on here.
-		{"aws.persistence.iam-create-admin-user.json", []string{"vigil.aws.access_key_for_other_user", "vigil.aws.admin_policy_attached"}},
+		// Its three calls share one second, which CloudTrail does not
+		// order (AttachUserPolicy comes first in the file):
+		// vigil.aws.new_admin_user counts them in either order.
+		{"aws.persistence.iam-create-admin-user.json", []string{"vigil.aws.access_key_for_other_user", "vigil.aws.admin_policy_attached", "vigil.aws.new_admin_user"}},
 		{"aws.persistence.iam-backdoor-user.json", []string{"vigil.aws.access_key_for_other_user"}},
 		{"aws.credential-access.ec2-get-password-data.json", []string{"vigil.aws.get_password_data_burst"}},
 		{"aws.credential-access.secretsmanager-retrieve-secrets.json", []string{"vigil.aws.secrets_retrieval_burst"}},
