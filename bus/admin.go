@@ -8,10 +8,13 @@ import (
 )
 
 // topicSettings are the topic configurations Vigil sets on the topics it
-// creates: checkpoints are compacted, only the newest value of a key is kept.
+// creates: checkpoints are compacted, only the newest value of a key is
+// kept, and never dropped for its age or the topic's size (Kafka applies
+// no retention to a compact-only topic anyway; the embedded broker
+// would).
 func topicSettings(topic string) map[string]string {
 	if topic == TopicState {
-		return map[string]string{"cleanup.policy": "compact"}
+		return map[string]string{"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1"}
 	}
 	return nil
 }

@@ -18,7 +18,24 @@ type BrokerConfig struct {
 	DataDir string
 	// Partitions of topics created without an explicit count (default 6).
 	Partitions int
+	// Retention is how long the broker keeps records (default 168h, as
+	// Kafka does), and RetentionBytes how many bytes of them per partition
+	// (default 256 MiB; negative: no bound). The embedded broker holds its
+	// topics in memory: without a bound in bytes, a busy `vigil run`
+	// would keep a week of events. The oldest records go first, consumed
+	// or not, so size it for the backlog a stopped stage must survive.
+	// vigil.state (compacted) is exempt: its topic settings keep every
+	// key's newest checkpoint however old (see EnsureTopics).
+	Retention      time.Duration
+	RetentionBytes int64
+	// CleanInterval is how often retention and compaction run (default
+	// 15s, rather than Kafka's hour: a detector restoring its state from
+	// vigil.state reads little).
+	CleanInterval time.Duration
 }
+
+// DefaultRetentionBytes is BrokerConfig.RetentionBytes's default.
+const DefaultRetentionBytes = 256 << 20
 
 // Broker is an embedded single-node Kafka-protocol broker.
 type Broker struct {
@@ -55,9 +72,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		kfake.DefaultNumPartitions(partitions),
 		kfake.AllowAutoTopicCreation(),
 		kfake.GroupMinSessionTimeout(time.Second),
-		// Compact compacted topics (vigil.state) every 15s rather than
-		// hourly, so a detector restoring its state reads little.
-		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "15000"}),
+		kfake.BrokerConfigs(cfg.brokerSettings()),
 	}
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
@@ -72,6 +87,29 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		return nil, fmt.Errorf("start embedded broker on %s: no listener", listen)
 	}
 	return &Broker{cluster: c, addr: addrs[0]}, nil
+}
+
+// brokerSettings are the broker-wide configurations of the embedded
+// broker: retention and how often it is applied.
+func (cfg BrokerConfig) brokerSettings() map[string]string {
+	retention, bytes, clean := cfg.Retention, cfg.RetentionBytes, cfg.CleanInterval
+	if retention <= 0 {
+		retention = 7 * 24 * time.Hour
+	}
+	if bytes == 0 {
+		bytes = DefaultRetentionBytes
+	}
+	if bytes < 0 {
+		bytes = -1
+	}
+	if clean <= 0 {
+		clean = 15 * time.Second
+	}
+	return map[string]string{
+		"log.retention.ms":       strconv.FormatInt(retention.Milliseconds(), 10),
+		"log.retention.bytes":    strconv.FormatInt(bytes, 10),
+		"log.cleaner.backoff.ms": strconv.FormatInt(clean.Milliseconds(), 10),
+	}
 }
 
 // Addr is the broker's host:port, for bootstrap.servers.

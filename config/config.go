@@ -45,6 +45,22 @@ type Metrics struct {
 type Broker struct {
 	Listen  string `yaml:"listen"`
 	DataDir string `yaml:"data_dir"`
+	// Retention is how long the broker keeps records (default 168h), and
+	// RetentionMB how many MiB per partition (default 256; -1: no bound).
+	// The embedded broker holds its topics in memory; the oldest records
+	// go first, consumed or not. vigil.state is exempt.
+	Retention   Duration `yaml:"retention"`
+	RetentionMB int      `yaml:"retention_mb"`
+}
+
+// BusBroker is the embedded broker's configuration for bus.StartBroker.
+func (b Broker) BusBroker(partitions int) bus.BrokerConfig {
+	bytes := int64(b.RetentionMB) << 20
+	if b.RetentionMB < 0 {
+		bytes = -1
+	}
+	return bus.BrokerConfig{Listen: b.Listen, DataDir: b.DataDir, Partitions: partitions,
+		Retention: time.Duration(b.Retention), RetentionBytes: bytes}
 }
 
 // Collect configures the collect stage.
@@ -257,7 +273,7 @@ const DefaultHeapFloorMB = 256
 func Default() Config {
 	return Config{
 		Kafka:   bus.Config{Partitions: 6, ReplicationFactor: 1},
-		Broker:  Broker{Listen: "127.0.0.1:0"},
+		Broker:  Broker{Listen: "127.0.0.1:0", Retention: Duration(7 * 24 * time.Hour), RetentionMB: bus.DefaultRetentionBytes >> 20},
 		Collect: Collect{KeyField: "host.name", DataDir: "vigil-data"},
 		Detect:  Detect{Enrich: enrichers.DefaultConfig(), HeapFloorMB: DefaultHeapFloorMB},
 		Triage: Triage{
@@ -326,6 +342,12 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
 			return fmt.Errorf("metrics.listen: %q is not host:port: %w", c.Metrics.Listen, err)
 		}
+	}
+	if c.Broker.Retention < 0 {
+		return fmt.Errorf("broker.retention: must not be negative")
+	}
+	if c.Broker.RetentionMB == 0 || c.Broker.RetentionMB < -1 {
+		return fmt.Errorf("broker.retention_mb: %d is not a size in MiB (or -1 for no bound)", c.Broker.RetentionMB)
 	}
 	if c.Detect.HeapFloorMB < 0 {
 		return fmt.Errorf("detect.heap_floor_mb: must not be negative (0 turns the floor off)")

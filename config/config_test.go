@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/vigil-siem/vigil/bus"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,8 @@ func TestErrorsNameTheKeyAndTheFile(t *testing.T) {
 		{"", map[string]string{"VIGIL_KAFKA_PARTITIONS": "many"}, []string{"VIGIL_KAFKA_PARTITIONS", "whole number"}},
 		{"triage:\n  engine: openai\n", map[string]string{"OPENAI_API_KEY": ""}, []string{"OPENAI_API_KEY"}},
 		{"detect:\n  heap_floor_mb: -1\n", nil, []string{"bad.yaml", "detect.heap_floor_mb", "negative"}},
+		{"broker:\n  retention_mb: 0\n", nil, []string{"bad.yaml", "broker.retention_mb", "-1 for no bound"}},
+		{"broker:\n  retention: -1h\n", nil, []string{"bad.yaml", "broker.retention", "negative"}},
 	}
 	for _, c := range cases {
 		path := filepath.Join(dir, "bad.yaml")
@@ -109,5 +112,20 @@ func TestHeapFloorDefaultAndOverrides(t *testing.T) {
 	t.Setenv("VIGIL_DETECT_HEAP_FLOOR_MB", "64")
 	if cfg, err = Load(path); err != nil || cfg.Detect.HeapFloorMB != 64 {
 		t.Errorf("VIGIL_DETECT_HEAP_FLOOR_MB=64 gave %d (%v), want 64", cfg.Detect.HeapFloorMB, err)
+	}
+}
+
+func TestBrokerRetentionReachesTheEmbeddedBroker(t *testing.T) {
+	cfg := Default()
+	if got := cfg.Broker.BusBroker(6); got.RetentionBytes != bus.DefaultRetentionBytes || got.Retention != 7*24*time.Hour || got.Partitions != 6 {
+		t.Errorf("default broker config %+v, want 256 MiB, 168h, 6 partitions", got)
+	}
+	cfg.Broker.RetentionMB = -1
+	if got := cfg.Broker.BusBroker(6); got.RetentionBytes >= 0 {
+		t.Errorf("retention_mb -1 gives RetentionBytes %d, want negative (no bound)", got.RetentionBytes)
+	}
+	cfg.Broker.RetentionMB = 10
+	if got := cfg.Broker.BusBroker(6); got.RetentionBytes != 10<<20 {
+		t.Errorf("retention_mb 10 gives RetentionBytes %d, want %d", got.RetentionBytes, 10<<20)
 	}
 }

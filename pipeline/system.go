@@ -78,7 +78,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*System, e
 	}
 	s.Wire = codec
 	if s.Bus.BootstrapServers == "" {
-		b, err := bus.StartBroker(bus.BrokerConfig{Listen: cfg.Broker.Listen, DataDir: cfg.Broker.DataDir, Partitions: cfg.Kafka.Partitions})
+		b, err := bus.StartBroker(cfg.Broker.BusBroker(cfg.Kafka.Partitions))
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-siem/vigil/bus"
+	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/enrichers"
 	"github.com/vigil-siem/vigil/pipeline"
 )
@@ -127,13 +128,14 @@ func newStageCmd(g *globals, name, short string) *cobra.Command {
 
 func newBrokerCmd() *cobra.Command {
 	var listen, dataDir string
-	var partitions int
+	var partitions, retentionMB int
+	var retention time.Duration
 	cmd := &cobra.Command{
 		Use:   "broker",
 		Short: "Run the embedded Kafka-protocol broker standalone (for stages in separate processes, kcat, tests)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := bus.StartBroker(bus.BrokerConfig{Listen: listen, DataDir: dataDir, Partitions: partitions})
+			b, err := bus.StartBroker(config.Broker{Listen: listen, DataDir: dataDir, Retention: config.Duration(retention), RetentionMB: retentionMB}.BusBroker(partitions))
 			if err != nil {
 				return err
 			}
@@ -149,6 +151,9 @@ func newBrokerCmd() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9092", "host:port to listen on (port 0 picks one)")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep topics, offsets and groups in this directory across restarts")
 	cmd.Flags().IntVar(&partitions, "partitions", 6, "partitions of the topics it creates")
+	cmd.Flags().DurationVar(&retention, "retention", 7*24*time.Hour, "how long records are kept")
+	cmd.Flags().IntVar(&retentionMB, "retention-mb", bus.DefaultRetentionBytes>>20,
+		"MiB of records kept per partition, oldest dropped first, consumed or not (-1: no bound; vigil.state is exempt)")
 	return cmd
 }
 
