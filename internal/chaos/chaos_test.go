@@ -224,7 +224,9 @@ func TestChaos(t *testing.T) {
 
 	addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t))
 	fl := newFleet(t, bin, dir, []string{"VIGIL_KAFKA_BOOTSTRAP_SERVERS=" + addr, "VIGIL_LOG_LEVEL=warn"})
-	fl.start("broker", "broker", "--listen", addr, "--partitions", strconv.Itoa(p.partitions))
+	// No retention in bytes: the check reads every record of vigil.events
+	// back (the full run puts ~200 MB in each partition).
+	fl.start("broker", "broker", "--listen", addr, "--partitions", strconv.Itoa(p.partitions), "--retention-mb", "-1")
 	for deadline := time.Now().Add(20 * time.Second); !portOpen(addr); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("broker did not listen:\n%s", tail(filepath.Join(dir, "logs", "broker-1.log"), 20))
