@@ -265,6 +265,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// HeapFloorBytes is HeapFloorMB in bytes, for gcfloor.Start.
+func (d Detect) HeapFloorBytes() uint64 { return uint64(max(d.HeapFloorMB, 0)) << 20 }
+
 // DefaultHeapFloorMB is detect.heap_floor_mb's default: enough for the
 // garbage of ~100k events between collections.
 const DefaultHeapFloorMB = 256

@@ -15,6 +15,7 @@ import (
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/event"
+	"github.com/vigil-siem/vigil/internal/gcfloor"
 	"github.com/vigil-siem/vigil/rules"
 )
 
@@ -572,9 +573,16 @@ func TestStateStoreChunksAndTombstones(t *testing.T) {
 
 // BenchmarkDetectStage measures the detect stage over the demo auth.log
 // (repeated) already on vigil.events: enrichment, the built-in pack, the
-// re-key topic and checkpoints, in events/s. "local" runs every rule
-// where the events are (no re-keying, one member only), for comparison.
+// re-key topic and checkpoints, in events/s, with the stage's heap floor
+// (VIGIL_DETECT_HEAP_FLOOR_MB=0: Go's default GC). "local" runs every
+// rule where the events are (no re-keying, one member only), for
+// comparison.
 func BenchmarkDetectStage(b *testing.B) {
+	cfg, err := config.Load("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer gcfloor.Start(cfg.Detect.HeapFloorBytes(), 100)()
 	for _, c := range []struct {
 		name     string
 		allLocal bool

@@ -102,7 +102,7 @@ func encodedEvents(tb testing.TB) [][]byte {
 // default detect.heap_floor_mb; VIGIL_DETECT_HEAP_FLOOR_MB sets another,
 // 0 measures Go's default). Run with -cpu 1 for events/s per core.
 func BenchmarkDecodeAndDetect(b *testing.B) {
-	defer gcfloor.Start(uint64(heapFloorMB(b))<<20, 100)()
+	defer gcfloor.Start(detectConfig(b).HeapFloorBytes(), 100)()
 	pack, errs := rules.LoadFS(rules.Pack(), ".")
 	if len(errs) > 0 {
 		b.Fatal(errs)
@@ -128,13 +128,14 @@ func BenchmarkDecodeAndDetect(b *testing.B) {
 	b.ReportMetric(float64(len(docs)), "distinct-events")
 }
 
-// heapFloorMB is the detect stage's heap floor for benchmarks.
-func heapFloorMB(tb testing.TB) int {
+// detectConfig is the detect stage's default configuration, with the
+// environment's VIGIL_DETECT_* applied.
+func detectConfig(tb testing.TB) config.Detect {
 	cfg, err := config.Load("")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return cfg.Detect.HeapFloorMB
+	return cfg.Detect
 }
 
 // BenchmarkDecodeAndDetectParts splits BenchmarkDecodeAndDetect in its

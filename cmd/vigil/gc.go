@@ -16,5 +16,5 @@ func floorHeap(cfg config.Config) (stop func()) {
 	if os.Getenv("GOGC") != "" {
 		return func() {}
 	}
-	return gcfloor.Start(uint64(cfg.Detect.HeapFloorMB)<<20, 100)
+	return gcfloor.Start(cfg.Detect.HeapFloorBytes(), 100)
 }
