@@ -1,11 +1,13 @@
 package bus
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
 
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -86,6 +88,12 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		c.Close()
 		return nil, fmt.Errorf("start embedded broker on %s: no listener", listen)
 	}
+	if cfg.DataDir != "" {
+		if err := keepCheckpoints(addrs[0]); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("start embedded broker on %s: %w", listen, err)
+		}
+	}
 	return &Broker{cluster: c, addr: addrs[0]}, nil
 }
 
@@ -110,6 +118,42 @@ func (cfg BrokerConfig) brokerSettings() map[string]string {
 		"log.retention.bytes":    strconv.FormatInt(bytes, 10),
 		"log.cleaner.backoff.ms": strconv.FormatInt(clean.Milliseconds(), 10),
 	}
+}
+
+// keepCheckpoints gives a vigil.state kept in a data directory the topic
+// settings EnsureTopics gives a new one: a Vigil before them created it
+// with compaction only, and the embedded broker applies retention to
+// compacted topics too, so it would drop old checkpoints. Setting them
+// also starts the broker's cleaner, which kfake does not start for topics
+// it loads from a data directory (compaction and retention would not run
+// until a topic is created or altered). Nothing to do when the topic does
+// not exist yet.
+func keepCheckpoints(addr string) error {
+	cm, err := Config{BootstrapServers: addr}.configMap(nil)
+	if err != nil {
+		return err
+	}
+	admin, err := kafka.NewAdminClient(cm)
+	if err != nil {
+		return fmt.Errorf("admin client: %w", err)
+	}
+	defer admin.Close()
+	var entries []kafka.ConfigEntry
+	for name, value := range topicSettings(TopicState) {
+		entries = append(entries, kafka.ConfigEntry{Name: name, Value: value, IncrementalOperation: kafka.AlterConfigOpTypeSet})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	results, err := admin.IncrementalAlterConfigs(ctx, []kafka.ConfigResource{{Type: kafka.ResourceTopic, Name: TopicState, Config: entries}})
+	if err != nil {
+		return fmt.Errorf("settings of %s: %w", TopicState, err)
+	}
+	for _, r := range results {
+		if code := r.Error.Code(); code != kafka.ErrNoError && code != kafka.ErrUnknownTopicOrPart {
+			return fmt.Errorf("settings of %s: %w", TopicState, r.Error)
+		}
+	}
+	return nil
 }
 
 // Addr is the broker's host:port, for bootstrap.servers.

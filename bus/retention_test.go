@@ -95,3 +95,83 @@ func TestBrokerSettingsDefaults(t *testing.T) {
 		t.Errorf("a negative RetentionBytes gives log.retention.bytes %q, want -1 (no bound)", got)
 	}
 }
+
+// A vigil.state an older Vigil created (compaction only) in a data
+// directory gets the settings that keep its checkpoints when the broker
+// starts on that directory again, and the cleaner runs (kfake starts it
+// for loaded topics only when a topic is created or altered).
+func TestEmbeddedBrokerKeepsCheckpointsOfAnOlderDataDir(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const n = 400
+	value := bytes.Repeat([]byte("x"), 1000)
+
+	b, err := StartBroker(BrokerConfig{Partitions: 1, DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{BootstrapServers: b.Addr(), Partitions: 1}
+	admin, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": b.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := admin.CreateTopics(ctx, []kafka.TopicSpecification{
+		{Topic: TopicState, NumPartitions: 1, ReplicationFactor: 1, Config: map[string]string{"cleanup.policy": "compact"}},
+		{Topic: TopicEvents, NumPartitions: 1, ReplicationFactor: 1},
+	})
+	admin.Close()
+	if err != nil || res[0].Error.Code() != kafka.ErrNoError {
+		t.Fatalf("create topics as an older Vigil did: %v %v", err, res)
+	}
+	p, err := NewProducer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for batch := range n / 10 {
+		var msgs []Message
+		for i := range 10 {
+			key := []byte(fmt.Sprintf("key-%d", batch*10+i))
+			msgs = append(msgs, Message{Topic: TopicEvents, Key: key, Value: value}, Message{Topic: TopicState, Key: key, Value: value})
+		}
+		if err := p.Send(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close(time.Second)
+	b.Close()
+
+	b, err = StartBroker(BrokerConfig{Partitions: 1, DataDir: dir, RetentionBytes: 64 << 10, CleanInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": b.Addr(), "group.id": "retention-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Retention runs: the events are cut to the bound...
+	for {
+		low, _, err := c.QueryWatermarkOffsets(TopicEvents, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if low > 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s was not cut to 64 KiB after a minute", TopicEvents)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	// ...and the checkpoints stay.
+	low, high, err := c.QueryWatermarkOffsets(TopicState, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if low != 0 || high != n {
+		t.Errorf("%s spans offsets %d to %d after the restart, want 0 to %d: checkpoints were dropped", TopicState, low, high, n)
+	}
+}
