@@ -184,8 +184,8 @@ func ruleConditions(rules []*Compiled) []*condition {
 // evaluated on past its where since the engine started or last reloaded.
 // The index leaves out events its conditions cannot match (with
 // EngineConfig.NoIndex every event past the where counts), so this is
-// about the events that concern the rule: a rule with none in a scan saw
-// no log of the kind it is written for.
+// about the events that concern the rule: a rule with none in a scan had
+// no event it could match.
 func (e *Engine) Applied() map[string]int64 {
 	out := make(map[string]int64, len(e.rules))
 	for i, r := range e.rules {

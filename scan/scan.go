@@ -59,8 +59,8 @@ type RuleSummary struct {
 	Severity string
 	Alerts   int64
 	// Evaluated is how many events the rule was evaluated on
-	// (rules.Engine.Applied): 0 says the input held nothing of the kind
-	// the rule is written for.
+	// (rules.Engine.Applied): 0 says no event of the input could match
+	// its conditions (mostly: a log of another kind).
 	Evaluated int64
 	Entities  map[string]int64 // entity "field=value" → alerts
 }

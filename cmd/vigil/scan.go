@@ -139,8 +139,8 @@ func printScanSummary(w io.Writer, sum *scan.Summary, elapsed time.Duration) {
 	for _, in := range sum.Inputs {
 		fmt.Fprintf(w, "%s: %d events, %d parse failures\n", in.Name, in.Events, in.Failed())
 	}
-	// The rules that evaluated none of the input's events (written for
-	// other logs) make one line, not a row each.
+	// The rules that evaluated none of the input's events (mostly rules
+	// for other kinds of logs) make one line, not a row each.
 	var idle []string
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tSEVERITY\tALERTS\tEVALUATED\tTOP ENTITIES")
@@ -157,7 +157,7 @@ func printScanSummary(w io.Writer, sum *scan.Summary, elapsed time.Duration) {
 	}
 	tw.Flush()
 	if len(idle) > 0 {
-		fmt.Fprintf(w, "%d rules had no event their conditions could match (written for other logs): %s\n",
+		fmt.Fprintf(w, "%d rules had no event their conditions could match: %s\n",
 			len(idle), abbreviate(idle, 5))
 	}
 	rate := float64(sum.Events) / max(elapsed.Seconds(), 1e-9)
