@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -146,6 +148,61 @@ func TestBinary(t *testing.T) {
 		bad := exec.Command(bin, "scan", "--rules", t.TempDir(), scenario)
 		if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "no rule could be loaded") {
 			t.Errorf("scan with an empty rule directory: %v: %s", err, out)
+		}
+	})
+
+	t.Run("scan and parse read gzip-compressed logs", func(t *testing.T) {
+		plain, err := os.ReadFile(scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gz := filepath.Join(t.TempDir(), "auth.log.2.gz")
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(plain)
+		zw.Close()
+		if err := os.WriteFile(gz, buf.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// The same alerts (rule and entity; ids name the file) as the
+		// uncompressed log.
+		alerts := func(path string) []string {
+			out, err := exec.Command(bin, "scan", path).Output()
+			if err != nil {
+				t.Fatalf("vigil scan %s: %v", path, err)
+			}
+			var got []string
+			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				var a struct {
+					Rule  struct{ ID string }
+					Vigil struct {
+						Alert struct{ Entity struct{ Field, Value string } }
+					}
+				}
+				if err := json.Unmarshal([]byte(line), &a); err != nil {
+					t.Fatalf("alert %q: %v", line, err)
+				}
+				got = append(got, a.Rule.ID+" "+a.Vigil.Alert.Entity.Field+"="+a.Vigil.Alert.Entity.Value)
+			}
+			return got
+		}
+		want, got := alerts(scenario), alerts(gz)
+		if len(want) == 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("alerts of the gzip-compressed log:\n%s\nwant those of the plain one:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		var stderr bytes.Buffer
+		cmd := exec.Command(bin, "parse", gz)
+		cmd.Stderr = &stderr
+		if out, err := cmd.Output(); err != nil || bytes.Count(out, []byte("\n")) != bytes.Count(plain, []byte("\n")) || !strings.Contains(stderr.String(), "0 parse failures") {
+			t.Errorf("vigil parse of the gzip-compressed log: %v, %d events for %d lines: %s", err, bytes.Count(out, []byte("\n")), bytes.Count(plain, []byte("\n")), stderr.String())
+		}
+		// A cut archive is a read error naming the file, not a quiet end.
+		cut := filepath.Join(t.TempDir(), "cut.gz")
+		if err := os.WriteFile(cut, buf.Bytes()[:buf.Len()/2], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(bin, "scan", cut).CombinedOutput(); err == nil || !strings.Contains(string(out), "cut.gz") || !strings.Contains(string(out), "unexpected EOF") {
+			t.Errorf("vigil scan of a cut gzip file: %v: %s", err, out)
 		}
 	})
 

@@ -49,6 +49,9 @@ func (o *readOptions) readInputs(paths []string, stdin io.Reader, emit func(even
 		if progress != nil {
 			r = io.TeeReader(r, progress)
 		}
+		if r, err = decompressed(in.Name, r); err != nil {
+			return out, err
+		}
 		st, err := collectors.Read(in.Name, r, in.Parser, emit)
 		out = append(out, fileStats{name: in.Name, ReadStats: st})
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
@@ -29,7 +30,7 @@ func newScanCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan [--rules DIR] [--format F|auto] FILE...",
 		Short: "Run the rules over log files offline (hunting, backtesting): alerts as NDJSON on stdout, a summary on stderr",
-		Long: "Parses each FILE (\"-\": standard input) and runs the rules on it with the detect stage's engine, " +
+		Long: "Parses each FILE (\"-\": standard input; gzip-compressed files, such as logrotate's auth.log.2.gz, are read as they are) and runs the rules on it with the detect stage's engine, " +
 			"without Kafka. Several FILEs are read at once and merged by event time (each keeps its own order), " +
 			"so logs of several hosts, or auth.log and auth.log.1, given in any order, find what their events in time order find. Alerts are printed as NDJSON on stdout; a table of alerts per rule and their top " +
 			"entities goes to stderr. --rules defaults to detect.rules, or the built-in pack; the enrichers of " +
@@ -63,6 +64,11 @@ func newScanCmd(g *globals) *cobra.Command {
 					inputs[i].Reader = io.TeeReader(inputs[i].Reader, bar)
 				}
 				defer bar.Finish()
+			}
+			for i := range inputs {
+				if inputs[i].Reader, err = decompressed(inputs[i].Name, inputs[i].Reader); err != nil {
+					return err
+				}
 			}
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 256<<10)
 			start := time.Now()
@@ -135,6 +141,22 @@ func (o *readOptions) openInputs(paths []string, stdin io.Reader) ([]scan.Input,
 	return inputs, total, closeAll, nil
 }
 
+// decompressed reads r through gzip when it starts as gzip does
+// (logrotate's auth.log.2.gz), and as it is otherwise. The progress bar,
+// if any, wraps r and counts the compressed bytes the file's size
+// counts.
+func decompressed(name string, r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if magic, _ := br.Peek(2); len(magic) < 2 || magic[0] != 0x1f || magic[1] != 0x8b {
+		return br, nil
+	}
+	z, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return z, nil
+}
+
 func printScanSummary(w io.Writer, sum *scan.Summary, elapsed time.Duration) {
 	for _, in := range sum.Inputs {
 		fmt.Fprintf(w, "%s: %d events, %d parse failures\n", in.Name, in.Events, in.Failed())
@@ -143,11 +165,14 @@ func printScanSummary(w io.Writer, sum *scan.Summary, elapsed time.Duration) {
 	// for other kinds of logs) make one line, not a row each.
 	var idle []string
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RULE\tSEVERITY\tALERTS\tEVALUATED\tTOP ENTITIES")
+	rows := 0
 	for _, r := range sum.Rules {
 		if r.Alerts == 0 && r.Evaluated == 0 {
 			idle = append(idle, r.ID)
 			continue
+		}
+		if rows++; rows == 1 {
+			fmt.Fprintln(tw, "RULE\tSEVERITY\tALERTS\tEVALUATED\tTOP ENTITIES")
 		}
 		var top []string
 		for _, e := range r.TopEntities(3) {
