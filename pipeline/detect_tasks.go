@@ -233,8 +233,11 @@ func (d *detector) assign(parts []bus.TopicPartition) (map[bus.TopicPartition]in
 		// Until its first checkpoint is stored, the partition's commits
 		// stay at its start: a crash before then starts it there again.
 		d.hold[tp] = next
-		d.log.Info("detect partition assigned for the first time: empty state", "partition", tp.String(), "offset", next)
+		d.log.Debug("detect partition assigned for the first time: empty state", "partition", tp.String(), "offset", next)
 	}
+	// One line for them all at info: a new deployment gets every partition
+	// at once.
+	d.log.Info("detect partitions assigned for the first time: empty state", "partitions", len(fresh))
 	// Written while the first batches are evaluated (a new state writer
 	// may take a while to be ready); checkpoint waits for it.
 	done := make(chan struct{})
