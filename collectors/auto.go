@@ -69,6 +69,46 @@ func (a *autoParser) ParseDocument(name string, r io.Reader, emit func(event.Eve
 	return readLines(name, br, a, &st, emit)
 }
 
+// Fork implements parsers.Forker for a stream read line by line (see
+// ReadParallel): the copy holds the per-format parsers forked, and what
+// the lines so far told about the stream.
+func (a *autoParser) Fork() parsers.Line {
+	f := &autoParser{cfg: a.cfg, parsers: make(map[string]Parser, len(a.parsers)), zeekTSV: a.zeekTSV, last: a.last}
+	for format, p := range a.parsers {
+		fork, ok := p.(parsers.Forker)
+		if !ok {
+			// Every format's parser forks (TestEveryLineFormatForks);
+			// a new one would not carry p's state over.
+			continue
+		}
+		f.parsers[format] = fork.Fork()
+	}
+	return f
+}
+
+// Skip implements parsers.Forker: it moves the state past line as Parse
+// would, the state of the format's parser included.
+func (a *autoParser) Skip(line []byte) {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return
+	}
+	format, sure := a.detectLine(line)
+	if sure {
+		a.last = format
+	} else if a.last != "" {
+		format = a.last
+	}
+	if p, err := a.parser(format); err == nil {
+		if fork, ok := p.(parsers.Forker); ok {
+			fork.Skip(line)
+		}
+	}
+}
+
+// linesOnly says whether the stream that starts with head is read line by
+// line (not one JSON document), so that ReadParallel may fork a.
+func (a *autoParser) linesOnly(head []byte) bool { return detectDocument(head) == "" }
+
 func (a *autoParser) parser(format string) (Parser, error) {
 	if p, ok := a.parsers[format]; ok {
 		return p, nil

@@ -28,11 +28,13 @@ type ParallelConfig struct {
 }
 
 // ReadParallel is Read with the parsing spread over several goroutines
-// when the parser is a parsers.Forker (sshd): one goroutine reads lines
+// when the parser is a parsers.Forker that does not read whole documents
+// (every line format; auto on a stream of lines): one goroutine reads lines
 // and carries the parser's state forward (Skip), workers parse batches of
 // lines with a Fork each, and emit gets the events in batches, in the
 // order Read gives them, each event the same as Read makes it, with the
-// same ReadStats. Other parsers are read as Read reads them, in batches.
+// same ReadStats. Document parsers (cloudtrail, windows, auditd, auto on
+// a JSON document) are read as Read reads them, in batches.
 // emit runs on the calling goroutine and may keep the slice. It returns
 // emit's first error, a read error (after the events of the lines read
 // before it), or ctx's error; after an error the stats may count lines
@@ -44,10 +46,24 @@ func ReadParallel(ctx context.Context, name string, r io.Reader, p Parser, cfg P
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.NumCPU()
 	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	if a, ok := p.(*autoParser); ok {
+		// auto reads a stream as lines unless it starts as one JSON
+		// document; as lines it forks like the formats it hands them to.
+		head, _ := br.Peek(64 << 10)
+		if a.linesOnly(head) {
+			return readForked(ctx, name, br, a, cfg, emit)
+		}
+	}
 	fork, ok := p.(parsers.Forker)
 	if _, doc := p.(parsers.Document); doc || !ok {
-		return readBatched(ctx, name, r, p, cfg, emit)
+		return readBatched(ctx, name, br, p, cfg, emit)
 	}
+	return readForked(ctx, name, br, fork, cfg, emit)
+}
+
+// readForked is ReadParallel for a parser that forks.
+func readForked(ctx context.Context, name string, br *bufio.Reader, fork parsers.Forker, cfg ParallelConfig, emit func([]event.Event) error) (ReadStats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -61,7 +77,7 @@ func ReadParallel(ctx context.Context, name string, r io.Reader, p Parser, cfg P
 	go func() {
 		defer close(work)
 		defer close(order)
-		splitBatches(ctx, name, bufio.NewReaderSize(r, 64<<10), fork, cfg.BatchLines, func(b *lineBatch) bool {
+		splitBatches(ctx, name, br, fork, cfg.BatchLines, func(b *lineBatch) bool {
 			b.done = make(chan struct{})
 			select {
 			case work <- b:

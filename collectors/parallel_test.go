@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-siem/vigil/collectors/parsers"
 	"github.com/vigil-siem/vigil/event"
 	"github.com/vigil-siem/vigil/internal/corpus"
 )
@@ -34,19 +35,48 @@ func TestReadParallelGivesWhatReadGives(t *testing.T) {
 		"Dec 10 06:55:46 h sshd[2]: " + strings.Repeat("x", maxOfflineLine+10) + "\n" +
 		"Jan  1 00:00:01 h sshd[3]: Accepted password for root from 203.0.113.7 port 4 ssh2\n" +
 		"<13>Jan  1 00:00:02 h sshd[4]: Connection closed by 203.0.113.7 [preauth]" // no newline
+	// Zeek TSV headers change the parser's state mid-stream; auto
+	// switches formats line by line and sends an unsure line to the last
+	// sure format.
+	zeekTSV := "#separator \\x09\n#path\tconn\n#fields\tts\tuid\tid.orig_h\n#types\ttime\tstring\taddr\n" +
+		"1524000000.1\tC1\t10.0.0.1\n" +
+		"#fields\tts\tid.orig_h\n#types\ttime\taddr\n1524000001.2\t10.0.0.2\nnot\tenough\tfields\there\n"
+	mixed := edge + "\n" + zeekTSV +
+		`{"timestamp":"2018-04-17T12:00:00.000000+0000","event_type":"alert","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","alert":{"severity":1,"signature":"x"}}` + "\n" +
+		`127.0.0.1 - - [17/Apr/2018:12:00:00 +0000] "GET /x HTTP/1.1" 404 10 "-" "curl"` + "\n" +
+		"[Tue Apr 17 12:00:00.123 2018] [core:error] [pid 1] [client 10.0.0.3:1] File does not exist\n" +
+		"type=USER_LOGIN msg=audit(1524000000.000:1): pid=1 uid=0 res=failed\n" +
+		"<13>1 2018-04-17T12:00:00Z host app 1 - - rfc5424 message\n" +
+		`{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","verb":"get","stageTimestamp":"2018-04-17T12:00:00Z"}` + "\n" +
+		"garbage that matches nothing\n"
 	cases := []struct {
 		name, format, data string
 	}{
 		{"sshd edge cases", "sshd", edge},
-		{"syslog (not forkable): batched Read", "syslog", edge},
+		{"syslog", "syslog", edge},
+		{"zeek TSV with a second header", "zeek", zeekTSV},
+		{"auto on every line format at once", FormatAuto, mixed},
 		{"empty stream", "sshd", ""},
+		{"empty stream, auto", FormatAuto, ""},
 	}
 	if dir := corpus.Root(); dir != "" {
-		cases = append(cases,
-			struct{ name, format, data string }{"OpenSSH corpus", "sshd", string(corpus.Read(t, "loghub/OpenSSH_2k.log"))},
-			struct{ name, format, data string }{"Linux corpus", "sshd", string(corpus.Read(t, "loghub/Linux_2k.log"))},
-			struct{ name, format, data string }{"auto on the OpenSSH corpus", FormatAuto, string(corpus.Read(t, "loghub/OpenSSH_2k.log"))},
-		)
+		for _, c := range []struct{ name, format, path string }{
+			{"OpenSSH corpus", "sshd", "loghub/OpenSSH_2k.log"},
+			{"Linux corpus", "sshd", "loghub/Linux_2k.log"},
+			{"Linux corpus as syslog", "syslog", "loghub/Linux_2k.log"},
+			{"auto on the OpenSSH corpus", FormatAuto, "loghub/OpenSSH_2k.log"},
+			{"Apache error corpus", "apacheerror", "loghub/Apache_2k.log"},
+			{"auto on the Apache error corpus", FormatAuto, "loghub/Apache_2k.log"},
+			{"access corpus", "access", "web-access-logs/elastic-examples/apache_logs"},
+			{"auto on the access corpus", FormatAuto, "web-access-logs/elastic-examples/apache_logs"},
+			{"Suricata EVE corpus", "suricata", "suricata-eve/beats_eve-6.0.log"},
+			{"auto on a broken EVE file", FormatAuto, "suricata-eve/surevego_eve_broken.json"},
+			{"Zeek JSON corpus", "zeek", "zeek-wrccdc2018/json/dce_rpc.json"},
+			{"auto on Zeek JSON", FormatAuto, "zeek-wrccdc2018/json/ntlm.json"},
+			{"k8s audit corpus", "k8saudit", "k8s-audit-falco/trace_files/attach_pod.json"},
+		} {
+			cases = append(cases, struct{ name, format, data string }{c.name, c.format, string(corpus.Read(t, c.path))})
+		}
 	}
 	for _, tc := range cases {
 		want, wantSt := readAll(t, tc.format, tc.data)
@@ -88,6 +118,20 @@ func TestReadParallelGivesWhatReadGives(t *testing.T) {
 	}
 }
 
+// Every format read line by line forks, so that ReadParallel spreads it
+// over the CPUs, and auto, which hands lines to them, forks whole.
+func TestEveryLineFormatForks(t *testing.T) {
+	for _, format := range Formats() {
+		p, err := NewParser(format, ParserConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := p.(parsers.Forker); !ok {
+			t.Errorf("the %s parser is not a parsers.Forker: ReadParallel (vigil scan) parses it on one goroutine, and auto cannot fork it", format)
+		}
+	}
+}
+
 func TestReadParallelStopsAtErrors(t *testing.T) {
 	data := strings.Repeat("Dec 10 06:55:46 h sshd[2]: Connection closed by 203.0.113.7 [preauth]\n", 50)
 	broken := errors.New("disk on fire")
@@ -120,17 +164,24 @@ func TestReadParallelStopsAtErrors(t *testing.T) {
 }
 
 // FuzzReadParallel checks that ReadParallel gives, for any stream, the
-// events and stats Read gives, whatever the batch size.
+// events and stats Read gives, whatever the batch size, for the formats
+// whose parsers carry state from line to line (sshd's year, Zeek's TSV
+// header, auto's format of the last line) and for one that carries none.
 func FuzzReadParallel(f *testing.F) {
 	f.Add("Dec 31 23:59:59 h sshd[1]: Failed password for root from 203.0.113.7 port 4 ssh2\r\ngarbage\n\nJan  1 00:00:01 h sshd[3]: x", uint8(1))
 	f.Add("<13>Feb 29 12:00:00 h sshd[1]: x\n2026-03-01T10:00:00+01:00 h sshd[5]: y\nMar  1 10:00:00 h sshd[7]: z\n", uint8(2))
+	f.Add("#separator \\x09\n#fields\tts\tid.orig_h\n#types\ttime\taddr\n1524000001.2\t10.0.0.2\n#fields\tts\n1.5\n", uint8(2*8+3)) // zeek
+	f.Add(`{"timestamp":"2018-04-17T12:00:00Z","event_type":"dns","src_ip":"10.0.0.1"}`+"\nDec 10 06:55:46 h sshd[2]: x\n\t\n{", uint8(1*8+4)) // auto
 	if dir := corpus.Root(); dir != "" {
 		f.Add(string(corpus.Read(f, "loghub/OpenSSH_2k.log")[:4096]), uint8(5))
-		f.Add(string(corpus.Read(f, "loghub/Linux_2k.log")[:4096]), uint8(3))
+		f.Add(string(corpus.Read(f, "loghub/Linux_2k.log")[:4096]), uint8(3*8+3)) // syslog
 	}
-	f.Fuzz(func(t *testing.T, data string, batch uint8) {
+	// choice picks the format (choice/8) and the batch size (choice%8+1).
+	formats := []string{"sshd", FormatAuto, "zeek", "syslog", "access"}
+	f.Fuzz(func(t *testing.T, data string, choice uint8) {
+		format := formats[int(choice/8)%len(formats)]
 		ref := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
-		one, _ := NewParser("sshd", ParserConfig{Reference: ref})
+		one, _ := NewParser(format, ParserConfig{Reference: ref})
 		var want []event.Event
 		wantSt, err := Read("f", strings.NewReader(data), one, func(e event.Event) error {
 			want = append(want, e)
@@ -139,10 +190,10 @@ func FuzzReadParallel(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, _ := NewParser("sshd", ParserConfig{Reference: ref})
+		p, _ := NewParser(format, ParserConfig{Reference: ref})
 		var got []event.Event
 		st, err := ReadParallel(context.Background(), "f", strings.NewReader(data), p,
-			ParallelConfig{Workers: 2, BatchLines: int(batch%8) + 1}, func(evs []event.Event) error {
+			ParallelConfig{Workers: 2, BatchLines: int(choice%8) + 1}, func(evs []event.Event) error {
 				got = append(got, evs...)
 				return nil
 			})
@@ -150,7 +201,7 @@ func FuzzReadParallel(f *testing.F) {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(st, wantSt) {
-			t.Fatalf("ReadParallel: %d events %+v; Read: %d events %+v", len(got), st, len(want), wantSt)
+			t.Fatalf("%s: ReadParallel: %d events %+v; Read: %d events %+v", format, len(got), st, len(want), wantSt)
 		}
 	})
 }

@@ -62,13 +62,21 @@ func Read(name string, r io.Reader, p Parser, emit func(event.Event) error) (Rea
 		}
 		return emit(e)
 	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	if a, ok := p.(*autoParser); ok {
+		// A stream of lines (not one JSON document) is read as lines,
+		// and counted as such.
+		if head, _ := br.Peek(64 << 10); a.linesOnly(head) {
+			return st, readLines(name, br, p, &st, count)
+		}
+	}
 	if doc, ok := p.(parsers.Document); ok {
-		cr := &countingReader{r: r}
+		cr := &countingReader{r: br}
 		err := doc.ParseDocument(name, cr, count)
 		st.Bytes = cr.n
 		return st, err
 	}
-	return st, readLines(name, bufio.NewReaderSize(r, 64<<10), p, &st, count)
+	return st, readLines(name, br, p, &st, count)
 }
 
 // lineChunkSize is the size of the buffers readLines reads lines into:

@@ -137,3 +137,13 @@ func setClient(e event.Event, s string) {
 	}
 	e["related.ip"] = []any{e["source.ip"]}
 }
+
+// Fork implements parsers.Forker: lines are parsed independently, so a
+// copy parses the lines that follow as p would.
+func (p *Parser) Fork() parsers.Line {
+	cp := *p
+	return &cp
+}
+
+// Skip implements parsers.Forker: a line changes nothing in p.
+func (p *Parser) Skip([]byte) {}

@@ -249,3 +249,13 @@ func setID(e event.Event, key, s string) {
 		e[key] = s
 	}
 }
+
+// Fork implements parsers.Forker: lines are parsed independently, so a
+// copy parses the lines that follow as p would.
+func (p *Parser) Fork() parsers.Line {
+	cp := *p
+	return &cp
+}
+
+// Skip implements parsers.Forker: a line changes nothing in p.
+func (p *Parser) Skip([]byte) {}

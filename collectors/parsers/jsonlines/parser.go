@@ -103,3 +103,13 @@ func epoch(v float64) (time.Time, bool) {
 	sec, frac := math.Modf(v)
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
 }
+
+// Fork implements parsers.Forker: lines are parsed independently, so a
+// copy parses the lines that follow as p would.
+func (p *Parser) Fork() parsers.Line {
+	cp := *p
+	return &cp
+}
+
+// Skip implements parsers.Forker: a line changes nothing in p.
+func (p *Parser) Skip([]byte) {}

@@ -428,3 +428,13 @@ func flow(e event.Event, rec map[string]any, typ string) {
 		e["event.duration"] = end.Sub(start).Nanoseconds()
 	}
 }
+
+// Fork implements parsers.Forker: lines are parsed independently, so a
+// copy parses the lines that follow as p would.
+func (p *Parser) Fork() parsers.Line {
+	cp := *p
+	return &cp
+}
+
+// Skip implements parsers.Forker: a line changes nothing in p.
+func (p *Parser) Skip([]byte) {}

@@ -273,3 +273,18 @@ func unescape(s string) string {
 	}
 	return b.String()
 }
+
+// Fork implements parsers.Forker: a copy holds the TSV header read so far
+// (header lines replace its slices, never change them in place).
+func (p *Parser) Fork() parsers.Line {
+	cp := *p
+	return &cp
+}
+
+// Skip implements parsers.Forker: it reads a header line as Parse does;
+// records change nothing.
+func (p *Parser) Skip(line []byte) {
+	if raw := bytes.TrimRight(line, "\r\n"); len(raw) > 0 && raw[0] == '#' {
+		p.header(string(raw))
+	}
+}
