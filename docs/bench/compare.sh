@@ -42,6 +42,7 @@ names=()
 declare -A cmds
 add() { names+=("$1"); cmds[$1]=$2; }
 add "vigil scan (parse + 69-rule pack)" "'$work/vigil' scan -f sshd '$log' >/dev/null 2>'$work/scan.err'"
+add "vigil scan, --format auto (default)" "'$work/vigil' scan '$log' >/dev/null 2>/dev/null"
 if [[ -n ${BEFORE:-} ]]; then
 	cp "$BEFORE" "$work/vigil-before"
 	add "vigil scan, BEFORE binary" "'$work/vigil-before' scan -f sshd '$log' >/dev/null 2>/dev/null"
