@@ -170,7 +170,7 @@ func TestReadParallelStopsAtErrors(t *testing.T) {
 func FuzzReadParallel(f *testing.F) {
 	f.Add("Dec 31 23:59:59 h sshd[1]: Failed password for root from 203.0.113.7 port 4 ssh2\r\ngarbage\n\nJan  1 00:00:01 h sshd[3]: x", uint8(1))
 	f.Add("<13>Feb 29 12:00:00 h sshd[1]: x\n2026-03-01T10:00:00+01:00 h sshd[5]: y\nMar  1 10:00:00 h sshd[7]: z\n", uint8(2))
-	f.Add("#separator \\x09\n#fields\tts\tid.orig_h\n#types\ttime\taddr\n1524000001.2\t10.0.0.2\n#fields\tts\n1.5\n", uint8(2*8+3)) // zeek
+	f.Add("#separator \\x09\n#fields\tts\tid.orig_h\n#types\ttime\taddr\n1524000001.2\t10.0.0.2\n#fields\tts\n1.5\n", uint8(2*8+3))            // zeek
 	f.Add(`{"timestamp":"2018-04-17T12:00:00Z","event_type":"dns","src_ip":"10.0.0.1"}`+"\nDec 10 06:55:46 h sshd[2]: x\n\t\n{", uint8(1*8+4)) // auto
 	if dir := corpus.Root(); dir != "" {
 		f.Add(string(corpus.Read(f, "loghub/OpenSSH_2k.log")[:4096]), uint8(5))
