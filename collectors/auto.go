@@ -25,6 +25,10 @@ type autoParser struct {
 	// matches nothing (a corrupted record, an empty line) goes to it, so it
 	// is flagged by the parser of the stream it belongs to.
 	last string
+	// The parser of the previous line and its format: most streams are
+	// one format, and this skips the map.
+	curFormat string
+	cur       Parser
 }
 
 func newAuto(cfg ParserConfig) *autoParser {
@@ -110,7 +114,11 @@ func (a *autoParser) Skip(line []byte) {
 func (a *autoParser) linesOnly(head []byte) bool { return detectDocument(head) == "" }
 
 func (a *autoParser) parser(format string) (Parser, error) {
+	if a.cur != nil && format == a.curFormat {
+		return a.cur, nil
+	}
 	if p, ok := a.parsers[format]; ok {
+		a.curFormat, a.cur = format, p
 		return p, nil
 	}
 	mk, ok := formats()[format]
