@@ -53,6 +53,18 @@ type Broker struct {
 	RetentionMB int      `yaml:"retention_mb"`
 }
 
+// ValidateRetention checks Retention and RetentionMB, naming them as
+// given (config keys, or vigil broker's flags).
+func (b Broker) ValidateRetention(retention, retentionMB string) error {
+	if b.Retention < 0 {
+		return fmt.Errorf("%s: must not be negative", retention)
+	}
+	if b.RetentionMB == 0 || b.RetentionMB < -1 {
+		return fmt.Errorf("%s: %d is not a size in MiB (or -1 for no bound)", retentionMB, b.RetentionMB)
+	}
+	return nil
+}
+
 // BusBroker is the embedded broker's configuration for bus.StartBroker.
 func (b Broker) BusBroker(partitions int) bus.BrokerConfig {
 	bytes := int64(b.RetentionMB) << 20
@@ -346,11 +358,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("metrics.listen: %q is not host:port: %w", c.Metrics.Listen, err)
 		}
 	}
-	if c.Broker.Retention < 0 {
-		return fmt.Errorf("broker.retention: must not be negative")
-	}
-	if c.Broker.RetentionMB == 0 || c.Broker.RetentionMB < -1 {
-		return fmt.Errorf("broker.retention_mb: %d is not a size in MiB (or -1 for no bound)", c.Broker.RetentionMB)
+	if err := c.Broker.ValidateRetention("broker.retention", "broker.retention_mb"); err != nil {
+		return err
 	}
 	if c.Detect.HeapFloorMB < 0 {
 		return fmt.Errorf("detect.heap_floor_mb: must not be negative (0 turns the floor off)")

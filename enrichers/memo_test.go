@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
-
-	"github.com/vigil-siem/vigil/enrichers/threatintel"
 )
 
 // TestMemoMatchesEachEnricher: whatever the memo holds (sizes from one
@@ -76,13 +74,7 @@ func TestMemoAnswersRepeats(t *testing.T) {
 // TestReloadEmptiesMemo: after a reload no slot holds a plan.
 func TestReloadEmptiesMemo(t *testing.T) {
 	path := writeFile(t, "list.txt", "192.0.2.1\n")
-	cfg := fullConfig(nil)
-	cfg.ThreatIntel.Feeds = append(cfg.ThreatIntel.Feeds, threatintel.Feed{Path: path})
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newSetWithFeed(t, path)
 	s.Enrich(context.Background(), sshEvent())
 	replaceFile(t, path, "192.0.2.1\n81.2.69.142\n")
 	if err := s.Reload(); err != nil {

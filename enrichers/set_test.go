@@ -360,17 +360,8 @@ func BenchmarkCopy(b *testing.B) {
 // TestConcurrentEnrichAndReload runs detect workers against a feed being
 // replaced; run with -race.
 func TestConcurrentEnrichAndReload(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "list.txt")
-	if err := os.WriteFile(path, []byte("192.0.2.1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := fullConfig(nil)
-	cfg.ThreatIntel.Feeds = append(cfg.ThreatIntel.Feeds, threatintel.Feed{Path: path})
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	path := writeFile(t, "list.txt", "192.0.2.1\n")
+	s := newSetWithFeed(t, path)
 	done := make(chan struct{})
 	for w := range 2 {
 		go func() {
@@ -403,4 +394,18 @@ func TestConcurrentEnrichAndReload(t *testing.T) {
 	if st := s.Stats()["threatintel"]; st.Reloads == 0 {
 		t.Errorf("no reloads counted: %+v", st)
 	}
+}
+
+// newSetWithFeed is the full set of enrichers with one more threat-intel
+// feed read from path, closed when the test ends.
+func newSetWithFeed(t *testing.T, path string) *Set {
+	t.Helper()
+	cfg := fullConfig(nil)
+	cfg.ThreatIntel.Feeds = append(cfg.ThreatIntel.Feeds, threatintel.Feed{Path: path})
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -206,6 +206,13 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("broker refuses a retention that is not a size", func(t *testing.T) {
+		out, err := exec.Command(bin, "broker", "--listen", "127.0.0.1:0", "--retention-mb", "0").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "--retention-mb") {
+			t.Errorf("vigil broker --retention-mb 0: %v: %s", err, out)
+		}
+	})
+
 	t.Run("rules lint and test", func(t *testing.T) {
 		for _, sub := range []string{"lint", "test"} {
 			if out, err := exec.Command(bin, "rules", sub).CombinedOutput(); err != nil {

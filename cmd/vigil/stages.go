@@ -135,7 +135,11 @@ func newBrokerCmd() *cobra.Command {
 		Short: "Run the embedded Kafka-protocol broker standalone (for stages in separate processes, kcat, tests)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := bus.StartBroker(config.Broker{Listen: listen, DataDir: dataDir, Retention: config.Duration(retention), RetentionMB: retentionMB}.BusBroker(partitions))
+			bc := config.Broker{Listen: listen, DataDir: dataDir, Retention: config.Duration(retention), RetentionMB: retentionMB}
+			if err := bc.ValidateRetention("--retention", "--retention-mb"); err != nil {
+				return err
+			}
+			b, err := bus.StartBroker(bc.BusBroker(partitions))
 			if err != nil {
 				return err
 			}
