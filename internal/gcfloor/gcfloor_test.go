@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 )
 
 const mib = 1 << 20
@@ -48,23 +49,42 @@ func churn(n int) uint32 {
 	return after.NumGC - before.NumGC
 }
 
+// settle runs a collection and waits (at most a second) until the heap
+// goal is at least goal: the tuner sets the percentage within a poll
+// interval of a collection, and a churn that started before would run at
+// the old one.
+func settle(goal uint64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(pollInterval) {
+		if runtime.ReadMemStats(&ms); ms.NextGC >= goal {
+			return
+		}
+	}
+}
+
 func TestFloorSpacesCollectionsOnASmallHeap(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	runtime.GC()
-	plain := churn(256 * mib)
+	plain := churn(512 * mib)
 
 	stop := Start(128*mib, 100)
-	runtime.GC() // the tuner sees the small live heap
-	floored := churn(256 * mib)
+	settle(96 * mib)
+	floored := churn(512 * mib)
 	stop()
-	t.Logf("collections for 256 MiB of garbage: %d without the floor, %d with it", plain, floored)
+	t.Logf("collections for 512 MiB of garbage: %d without the floor, %d with it", plain, floored)
 
 	// With GOGC=100 and a live heap of a few MiB a collection comes every
-	// few MiB; with a 128 MiB floor, every ~128 MiB.
-	if floored > 4 {
-		t.Errorf("%d collections for 256 MiB of garbage with a 128 MiB floor, want at most 4 (without: %d)", floored, plain)
+	// few MiB; with a 128 MiB floor, every ~128 MiB: 4. A collection that
+	// runs while garbage is being allocated counts what was allocated
+	// during its mark as live, so the next goal may come earlier, once in
+	// a while; twice the ideal count allows for that.
+	if floored > 8 {
+		t.Errorf("%d collections for 512 MiB of garbage with a 128 MiB floor, want at most 8 (without: %d)", floored, plain)
 	}
-	if plain < 3*floored+10 {
+	// Without it, ~128 at a 4 MiB goal; fewer when other processes keep
+	// the collector from running while the churn allocates.
+	if plain <= floored {
 		t.Errorf("without the floor %d collections, with it %d: the floor made no difference", plain, floored)
 	}
 }
