@@ -59,9 +59,8 @@ func (a *autoParser) Parse(src Source, line []byte) event.Event {
 // handed whole to the format that reads such documents; anything else is
 // read line by line.
 func (a *autoParser) ParseDocument(name string, r io.Reader, emit func(event.Event) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, _ := br.Peek(64 << 10)
-	if format := detectDocument(head); format != "" {
+	br := bufio.NewReaderSize(r, maxHead)
+	if format := detectDocument(streamHead(br)); format != "" {
 		p, err := a.parser(format)
 		if err == nil {
 			if doc, ok := p.(parsers.Document); ok {
@@ -145,7 +144,7 @@ func detectDocument(head []byte) string {
 		return jsonFormat(trimmed)
 	case '{':
 		first, _, _ := bytes.Cut(trimmed, []byte("\n"))
-		if json.Valid(bytes.TrimSpace(first)) {
+		if jsonValidLine(first) {
 			return "" // JSON lines
 		}
 		if bytes.Contains(trimmed[:min(len(trimmed), 64)], []byte(`"Records"`)) {
@@ -188,9 +187,16 @@ func (a *autoParser) detectLine(line []byte) (string, bool) {
 	return "jsonlines", false // flags what is not JSON, with its reason
 }
 
+// jsonValidLine says whether a line (its line ending cut) is one JSON
+// value.
+func jsonValidLine(line []byte) bool { return json.Valid(bytes.TrimSpace(line)) }
+
+// jsonFormatHead is how much of a record jsonFormat looks at.
+const jsonFormatHead = 4096
+
 // jsonFormat tells the JSON formats apart by keys only they carry.
 func jsonFormat(b []byte) string {
-	head := b[:min(len(b), 4096)]
+	head := b[:min(len(b), jsonFormatHead)]
 	has := func(s string) bool { return bytes.Contains(head, []byte(s)) }
 	switch {
 	case has(`"eventVersion"`) && has(`"eventSource"`), has(`"Records"`) && has(`"eventName"`):

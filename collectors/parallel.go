@@ -46,24 +46,24 @@ func ReadParallel(ctx context.Context, name string, r io.Reader, p Parser, cfg P
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.NumCPU()
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
+	dr := &drainReader{r: r}
+	br := bufio.NewReaderSize(dr, maxHead)
 	if a, ok := p.(*autoParser); ok {
 		// auto reads a stream as lines unless it starts as one JSON
 		// document; as lines it forks like the formats it hands them to.
-		head, _ := br.Peek(64 << 10)
-		if a.linesOnly(head) {
-			return readForked(ctx, name, br, a, cfg, emit)
+		if a.linesOnly(streamHead(br)) {
+			return readForked(ctx, name, br, dr, a, cfg, emit)
 		}
 	}
 	fork, ok := p.(parsers.Forker)
 	if _, doc := p.(parsers.Document); doc || !ok {
-		return readBatched(ctx, name, br, p, cfg, emit)
+		return readBatched(ctx, name, br, dr, p, cfg, emit)
 	}
-	return readForked(ctx, name, br, fork, cfg, emit)
+	return readForked(ctx, name, br, dr, fork, cfg, emit)
 }
 
 // readForked is ReadParallel for a parser that forks.
-func readForked(ctx context.Context, name string, br *bufio.Reader, fork parsers.Forker, cfg ParallelConfig, emit func([]event.Event) error) (ReadStats, error) {
+func readForked(ctx context.Context, name string, br *bufio.Reader, dr *drainReader, fork parsers.Forker, cfg ParallelConfig, emit func([]event.Event) error) (ReadStats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -77,7 +77,7 @@ func readForked(ctx context.Context, name string, br *bufio.Reader, fork parsers
 	go func() {
 		defer close(work)
 		defer close(order)
-		splitBatches(ctx, name, br, fork, cfg.BatchLines, func(b *lineBatch) bool {
+		splitBatches(ctx, name, br, dr, fork, cfg.BatchLines, func(b *lineBatch) bool {
 			b.done = make(chan struct{})
 			select {
 			case work <- b:
@@ -203,7 +203,7 @@ func (b *lineBatch) parse(name string, each func(event.Event)) {
 // line and forking it at the start of each batch, and hands them to send
 // until the stream ends, a read fails (the last batch carries the error)
 // or send returns false.
-func splitBatches(ctx context.Context, name string, br *bufio.Reader, p parsers.Forker, n int, send func(*lineBatch) bool) {
+func splitBatches(ctx context.Context, name string, br *bufio.Reader, dr *drainReader, p parsers.Forker, n int, send func(*lineBatch) bool) {
 	var offset int64
 	textCap := 0 // room for the text of a batch like the last one
 	for ctx.Err() == nil {
@@ -243,6 +243,9 @@ func splitBatches(ctx context.Context, name string, br *bufio.Reader, p parsers.
 				send(b)
 				return
 			}
+			if drained(br, dr) {
+				break // a live input: its lines go on now, not when n came
+			}
 		}
 		textCap = len(b.text) + len(b.text)/8
 		if !send(b) {
@@ -280,9 +283,9 @@ func appendLine(br *bufio.Reader, dst []byte) (out []byte, n int, truncated bool
 
 // readBatched is ReadParallel for a parser that cannot be forked: Read,
 // with the events handed to emit in batches.
-func readBatched(ctx context.Context, name string, r io.Reader, p Parser, cfg ParallelConfig, emit func([]event.Event) error) (ReadStats, error) {
+func readBatched(ctx context.Context, name string, br *bufio.Reader, dr *drainReader, p Parser, cfg ParallelConfig, emit func([]event.Event) error) (ReadStats, error) {
 	batch := make([]event.Event, 0, cfg.BatchLines)
-	st, err := Read(name, r, p, func(e event.Event) error {
+	st, err := Read(name, br, p, func(e event.Event) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -290,7 +293,7 @@ func readBatched(ctx context.Context, name string, r io.Reader, p Parser, cfg Pa
 			cfg.Each(e)
 		}
 		batch = append(batch, e)
-		if len(batch) < cfg.BatchLines {
+		if len(batch) < cfg.BatchLines && !drained(br, dr) {
 			return nil
 		}
 		full := batch

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/vigil-siem/vigil/collectors/parsers"
@@ -190,18 +191,22 @@ func FuzzReadParallel(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, _ := NewParser(format, ParserConfig{Reference: ref})
-		var got []event.Event
-		st, err := ReadParallel(context.Background(), "f", strings.NewReader(data), p,
-			ParallelConfig{Workers: 2, BatchLines: int(choice%8) + 1}, func(evs []event.Event) error {
-				got = append(got, evs...)
-				return nil
-			})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(st, wantSt) {
-			t.Fatalf("%s: ReadParallel: %d events %+v; Read: %d events %+v", format, len(got), st, len(want), wantSt)
+		// All at once, and in short reads as from a pipe (batches
+		// cut where the input has nothing more at once).
+		for _, r := range []io.Reader{strings.NewReader(data), iotest.HalfReader(strings.NewReader(data))} {
+			p, _ := NewParser(format, ParserConfig{Reference: ref})
+			var got []event.Event
+			st, err := ReadParallel(context.Background(), "f", r, p,
+				ParallelConfig{Workers: 2, BatchLines: int(choice%8) + 1}, func(evs []event.Event) error {
+					got = append(got, evs...)
+					return nil
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(st, wantSt) {
+				t.Fatalf("%s: ReadParallel: %d events %+v; Read: %d events %+v", format, len(got), st, len(want), wantSt)
+			}
 		}
 	})
 }

@@ -62,11 +62,11 @@ func Read(name string, r io.Reader, p Parser, emit func(event.Event) error) (Rea
 		}
 		return emit(e)
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, maxHead)
 	if a, ok := p.(*autoParser); ok {
 		// A stream of lines (not one JSON document) is read as lines,
 		// and counted as such.
-		if head, _ := br.Peek(64 << 10); a.linesOnly(head) {
+		if a.linesOnly(streamHead(br)) {
 			return st, readLines(name, br, p, &st, count)
 		}
 	}
