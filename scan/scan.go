@@ -50,6 +50,12 @@ type Options struct {
 	// order across batches of lines, so it must be safe for concurrent use
 	// and not depend on the order of events (enrichers.Set is both).
 	Enrich func(context.Context, event.Event)
+	// Flush, when set, is called after alerts were handed to emit when no
+	// parsed batch is waiting: the input has nothing more at once, as a
+	// live one (tail -f | vigil scan -) between its lines, so buffered
+	// alerts can be written out as they are found. It runs on emit's
+	// goroutine; its error ends the scan as emit's does.
+	Flush func() error
 }
 
 // RuleSummary counts one rule's alerts and their most frequent entities.
@@ -207,16 +213,19 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 	// goroutine) while the engines work on the next batch.
 	var failed error
 	var stopped atomic.Bool
+	fail := func(err error) {
+		if err != nil && failed == nil {
+			failed = err
+			stopped.Store(true)
+			cancel() // stop reading
+		}
+	}
 	record := func(a rules.Alert) {
 		sum.Alerts++
 		rs := perRule[a.Rule.ID]
 		rs.Alerts++
 		rs.Entities[a.Vigil.Alert.Entity.String()]++
-		if err := emit(a); err != nil && failed == nil {
-			failed = err
-			stopped.Store(true)
-			cancel() // stop reading
-		}
+		fail(emit(a))
 	}
 	type done struct {
 		events int
@@ -226,6 +235,7 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 	emitEnd := make(chan struct{})
 	go func() {
 		defer close(emitEnd)
+		unflushed := false
 		for d := range emitted {
 			if failed != nil {
 				continue // batches the engines ran before they saw the stop
@@ -234,7 +244,12 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 			for _, p := range d.alerts {
 				if failed == nil {
 					record(p.alert)
+					unflushed = true
 				}
+			}
+			if unflushed && opts.Flush != nil && failed == nil && len(emitted) == 0 && len(batches) == 0 {
+				unflushed = false
+				fail(opts.Flush())
 			}
 		}
 	}()

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,4 +184,59 @@ type countingWriter struct{ n int64 }
 func (w *countingWriter) Write(p []byte) (int, error) {
 	w.n += int64(len(p))
 	return len(p), nil
+}
+
+// bruteForce is n failed logins of one source, a second apart.
+func bruteForce(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "Dec 10 07:00:%02d LabSZ sshd[%d]: Failed password for root from 203.0.113.77 port %d ssh2\n", i, 100+i, 4000+i)
+	}
+	return b.String()
+}
+
+func TestFlushComesAfterAlertsWhenTheInputWaits(t *testing.T) {
+	// A live input: ten failures, then nothing while the pipe stays open.
+	// The alert is handed to emit and Flush is called without waiting
+	// for the end of the input.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go io.WriteString(pw, bruteForce(10))
+	p, _ := collectors.NewParser("sshd", collectors.ParserConfig{})
+	var alerts atomic.Int64
+	flushed := make(chan int64, 10)
+	done := make(chan error, 1)
+	go func() {
+		_, err := scan.Run(context.Background(), []scan.Input{{Name: "stdin", Reader: pr, Parser: p}},
+			scan.Options{Rules: pack(t), Flush: func() error {
+				flushed <- alerts.Load()
+				return nil
+			}}, func(a rules.Alert) error {
+				alerts.Add(1)
+				return nil
+			})
+		done <- err
+	}()
+	select {
+	case n := <-flushed:
+		if n != 1 {
+			t.Errorf("flushed after %d alerts, want the brute force's 1", n)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no flush within 20s while the input waits")
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFlushErrorEndsTheScan(t *testing.T) {
+	p, _ := collectors.NewParser("sshd", collectors.ParserConfig{})
+	broken := errors.New("stdout closed")
+	_, err := scan.Run(context.Background(), []scan.Input{{Name: "f", Reader: strings.NewReader(bruteForce(10)), Parser: p}},
+		scan.Options{Rules: pack(t), Flush: func() error { return broken }}, func(rules.Alert) error { return nil })
+	if !errors.Is(err, broken) {
+		t.Fatalf("Run = %v, want the flush error", err)
+	}
 }

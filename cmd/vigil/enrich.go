@@ -57,7 +57,7 @@ func newEnrichCmd(g *globals) *cobra.Command {
 				}
 				out.Write(b)
 				return out.WriteByte('\n')
-			}, nil)
+			}, out, nil)
 			if ferr := out.Flush(); err == nil {
 				err = ferr
 			}

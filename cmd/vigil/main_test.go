@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -148,6 +149,58 @@ func TestBinary(t *testing.T) {
 		bad := exec.Command(bin, "scan", "--rules", t.TempDir(), scenario)
 		if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "no rule could be loaded") {
 			t.Errorf("scan with an empty rule directory: %v: %s", err, out)
+		}
+	})
+
+	t.Run("scan and parse of a live pipe print as lines come", func(t *testing.T) {
+		// tail -f auth.log | vigil scan -: the pipe stays open, and what
+		// its lines find is printed while it does.
+		failure := func(i int) string {
+			return fmt.Sprintf("Dec 10 07:%02d:%02d LabSZ sshd[%d]: Failed password for root from 203.0.113.77 port %d ssh2\n", i/60, i%60, 100+i, 4000+i)
+		}
+		for _, c := range []struct {
+			args  []string
+			lines int    // failures written before the output is awaited
+			want  string // in the first line printed
+		}{
+			{[]string{"scan", "-"}, 10, `"id":"vigil.ssh.brute_force"`},
+			{[]string{"scan", "-f", "sshd", "-"}, 10, `"id":"vigil.ssh.brute_force"`},
+			{[]string{"parse", "-"}, 1, `"ip":"203.0.113.77"`},
+		} {
+			cmd := exec.Command(bin, c.args...)
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range c.lines {
+				if _, err := io.WriteString(stdin, failure(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			first := make(chan string, 1)
+			go func() {
+				line, _ := bufio.NewReader(stdout).ReadString('\n')
+				first <- line
+			}()
+			select {
+			case line := <-first:
+				if !strings.Contains(line, c.want) {
+					t.Errorf("vigil %s: first line printed %.200q, want one with %s", strings.Join(c.args, " "), line, c.want)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("vigil %s: nothing printed within 20s of %d lines while stdin stays open", strings.Join(c.args, " "), c.lines)
+			}
+			stdin.Close()
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("vigil %s: %v", strings.Join(c.args, " "), err)
+			}
 		}
 	})
 

@@ -35,9 +35,10 @@ type fileStats struct {
 }
 
 // readInputs parses each path ("-" is standard input) with a parser of
-// its own and hands every event to emit; progress, when set, sees the
-// bytes read.
-func (o *readOptions) readInputs(paths []string, stdin io.Reader, emit func(event.Event) error, progress io.Writer) ([]fileStats, error) {
+// its own and hands every event to emit; written, when set, is where emit
+// writes, flushed whenever the input is read on (flushBeforeRead);
+// progress, when set, sees the bytes read.
+func (o *readOptions) readInputs(paths []string, stdin io.Reader, emit func(event.Event) error, written *bufio.Writer, progress io.Writer) ([]fileStats, error) {
 	inputs, _, closeAll, err := o.openInputs(paths, stdin)
 	if err != nil {
 		return nil, err
@@ -45,7 +46,7 @@ func (o *readOptions) readInputs(paths []string, stdin io.Reader, emit func(even
 	defer closeAll()
 	var out []fileStats
 	for _, in := range inputs {
-		r := in.Reader
+		var r io.Reader = &flushBeforeRead{r: in.Reader, out: written}
 		if progress != nil {
 			r = io.TeeReader(r, progress)
 		}
@@ -59,6 +60,24 @@ func (o *readOptions) readInputs(paths []string, stdin io.Reader, emit func(even
 		}
 	}
 	return out, nil
+}
+
+// flushBeforeRead writes out what out holds before each read of r: what
+// was read before is parsed and written by then, and the read may wait (a
+// live pipe between its lines), so the events of every line read so far
+// are out while it waits. A file is read 64 KB at a time: one flush each.
+type flushBeforeRead struct {
+	r   io.Reader
+	out *bufio.Writer
+}
+
+func (f *flushBeforeRead) Read(p []byte) (int, error) {
+	if f.out != nil && f.out.Buffered() > 0 {
+		if err := f.out.Flush(); err != nil {
+			return 0, fmt.Errorf("write: %w", err)
+		}
+	}
+	return f.r.Read(p)
 }
 
 func printSummary(w io.Writer, stats []fileStats) {
@@ -92,7 +111,7 @@ func newParseCmd() *cobra.Command {
 				}
 				out.Write(b)
 				return out.WriteByte('\n')
-			}, nil)
+			}, out, nil)
 			if ferr := out.Flush(); err == nil {
 				err = ferr
 			}
@@ -158,7 +177,7 @@ func newReplayCmd(g *globals) *cobra.Command {
 					return flush(cmd.Context())
 				}
 				return nil
-			}, bar)
+			}, nil, bar)
 			if err == nil {
 				err = flush(cmd.Context())
 			}

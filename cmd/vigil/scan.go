@@ -72,7 +72,7 @@ func newScanCmd(g *globals) *cobra.Command {
 			}
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 256<<10)
 			start := time.Now()
-			sum, err := scan.Run(cmd.Context(), inputs, scan.Options{Rules: compiled, Workers: workers, Enrich: enrich.Enrich}, func(a rules.Alert) error {
+			sum, err := scan.Run(cmd.Context(), inputs, scan.Options{Rules: compiled, Workers: workers, Enrich: enrich.Enrich, Flush: out.Flush}, func(a rules.Alert) error {
 				b, err := a.MarshalJSON() // already compact: no json.Encoder re-scan
 				if err != nil {
 					return err
