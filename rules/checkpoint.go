@@ -134,7 +134,7 @@ func (e *Engine) Checkpoint() ([]StateRecord, error) {
 	for _, c := range e.rules {
 		rr := ruleRecord{Version: CheckpointVersion, ID: c.Rule.ID, Hash: c.hash}
 		if st := e.seq[c]; st != nil {
-			rr.Sequence = st.records()
+			rr.Sequence = st.records(c)
 		}
 		if st := e.thr[c]; st != nil {
 			rr.Threshold = st.records()
@@ -239,7 +239,7 @@ func (e *Engine) restoreRecord(rec StateRecord, byID map[string]*Compiled) error
 	return nil
 }
 
-func (st *sequenceState) records() []seqKeyRecord {
+func (st *sequenceState) records(c *Compiled) []seqKeyRecord {
 	var out []seqKeyRecord
 	for _, key := range st.keys.lru.Keys() { // least recently used first
 		k, ok := st.keys.peek(key)
@@ -247,7 +247,7 @@ func (st *sequenceState) records() []seqKeyRecord {
 			continue
 		}
 		kr := seqKeyRecord{Key: key, Last: k.last}
-		for s, p := range k.pending {
+		for s, p := range k.pendingOf(c) {
 			if p == nil {
 				continue
 			}

@@ -15,6 +15,7 @@ type Compiled struct {
 	match     *condition   // match, threshold and new_terms rules (nil: every event)
 	steps     []*condition // sequence rules, one per step
 	stages    []int        // sequence stages (steps expanded by count) → step index
+	run       int          // sequence: leading stages kept as a run (seqrun.go), 0 for none
 	stepKeys  [][]string   // sequence: per step, the rule's by plus the step's by
 	until     *condition   // sequence: the expiration event
 	untilKeys []string     // sequence: the rule's by plus until's by
@@ -76,6 +77,7 @@ func compile(r *Rule, e *env) (*Compiled, []compileError) {
 		c.stepKeys = append(c.stepKeys, append(append([]string{}, r.By...), s.By...))
 		fields(fmt.Sprintf("steps[%d].by", i), s.By...)
 	}
+	c.run = runLength(c)
 	if u := r.Until; u != nil {
 		c.until = try("until.condition", u.Condition)
 		c.untilKeys = append(append([]string{}, r.By...), u.By...)

@@ -96,6 +96,9 @@ type Engine struct {
 	// applied counts, per rule (by position in rules), the events it was
 	// evaluated on past its where (Applied).
 	applied []int64
+	// noRuns keeps every sequence key in sequence.go's form (tests
+	// compare it with runs, seqrun.go).
+	noRuns bool
 }
 
 // NewEngine returns an engine running the enabled rules.

@@ -35,15 +35,22 @@ import (
 const sweepEvery = 4096
 
 type sequenceState struct {
-	keys   *keyCache[*sequenceKey]
-	seen   int
-	gen    uint64
-	sweeps int // since the last sweep that visited every key
+	keys    *keyCache[*sequenceKey]
+	scratch []runEntry // toRun's
+	seen    int
+	gen     uint64
+	sweeps  int // since the last sweep that visited every key
 }
 
 type sequenceKey struct {
 	pending []*partial // pending[s]: matched stages before s, waiting for stage s
 	last    time.Time
+	// run, when not nil, holds the last events of the rule's leading run
+	// in place of pending[1..N] (seqrun.go); tail and taken complete
+	// what waits at stage N.
+	run   []runEntry
+	tail  []runEntry
+	taken bool
 }
 
 // partial is a chain of matched events, newest first.
@@ -209,6 +216,18 @@ func (e *Engine) advance(c *Compiled, st *sequenceState, se *seqEvent) *partial 
 			continue
 		}
 		key, k := st.lookup(c, se, step)
+		if k != nil && k.run != nil && s <= c.run {
+			if s == c.run {
+				if fired := e.afterRun(c, st, key, k, se); fired != nil {
+					return fired
+				}
+				continue
+			}
+			if !t.Before(k.run[len(k.run)-1].t) {
+				return e.extendRun(c, st, key, k, se) // stages s..0 at once
+			}
+			k.toGeneral(c) // out of order
+		}
 		if k == nil || k.pending[s] == nil {
 			continue
 		}
@@ -243,9 +262,17 @@ func (e *Engine) advance(c *Compiled, st *sequenceState, se *seqEvent) *partial 
 	if k == nil {
 		k = &sequenceKey{pending: make([]*partial, n)}
 		st.keys.add(key, k)
+		if c.run > 0 && !e.noRuns {
+			k.run = make([]runEntry, 0, runCap(c))
+			k.last = t
+			return e.extendRun(c, st, key, k, se)
+		}
 	}
 	k.last = t
 	e.place(c, st, key, k, 1, p)
+	if c.run > 0 && k.run == nil && !e.noRuns {
+		k.toRun(c, &st.scratch)
+	}
 	return nil
 }
 
