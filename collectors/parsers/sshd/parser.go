@@ -228,10 +228,17 @@ func (p *Parser) Skip(line []byte) {
 			return
 		}
 	}
-	if s := trimEOL(string(line)); s != "" {
+	// Only the head of the line is read (and kept, as skipStamp): a copy
+	// of it, not of the whole line.
+	if s := trimEOL(string(line[:min(len(line), stampHead)])); s != "" {
 		p.timestamp(skipPRI(s), false)
 	}
 }
+
+// stampHead bounds what Skip reads of a line: a priority ("<191>") and
+// the longest timestamp ("2026-11-25T21:47:12.123456789+05:30") with room
+// to spare.
+const stampHead = 96
 
 // skipPRI drops a leading "<13>" priority, as a forwarded line may carry.
 func skipPRI(s string) string {
