@@ -494,10 +494,16 @@ func (s *Server) getDoc(w http.ResponseWriter, r *http.Request, indexName, id st
 		writeJSON(w, http.StatusOK, d.source)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"_index": indexName, "_id": id, "_version": d.version, "_seq_no": d.seqNo,
+	writeJSON(w, http.StatusOK, d.getObject(indexName))
+}
+
+// getObject renders a found document as GET /{index}/_doc/{id} and the
+// multi-get API answer it.
+func (d *storedDoc) getObject(indexName string) map[string]any {
+	return map[string]any{
+		"_index": indexName, "_id": d.id, "_version": d.version, "_seq_no": d.seqNo,
 		"_primary_term": 1, "found": true, "_source": d.source,
-	})
+	}
 }
 
 // validID applies Elasticsearch's _id rules.

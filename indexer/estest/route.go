@@ -47,6 +47,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			if allow(w, r, http.MethodGet, http.MethodPost) {
 				s.refresh(w, "")
 			}
+		case "_mget":
+			if allow(w, r, http.MethodGet, http.MethodPost) {
+				s.mget(w, r, "")
+			}
 		case "_mapping":
 			if allow(w, r, http.MethodGet) {
 				s.getMapping(w, "")
@@ -98,6 +102,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		case "_refresh":
 			if allow(w, r, http.MethodGet, http.MethodPost) {
 				s.refresh(w, segs[0])
+			}
+		case "_mget":
+			if allow(w, r, http.MethodGet, http.MethodPost) {
+				s.mget(w, r, segs[0])
 			}
 		case "_mapping":
 			if allow(w, r, http.MethodGet) {

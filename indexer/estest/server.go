@@ -43,6 +43,7 @@ type Counters struct {
 	ItemFaults    int64 // bulk items answered with an injected status
 	Indexed       int64 // documents written (index, create, update, upsert)
 	Search        int64 // _search and _count requests answered
+	Mget          int64 // _mget requests answered 200
 	// TemplateWrites and PolicyWrites count accepted PUTs of index or
 	// component templates and of ILM policies.
 	TemplateWrites int64
