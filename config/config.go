@@ -242,10 +242,13 @@ type Elasticsearch struct {
 	CACert        string   `yaml:"ca_cert"`
 	AlertsIndex   string   `yaml:"alerts_index"`
 	VerdictsIndex string   `yaml:"verdicts_index"`
-	FlushBytes    int      `yaml:"flush_bytes"`
-	Workers       int      `yaml:"workers"`
-	MaxRetries    int      `yaml:"max_retries"`
-	Compress      bool     `yaml:"compress"`
+	// FeedbackIndex is the analysts' feedback register (one document
+	// per incident).
+	FeedbackIndex string `yaml:"feedback_index"`
+	FlushBytes    int    `yaml:"flush_bytes"`
+	Workers       int    `yaml:"workers"`
+	MaxRetries    int    `yaml:"max_retries"`
+	Compress      bool   `yaml:"compress"`
 	// IndexPattern is fixed (one index per kind) or monthly
 	// (vigil-alerts-2025.12 by alert time, verdicts by incident start).
 	IndexPattern string `yaml:"index_pattern"`
@@ -300,7 +303,7 @@ func Default() Config {
 		},
 		Index: Index{
 			OutputDir:     "vigil-out",
-			Elasticsearch: Elasticsearch{AlertsIndex: "vigil-alerts", VerdictsIndex: "vigil-verdicts", MaxRetries: 5},
+			Elasticsearch: Elasticsearch{AlertsIndex: "vigil-alerts", VerdictsIndex: "vigil-verdicts", FeedbackIndex: "vigil-feedback", MaxRetries: 5},
 		},
 		Log:             Log{Level: "info", Format: "text"},
 		Metrics:         Metrics{Listen: "127.0.0.1:9464"},

@@ -8,7 +8,10 @@
 // included), otherwise from the NDJSON files the index stage writes
 // (indexer.ReadLatest over Source.Dir). Output leaves as plain text on
 // the io.Writer each command takes; feedback leaves as
-// triage.feedback.{verdict,note,at,by} on the verdict: a partial update
-// (POST index/_update/id) in Elasticsearch, or an appended newer line of
-// the verdict in verdicts.ndjson, which readers take as the latest.
+// triage.feedback.{verdict,note,at,by} on the verdict: in Elasticsearch
+// recorded first in the sink's feedback register (the feedback index,
+// which carries it into every later verdict of the incident), then
+// written onto the verdict document at its version (read and written
+// again if a newer verdict comes in between); or an appended newer line
+// of the verdict in verdicts.ndjson, which readers take as the latest.
 package incidents

@@ -286,48 +286,72 @@ func (e *esStore) alerts(ctx context.Context, ids []string) ([]rules.Alert, erro
 	return out, nil
 }
 
-// feedback rewrites the verdict document with the feedback added, at the
-// version it has: verdicts are versioned by their incident's alert count
-// (indexer.Doc), and an update would raise the version above the count,
-// so that the next verdict of the grown incident would be refused as
-// stale. If the document changes between the read and the write (the
-// incident was re-triaged), the write is refused and nothing is lost:
-// the analyst runs the command again.
+// feedback records the feedback in the sink's feedback register
+// (indexer.ESSink.RecordFeedback), then rewrites the verdict document
+// with the feedback added, at the version it has: verdicts are versioned
+// by their incident's alert count (indexer.Doc), and an update would
+// raise the version above the count, so that the next verdict of the
+// grown incident would be refused as stale. If the document changes
+// between the read and the write (the incident was re-triaged), the
+// write is refused, and the new version is read and written again. The
+// register is what keeps the feedback on every later verdict, even one
+// the sink wrote while this ran (see indexer's feedback.go).
 func (e *esStore) feedback(ctx context.Context, r record, fb map[string]any) error {
+	raw, err := json.Marshal(fb)
+	if err != nil {
+		return fmt.Errorf("incidents: feedback: encode: %w", err)
+	}
+	if err := e.sink.RecordFeedback(ctx, r.v.ID(), raw); err != nil {
+		return fmt.Errorf("incidents: feedback: %w", err)
+	}
+	for range maxFeedbackWrites {
+		if stored, err := e.writeFeedback(ctx, r, fb); err != nil || stored {
+			return err
+		}
+	}
+	return fmt.Errorf("incidents: feedback: incident %s was re-triaged %d times while the feedback was written; it is recorded and goes with the next verdict of the incident", r.v.ID(), maxFeedbackWrites)
+}
+
+// maxFeedbackWrites bounds how often feedback reads and writes the
+// verdict document again after losing to a newer verdict.
+const maxFeedbackWrites = 5
+
+// writeFeedback reads the verdict document and writes it back with the
+// feedback; stored is false when a newer verdict was written in between.
+func (e *esStore) writeFeedback(ctx context.Context, r record, fb map[string]any) (stored bool, err error) {
 	docPath := "/" + url.PathEscape(r.index) + "/_doc/" + url.PathEscape(r.v.ID())
 	status, raw, err := e.sink.Request(ctx, http.MethodGet, docPath, nil)
 	if err != nil {
-		return fmt.Errorf("incidents: feedback: %w", err)
+		return false, fmt.Errorf("incidents: feedback: %w", err)
 	}
 	if status != http.StatusOK {
-		return fmt.Errorf("incidents: feedback: read %s/%s answered %d: %.300s", r.index, r.v.ID(), status, raw)
+		return false, fmt.Errorf("incidents: feedback: read %s/%s answered %d: %.300s", r.index, r.v.ID(), status, raw)
 	}
 	var got struct {
 		Version int64           `json:"_version"`
 		Source  json.RawMessage `json:"_source"`
 	}
 	if err := json.Unmarshal(raw, &got); err != nil || got.Version <= 0 || len(got.Source) == 0 {
-		return fmt.Errorf("incidents: feedback: read %s/%s: not a document with a _version and _source: %.300s", r.index, r.v.ID(), raw)
+		return false, fmt.Errorf("incidents: feedback: read %s/%s: not a document with a _version and _source: %.300s", r.index, r.v.ID(), raw)
 	}
 	cur, err := decodeRecord(got.Source, r.index)
 	if err != nil {
-		return fmt.Errorf("incidents: feedback: %s/%s: %w", r.index, r.v.ID(), err)
+		return false, fmt.Errorf("incidents: feedback: %s/%s: %w", r.index, r.v.ID(), err)
 	}
 	setFeedback(cur.raw, fb)
 	body, err := json.Marshal(cur.raw)
 	if err != nil {
-		return fmt.Errorf("incidents: feedback: encode verdict %s: %w", r.v.ID(), err)
+		return false, fmt.Errorf("incidents: feedback: encode verdict %s: %w", r.v.ID(), err)
 	}
 	q := url.Values{"version": {strconv.FormatInt(got.Version, 10)}, "version_type": {"external_gte"}, "refresh": {"wait_for"}}
 	status, raw, err = e.sink.Request(ctx, http.MethodPut, docPath+"?"+q.Encode(), body)
-	if err != nil {
-		return fmt.Errorf("incidents: feedback: %w", err)
-	}
 	switch {
+	case err != nil:
+		return false, fmt.Errorf("incidents: feedback: %w", err)
 	case status == http.StatusConflict:
-		return fmt.Errorf("incidents: feedback: incident %s was re-triaged while the feedback was written; nothing was stored, run the command again", r.v.ID())
+		return false, nil
 	case status/100 != 2:
-		return fmt.Errorf("incidents: feedback: write %s/%s answered %d: %.300s", r.index, r.v.ID(), status, raw)
+		return false, fmt.Errorf("incidents: feedback: write %s/%s answered %d: %.300s", r.index, r.v.ID(), status, raw)
 	}
-	return nil
+	return true, nil
 }

@@ -38,6 +38,10 @@ type ESConfig struct {
 
 	AlertsIndex   string // default "vigil-alerts"
 	VerdictsIndex string // default "vigil-verdicts"
+	// FeedbackIndex holds the latest analyst feedback per incident (one
+	// document per incident id), which the sink carries into every new
+	// version of the incident's verdict; default "vigil-feedback".
+	FeedbackIndex string
 	// IndexPattern chooses the index of each document: "" (or "fixed")
 	// writes every alert to AlertsIndex and every verdict to
 	// VerdictsIndex; "monthly" appends the month of a stable property of
@@ -72,21 +76,24 @@ const (
 const (
 	DefaultAlertsIndex   = "vigil-alerts"
 	DefaultVerdictsIndex = "vigil-verdicts"
+	DefaultFeedbackIndex = "vigil-feedback"
 )
 
 // ESSink indexes documents into Elasticsearch through the official
 // client's BulkIndexer, with action "index" and _id = Doc.ID, so a replay
 // overwrites instead of duplicating. It is safe for concurrent use.
 type ESSink struct {
-	client     *elasticsearch.Client
-	indices    map[string]string // by kind
-	monthly    bool
-	flushBytes int
-	workers    int
-	maxRetries int
-	backoff    func(int) time.Duration
-	where      string // addresses without credentials, for errors
-	stale      atomic.Int64
+	client  *elasticsearch.Client
+	indices map[string]string // by kind
+	// feedbackIndex is the analysts' feedback register (ESConfig).
+	feedbackIndex string
+	monthly       bool
+	flushBytes    int
+	workers       int
+	maxRetries    int
+	backoff       func(int) time.Duration
+	where         string // addresses without credentials, for errors
+	stale         atomic.Int64
 }
 
 // Stale returns how many verdicts were skipped because Elasticsearch
@@ -112,11 +119,12 @@ func NewESSink(cfg ESConfig) (*ESSink, error) {
 			KindAlert:   orDefault(cfg.AlertsIndex, DefaultAlertsIndex),
 			KindVerdict: orDefault(cfg.VerdictsIndex, DefaultVerdictsIndex),
 		},
-		flushBytes: cfg.FlushBytes,
-		workers:    cfg.Workers,
-		maxRetries: cfg.MaxRetries,
-		backoff:    cfg.RetryBackoff,
-		where:      describe(cfg),
+		feedbackIndex: orDefault(cfg.FeedbackIndex, DefaultFeedbackIndex),
+		flushBytes:    cfg.FlushBytes,
+		workers:       cfg.Workers,
+		maxRetries:    cfg.MaxRetries,
+		backoff:       cfg.RetryBackoff,
+		where:         describe(cfg),
 	}
 	switch cfg.IndexPattern {
 	case "", IndexFixed:
@@ -293,28 +301,46 @@ func (s *ESSink) Write(ctx context.Context, docs []Doc) ([]Failed, error) {
 	if err := s.carryFeedback(ctx, pending); err != nil {
 		return nil, err
 	}
+	sent, written, err := s.send(ctx, pending)
+	if err != nil {
+		return nil, err
+	}
+	failed = append(failed, sent...)
+	repaired, err := s.keepFeedback(ctx, written)
+	if err != nil {
+		return nil, err
+	}
+	return append(failed, repaired...), nil
+}
+
+// send writes items in bulk rounds, re-submitting the items refused for
+// a while (429, 5xx) with backoff, and returns the items refused for
+// good and the items stored (a verdict Elasticsearch held a bigger
+// version of is neither: it is counted as stale).
+func (s *ESSink) send(ctx context.Context, pending []item) (failed []Failed, written []item, err error) {
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt > 0 {
 			t := time.NewTimer(s.backoff(attempt))
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil, fmt.Errorf("indexer: elasticsearch %s: %w", s.where, ctx.Err())
+				return nil, nil, fmt.Errorf("indexer: elasticsearch %s: %w", s.where, ctx.Err())
 			case <-t.C:
 			}
 		}
 		round, err := s.bulk(ctx, pending)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		failed = append(failed, round.failed...)
+		written = append(written, round.written...)
 		if len(round.retry) > 0 && attempt >= s.maxRetries {
-			return nil, retryable(fmt.Errorf("indexer: elasticsearch %s: %d documents still refused after %d retries; last: %s",
+			return nil, nil, retryable(fmt.Errorf("indexer: elasticsearch %s: %d documents still refused after %d retries; last: %s",
 				s.where, len(round.retry), s.maxRetries, round.lastRetryReason))
 		}
 		pending = round.retry
 	}
-	return failed, nil
+	return failed, written, nil
 }
 
 // oneLine returns body as one line of valid JSON: body itself when it
@@ -346,6 +372,7 @@ type item struct {
 // roundResult is the outcome of one bulk round.
 type roundResult struct {
 	failed          []Failed
+	written         []item
 	retry           []item
 	lastRetryReason string
 }
@@ -472,6 +499,8 @@ func (s *ESSink) bulk(ctx context.Context, items []item) (roundResult, error) {
 			r.lastRetryReason = o.reason
 		case o.reason != "":
 			r.failed = append(r.failed, Failed{Doc: items[i].doc, Reason: o.reason})
+		default:
+			r.written = append(r.written, items[i])
 		}
 	}
 	return r, nil

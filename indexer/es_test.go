@@ -401,10 +401,11 @@ func TestESSinkCompressesRequests(t *testing.T) {
 	if failed, err := s.Write(context.Background(), docs); err != nil || len(failed) != 0 {
 		t.Fatalf("Write: failed=%v err=%v", failed, err)
 	}
-	// Every request with a body is compressed: the bulk requests and the
-	// search for analysts' feedback on the verdicts.
-	if c := srv.Requests(); c.Bulk == 0 || c.Gzip != c.Bulk+c.Search {
-		t.Fatalf("%d of %d requests with a body (%d bulk, %d search) were gzip-encoded", c.Gzip, c.Bulk+c.Search, c.Bulk, c.Search)
+	// Every request with a body is compressed: the bulk requests, the
+	// search for analysts' feedback on the stored verdicts and the reads
+	// of the feedback register.
+	if c := srv.Requests(); c.Bulk == 0 || c.Mget == 0 || c.Gzip != c.Bulk+c.Search+c.Mget {
+		t.Fatalf("%d of %d requests with a body (%d bulk, %d search, %d mget) were gzip-encoded", c.Gzip, c.Bulk+c.Search+c.Mget, c.Bulk, c.Search, c.Mget)
 	}
 	assertIndexedOnce(t, srv, docs)
 }
@@ -589,10 +590,17 @@ func TestESSinkRejectsBadBulkAnswers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("X-Elastic-Product", "Elasticsearch")
 				w.Header().Set("Content-Type", "application/json")
-				fmt.Fprint(w, tc.body)
+				switch {
+				case strings.HasSuffix(r.URL.Path, "/_search"): // the feedback look-ups find none
+					fmt.Fprint(w, `{"hits":{"hits":[]}}`)
+				case strings.HasSuffix(r.URL.Path, "/_mget"):
+					fmt.Fprint(w, `{"docs":[{"_index":"vigil-feedback","_id":"x","found":false}]}`)
+				default:
+					fmt.Fprint(w, tc.body)
+				}
 			}))
 			defer srv.Close()
 			s := newESSink(t, srv.URL, func(c *indexer.ESConfig) { c.Workers, c.MaxRetries = 1, 1 })

@@ -47,6 +47,21 @@ func alertMappings() map[string]any {
 }
 
 // verdictMappings maps vigil.incident.* and triage.*.
+// feedbackMappings are the fields of the feedback register's documents.
+func feedbackMappings() map[string]any {
+	return map[string]any{
+		"vigil":  obj(map[string]any{"incident": obj(map[string]any{"id": kw()})}),
+		"triage": obj(map[string]any{"feedback": feedbackMapping()}),
+	}
+}
+
+// feedbackMapping is triage.feedback, on verdicts and in the register.
+func feedbackMapping() map[string]any {
+	return obj(map[string]any{
+		"verdict": kw(), "note": typed("text"), "at": typed("date"), "by": kw(),
+	})
+}
+
 func verdictMappings() map[string]any {
 	text := typed("text")
 	return map[string]any{
@@ -75,9 +90,7 @@ func verdictMappings() map[string]any {
 			"cost_usd":   typed("float"),
 			"latency_ms": typed("long"),
 			"flags":      kw(),
-			"feedback": obj(map[string]any{
-				"verdict": kw(), "note": text, "at": typed("date"), "by": kw(),
-			}),
+			"feedback":   feedbackMapping(),
 		}),
 	}
 }

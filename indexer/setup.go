@@ -167,6 +167,21 @@ func (s *ESSink) setupObjects(opts SetupOptions) ([]object, error) {
 	if opts.Events {
 		objs = append(objs, index("vigil-events", orDefault(opts.EventsIndex, DefaultEventsIndex), "vigil-events@mappings", 202))
 	}
+	// The feedback register is one small index that lives as long as the
+	// incidents it speaks of: no lifecycle policy, no monthly indices.
+	objs = append(objs, object{kind: "index template", name: "vigil-feedback", path: "/_index_template/vigil-feedback",
+		body: map[string]any{
+			"index_patterns": []any{s.feedbackIndex},
+			"template": map[string]any{
+				"settings": map[string]any{"index": map[string]any{
+					"number_of_shards": "1", "number_of_replicas": strconv.Itoa(replicas),
+				}},
+				"mappings": mappings(feedbackMappings())["mappings"],
+			},
+			"priority": 203,
+			"_meta":    meta,
+		},
+		current: func(a map[string]any) any { return firstNamed(a, "index_templates", "index_template") }})
 	return objs, nil
 }
 

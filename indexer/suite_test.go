@@ -234,8 +234,8 @@ func suiteSetupIsIdempotent(t *testing.T, tg target) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first.Items) != 9 {
-		t.Fatalf("setup manages %d objects, want 9: %+v", len(first.Items), first.Items)
+	if len(first.Items) != 10 {
+		t.Fatalf("setup manages %d objects, want 10: %+v", len(first.Items), first.Items)
 	}
 	if !strings.Contains(out.String(), "index template") {
 		t.Errorf("report printed:\n%s", out.String())

@@ -43,6 +43,7 @@ func ESConfig(es config.Elasticsearch) indexer.ESConfig {
 		CACertFile:          es.CACert,
 		AlertsIndex:         es.AlertsIndex,
 		VerdictsIndex:       es.VerdictsIndex,
+		FeedbackIndex:       es.FeedbackIndex,
 		FlushBytes:          es.FlushBytes,
 		Workers:             es.Workers,
 		MaxRetries:          es.MaxRetries,
