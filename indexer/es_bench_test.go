@@ -59,6 +59,32 @@ func (a *bulkAnswerer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"took":1,"timed_out":false,"hits":{"total":{"value":0,"relation":"eq"},"max_score":null,"hits":[]}}`)
 		return
 	}
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/_mget") {
+		// The sink's reads of the feedback register, before and after a
+		// write, answered as in the usual case: no incident has any.
+		// The body is {"ids":["…",…]} of hex ids: read as the bulk body
+		// is, without a JSON decoder, so the answering stays cheap.
+		body, err := io.ReadAll(r.Body)
+		list, ok := bytes.CutPrefix(body, []byte(`{"ids":[`))
+		if err != nil || !ok {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		list, _, _ = bytes.Cut(list, []byte("]"))
+		out := []byte(`{"docs":[`)
+		for i, id := range bytes.Split(list, []byte(",")) {
+			id = bytes.Trim(id, `"`)
+			if i > 0 {
+				out = append(out, ',')
+			}
+			// As filter_path asks; incident ids are hex, quoted as they are.
+			out = append(out, `{"_id":"`...)
+			out = append(out, id...)
+			out = append(out, `","found":false}`...)
+		}
+		w.Write(append(out, `]}`...))
+		return
+	}
 	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/_bulk") {
 		w.WriteHeader(http.StatusNotFound)
 		fmt.Fprintf(w, `{"error":{"type":"bench_unsupported","reason":%q},"status":404}`, r.Method+" "+r.URL.Path)

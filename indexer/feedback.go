@@ -22,8 +22,8 @@ import (
 // feedback in a register of its own, the feedback index (one document
 // per incident id, which no sink writes), and then writes it onto the
 // verdict document; and the sink, after writing verdicts, reads the
-// register again (a real-time multi-get) and writes once more each
-// verdict whose feedback is not the registered one. Either the sink's
+// register (a real-time multi-get) and writes once more each verdict
+// whose feedback is not the registered one. Either the sink's
 // read comes after the register write, and the sink writes the feedback,
 // or it comes before, and then so does the sink's write of the verdict,
 // which the command's read of the verdict document (after its register
@@ -61,7 +61,8 @@ func (s *ESSink) registeredFeedback(ctx context.Context, ids []string) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	path := "/" + url.PathEscape(s.feedbackIndex) + "/_mget?_source=triage.feedback"
+	// Only what the look-up reads of each item comes back.
+	path := "/" + url.PathEscape(s.feedbackIndex) + "/_mget?_source=triage.feedback&filter_path=docs._id,docs.found,docs._source,docs.error"
 	status, raw, err := s.Request(ctx, http.MethodPost, path, q)
 	what := fmt.Sprintf("reading the feedback of %d incidents from %s", len(ids), s.feedbackIndex)
 	switch {
@@ -75,6 +76,13 @@ func (s *ESSink) registeredFeedback(ctx context.Context, ids []string) (map[stri
 		return nil, retryable(fmt.Errorf("indexer: elasticsearch %s: %s: answered %d: %.300s", s.where, what, status, raw))
 	case status != http.StatusOK:
 		return nil, fmt.Errorf("indexer: elasticsearch %s: %s: answered %d: %.300s", s.where, what, status, raw)
+	}
+	// Usually no incident of the batch has feedback: an answer of only
+	// {"_id":…,"found":false} items (one per id, nothing else) is
+	// recognised without decoding it.
+	if !bytes.Contains(raw, []byte(`"found":true`)) && !bytes.Contains(raw, []byte(`"error"`)) &&
+		validJSON(raw) && bytes.HasPrefix(raw, []byte(`{"docs":[`)) && bytes.Count(raw, []byte(`"_id":`)) == len(ids) {
+		return nil, nil
 	}
 	var res struct {
 		Docs []struct {
@@ -172,10 +180,11 @@ func sameJSON(a, b json.RawMessage) bool {
 }
 
 // carryFeedback copies into the verdicts among items the analyst's
-// feedback on their incidents: from the register, else from the
-// verdict stored in Elasticsearch (feedback written before the register
-// existed). Feedback recorded after this look-up is written by
-// keepFeedback after the bulk write.
+// feedback on their incidents, from the verdicts stored in Elasticsearch
+// (the command writes it there too): one search per batch, for the
+// stored ones that have feedback (usually none). The search sees what
+// was refreshed; feedback it misses is written by keepFeedback after
+// the bulk write, from the register.
 func (s *ESSink) carryFeedback(ctx context.Context, items []item) error {
 	byID := map[string][]int{}
 	var ids []string
@@ -190,19 +199,6 @@ func (s *ESSink) carryFeedback(ctx context.Context, items []item) error {
 	}
 	if len(ids) == 0 {
 		return nil
-	}
-	registered, err := s.registeredFeedback(ctx, ids)
-	if err != nil {
-		return err
-	}
-	for id, fb := range registered {
-		for _, i := range byID[id] {
-			body, err := setFeedback(items[i].body, fb)
-			if err != nil {
-				return fmt.Errorf("indexer: verdict %s: carrying the analyst's feedback over: %w", id, err)
-			}
-			items[i].body = body
-		}
 	}
 	q, err := json.Marshal(map[string]any{
 		"size":    len(ids),
