@@ -46,7 +46,8 @@ func (o *readOptions) readInputs(paths []string, stdin io.Reader, emit func(even
 	defer closeAll()
 	var out []fileStats
 	for _, in := range inputs {
-		var r io.Reader = &flushBeforeRead{r: in.Reader, out: written}
+		flusher := &flushBeforeRead{r: in.Reader, out: written}
+		var r io.Reader = flusher
 		if progress != nil {
 			r = io.TeeReader(r, progress)
 		}
@@ -55,6 +56,11 @@ func (o *readOptions) readInputs(paths []string, stdin io.Reader, emit func(even
 		}
 		st, err := collectors.Read(in.Name, r, in.Parser, emit)
 		out = append(out, fileStats{name: in.Name, ReadStats: st})
+		if flusher.err != nil {
+			// The output failed, not the input: say so as emit's own
+			// write errors do.
+			return out, flusher.err
+		}
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", in.Name, err)
 		}
@@ -66,15 +72,19 @@ func (o *readOptions) readInputs(paths []string, stdin io.Reader, emit func(even
 // was read before is parsed and written by then, and the read may wait (a
 // live pipe between its lines), so the events of every line read so far
 // are out while it waits. A file is read 64 KB at a time: one flush each.
+// A failed flush ends the read; err keeps it, for the caller to report as
+// the write error it is.
 type flushBeforeRead struct {
 	r   io.Reader
 	out *bufio.Writer
+	err error
 }
 
 func (f *flushBeforeRead) Read(p []byte) (int, error) {
 	if f.out != nil && f.out.Buffered() > 0 {
 		if err := f.out.Flush(); err != nil {
-			return 0, fmt.Errorf("write: %w", err)
+			f.err = err
+			return 0, err
 		}
 	}
 	return f.r.Read(p)
