@@ -39,7 +39,7 @@ func TestParseOutputErrorIsAWriteError(t *testing.T) {
 	line := "Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186\n"
 	cases := map[string]io.Reader{
 		"live input, the flush before a read fails": &lineByLine{lines: []string{line, line}},
-		"a file, an event's write fails":           strings.NewReader(strings.Repeat(line, 5000)),
+		"a file, an event's write fails":            strings.NewReader(strings.Repeat(line, 5000)),
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
