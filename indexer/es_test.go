@@ -614,3 +614,64 @@ func TestESSinkRejectsBadBulkAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestESSinkRejectsBadFeedbackAnswers: nonsense in answer to the look-ups
+// of analysts' feedback (the search of stored verdicts before a write, the
+// register's multi-get after it) gives an error that says which look-up
+// failed, never a panic, and never a verdict reported stored without its
+// feedback checked.
+func TestESSinkRejectsBadFeedbackAnswers(t *testing.T) {
+	const (
+		noHits  = `{"hits":{"hits":[]}}`
+		noneYet = `{"docs":[{"_index":"vigil-feedback","_id":"ID","found":false}]}`
+	)
+	tests := []struct {
+		name         string
+		search, mget string
+		wantErr      string
+		retryable    bool
+	}{
+		{"search answer not JSON", `<html>502 Bad Gateway</html>`, noneYet, "answer is not a search result", false},
+		{"search answer truncated", `{"hits":{"hits":[{"_id":"ID"`, noneYet, "answer is not a search result", false},
+		{"multi-get answer not JSON", noHits, `<html>502 Bad Gateway</html>`, "answer is not a multi-get result for 1 ids", false},
+		{"multi-get answer for fewer ids", noHits, `{"docs":[]}`, "answer is not a multi-get result for 1 ids", false},
+		{"multi-get docs not a list", noHits, `{"docs":{"_id":"ID"}}`, "answer is not a multi-get result for 1 ids", false},
+		{"multi-get answer cut after its last document", noHits, `{"docs":[{"_index":"vigil-feedback","_id":"ID","found":false}`, "answer is not a multi-get result for 1 ids", false},
+		{"multi-get answer truncated", noHits, `{"docs":[{"_id":"ID","found":true,"_source":{"triage":`, "answer is not a multi-get result", false},
+		{"multi-get error on a document", noHits, `{"docs":[{"_id":"ID","error":{"type":"no_shard_available_action_exception","reason":"no shard"}}]}`, "no_shard_available_action_exception: no shard", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var id string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Elastic-Product", "Elasticsearch")
+				w.Header().Set("Content-Type", "application/json")
+				switch {
+				case strings.HasSuffix(r.URL.Path, "/_search"):
+					fmt.Fprint(w, strings.ReplaceAll(tc.search, "ID", id))
+				case strings.HasSuffix(r.URL.Path, "/_mget"):
+					fmt.Fprint(w, strings.ReplaceAll(tc.mget, "ID", id))
+				default: // the bulk request: every item stored
+					fmt.Fprintf(w, `{"errors":false,"items":[{"index":{"_index":"vigil-verdicts","_id":%q,"_version":1,"status":201,"result":"created"}}]}`, id)
+				}
+			}))
+			defer srv.Close()
+			s := newESSink(t, srv.URL, func(c *indexer.ESConfig) { c.Workers, c.MaxRetries = 1, 1 })
+			verdict := mixedDocs(t, 1)[1:]
+			if verdict[0].Kind != indexer.KindVerdict {
+				t.Fatalf("the test needs a verdict, mixedDocs gave a %s", verdict[0].Kind)
+			}
+			id = verdict[0].ID
+			failed, err := s.Write(context.Background(), verdict)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+			}
+			if got := indexer.IsRetryable(err); got != tc.retryable {
+				t.Errorf("IsRetryable(%v) = %v, want %v", err, got, tc.retryable)
+			}
+			if failed != nil {
+				t.Errorf("failed = %v alongside an error", failed)
+			}
+		})
+	}
+}
