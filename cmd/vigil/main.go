@@ -61,7 +61,34 @@ func newRoot() *cobra.Command {
 		newConfigCmd(g),
 		newVersionCmd(),
 	)
+	rejectUnknownSubcommands(root)
 	return root
+}
+
+// rejectUnknownSubcommands makes every command that only groups others
+// (vigil rules, vigil es, ...) fail on a word that is none of them: cobra
+// checks that only for the root and otherwise prints the help and exits
+// 0, so a CI step running `vigil rules tset` would pass without testing
+// anything. Without arguments such a command still prints its help.
+func rejectUnknownSubcommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		rejectUnknownSubcommands(sub)
+	}
+	if cmd.Runnable() || !cmd.HasSubCommands() || !cmd.HasParent() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.SuggestionsMinimumDistance = 2 // as cobra's own check for the root
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if suggestions := cmd.SuggestionsFor(args[0]); len(suggestions) > 0 {
+			msg += fmt.Sprintf("; did you mean %q?", suggestions[0])
+		}
+		return fmt.Errorf("%s (see %s --help)", msg, cmd.CommandPath())
+	}
 }
 
 func (g *globals) load() (config.Config, *slog.Logger, error) {
