@@ -21,9 +21,13 @@ import (
 type readOptions struct {
 	format   string
 	timezone string
+	// cmd is the command reading: openInputs says on its stderr what it
+	// left out of a directory given as input.
+	cmd *cobra.Command
 }
 
 func (o *readOptions) flags(cmd *cobra.Command) {
+	o.cmd = cmd
 	cmd.Flags().StringVarP(&o.format, "format", "f", collectors.FormatAuto, "log format: "+fmt.Sprint(collectors.Formats()))
 	cmd.Flags().StringVar(&o.timezone, "timezone", "UTC", "zone of timestamps that carry none (BSD syslog)")
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,13 +29,16 @@ func newScanCmd(g *globals) *cobra.Command {
 	var o readOptions
 	var ruleDirs []string
 	var workers int
+	var lists string
 	cmd := &cobra.Command{
 		Use:   "scan [--rules DIR] [--format F|auto] FILE...",
 		Short: "Run the rules over log files offline (hunting, backtesting): alerts as NDJSON on stdout, a summary on stderr",
-		Long: "Parses each FILE (\"-\": standard input; gzip-compressed files, such as logrotate's auth.log.2.gz, are read as they are) and runs the rules on it with the detect stage's engine, " +
+		Long: "Parses each FILE (\"-\": standard input; gzip-compressed files, such as logrotate's auth.log.2.gz, are read as they are; " +
+			"a directory stands for the files under it, hidden and binary ones left out) and runs the rules on it with the detect stage's engine, " +
 			"without Kafka. Several FILEs are read at once and merged by event time (each keeps its own order), " +
 			"so logs of several hosts, or auth.log and auth.log.1, given in any order, find what their events in time order find. Alerts are printed as NDJSON on stdout; a table of alerts per rule and their top " +
-			"entities goes to stderr. --rules defaults to detect.rules, or the built-in pack; the enrichers of " +
+			"entities goes to stderr, with the reasons of parse failures; when no record of any FILE could be parsed (a --format " +
+			"that is not theirs) scan fails. --rules defaults to detect.rules, or the built-in pack; --lists to detect.lists; the enrichers of " +
 			"detect.enrich run first, as in the detect stage.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, _, err := g.load()
@@ -45,6 +50,9 @@ func newScanCmd(g *globals) *cobra.Command {
 			defer floorHeap(cfg)()
 			if len(ruleDirs) > 0 {
 				cfg.Detect.Rules = ruleDirs
+			}
+			if lists != "" {
+				cfg.Detect.Lists = lists
 			}
 			enrich, compiled, err := pipeline.NewDetector(cfg.Detect, func(err error) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "rule not loaded:", err)
@@ -85,14 +93,47 @@ func newScanCmd(g *globals) *cobra.Command {
 			}
 			if sum != nil {
 				printScanSummary(cmd.ErrOrStderr(), sum, time.Since(start))
+				if err == nil {
+					err = nothingParsed(cmd.ErrOrStderr(), sum.Inputs, o.format)
+				}
 			}
 			return err
 		},
 	}
 	o.flags(cmd)
 	cmd.Flags().StringSliceVar(&ruleDirs, "rules", nil, "rule directories (default: the built-in pack)")
+	cmd.Flags().StringVar(&lists, "lists", "", "directory of lists for in_list() (name.txt, one value per line; default detect.lists)")
 	cmd.Flags().IntVar(&workers, "workers", 0, "engines sharing the rules (default: one per CPU less one, at least 1; the lines are parsed on every CPU)")
 	return cmd
+}
+
+// nothingParsed names the inputs of which not one record could be
+// parsed: the rules ran on nothing there, which a backtest that found no
+// alert must not hide (mostly a --format that is not the file's). It is
+// an error when no input gave a single event, a warning (on w) when
+// others did.
+func nothingParsed(w io.Writer, inputs []scan.InputSummary, format string) error {
+	var names []string
+	parsed := false
+	for _, in := range inputs {
+		if in.Events > 0 && in.Failed() == in.Events {
+			names = append(names, in.Name)
+		}
+		parsed = parsed || in.Events > in.Failed()
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	hint := ""
+	if format != collectors.FormatAuto {
+		hint = fmt.Sprintf(" as %s; is that their format? (--format auto recognises it per line)", format)
+	}
+	err := fmt.Errorf("no record of %s could be parsed%s", abbreviate(names, 3), hint)
+	if parsed {
+		fmt.Fprintln(w, "warning:", err)
+		return nil
+	}
+	return err
 }
 
 // openInputs opens each path ("-": standard input) with a parser of its
@@ -105,6 +146,13 @@ func (o *readOptions) openInputs(paths []string, stdin io.Reader) ([]scan.Input,
 	}
 	if len(paths) == 0 {
 		paths = []string{"-"}
+	}
+	paths, skipped, err := expandDirs(paths)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if len(skipped) > 0 && o.cmd != nil {
+		fmt.Fprintf(o.cmd.ErrOrStderr(), "skipped %d binary files: %s\n", len(skipped), abbreviate(skipped, 5))
 	}
 	var inputs []scan.Input
 	var files []*os.File
@@ -141,6 +189,65 @@ func (o *readOptions) openInputs(paths []string, stdin io.Reader) ([]scan.Input,
 	return inputs, total, closeAll, nil
 }
 
+// expandDirs replaces each directory among paths by the files under it,
+// recursively, in lexical order (hidden files and directories left out),
+// so that `vigil scan /var/log/nginx` hunts through every log there.
+// Files whose first bytes hold a NUL byte are skipped (returned apart):
+// they are not logs (wtmp, a journal file), unless gzip-compressed.
+func expandDirs(paths []string) (files, skipped []string, err error) {
+	for _, path := range paths {
+		st, err := os.Stat(path)
+		if path == "-" || err != nil || !st.IsDir() {
+			files = append(files, path) // a missing file fails when opened, with its name
+			continue
+		}
+		err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if p != path && strings.HasPrefix(d.Name(), ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			if binary, err := looksBinary(p); err != nil {
+				return err
+			} else if binary {
+				skipped = append(skipped, p)
+				return nil
+			}
+			files = append(files, p)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return files, skipped, nil
+}
+
+// looksBinary reports whether the file's first 8 KB hold a NUL byte and
+// it is not gzip-compressed.
+func looksBinary(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	head := make([]byte, 8<<10)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	head = head[:n]
+	gzipped := n >= 2 && head[0] == 0x1f && head[1] == 0x8b
+	return !gzipped && bytes.IndexByte(head, 0) >= 0, nil
+}
+
 // decompressed reads r through gzip when it starts as gzip does
 // (logrotate's auth.log.2.gz), and as it is otherwise. The progress bar,
 // if any, wraps r and counts the compressed bytes the file's size
@@ -160,6 +267,13 @@ func decompressed(name string, r io.Reader) (io.Reader, error) {
 func printScanSummary(w io.Writer, sum *scan.Summary, elapsed time.Duration) {
 	for _, in := range sum.Inputs {
 		fmt.Fprintf(w, "%s: %d events, %d parse failures\n", in.Name, in.Events, in.Failed())
+		reasons := in.Reasons()
+		for _, reason := range reasons[:min(3, len(reasons))] {
+			fmt.Fprintf(w, "  %6d  %s\n", in.Failures[reason], reason)
+		}
+		if len(reasons) > 3 {
+			fmt.Fprintf(w, "  (%d more reasons: vigil parse lists them all)\n", len(reasons)-3)
+		}
 	}
 	// The rules that evaluated none of the input's events (mostly rules
 	// for other kinds of logs) make one line, not a row each.

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sshdLines are auth.log lines of one source failing to log in.
+func sshdLines(n int) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString("Dec 10 06:55:")
+		b.WriteString(string(rune('0'+i/10)) + string(rune('0'+i%10)))
+		b.WriteString(" LabSZ sshd[24200]: Failed password for root from 203.0.113.9 port 4242 ssh2\n")
+	}
+	return b.String()
+}
+
+// runScan runs `vigil scan` in process.
+func runScan(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := newScanCmd(&globals{})
+	var out, errw bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errw)
+	cmd.SetIn(strings.NewReader(""))
+	cmd.SetArgs(args)
+	err = cmd.Execute()
+	return out.String(), errw.String(), err
+}
+
+func writeFile(t *testing.T, path, text string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A --format that is not the file's parses nothing: scan says so and
+// fails, with the parse failures' reasons, rather than reporting a clean
+// backtest of 0 alerts. When another input parsed, it is a warning.
+func TestScanSaysWhenNothingParsed(t *testing.T) {
+	dir := t.TempDir()
+	auth := writeFile(t, filepath.Join(dir, "auth.log"), sshdLines(30))
+	_, stderr, err := runScan(t, "-f", "cloudtrail", auth)
+	if err == nil || !strings.Contains(err.Error(), "no record of "+auth+" could be parsed as cloudtrail") {
+		t.Fatalf("err = %v, want one saying nothing of %s parsed as cloudtrail", err, auth)
+	}
+	if !strings.Contains(stderr, "not JSON") {
+		t.Errorf("the summary gives no reason for the parse failures:\n%s", stderr)
+	}
+
+	access := writeFile(t, filepath.Join(dir, "access.log"),
+		`203.0.113.9 - - [10/Dec/2025:06:55:46 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8.0"`+"\n")
+	stdout, stderr, err := runScan(t, "-f", "sshd", auth, access)
+	if err != nil {
+		t.Fatalf("one input parsed, yet: %v", err)
+	}
+	if !strings.Contains(stderr, "warning: no record of "+access+" could be parsed as sshd") {
+		t.Errorf("no warning about %s:\n%s", access, stderr)
+	}
+	if !strings.Contains(stdout, "vigil.ssh.brute_force") {
+		t.Errorf("the input that parsed raised no brute-force alert:\n%s", stdout)
+	}
+}
+
+// A directory is scanned as the files under it: hidden ones and binary
+// ones left out (the latter named on stderr), gzip-compressed ones read.
+func TestScanReadsTheFilesOfADirectory(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "auth.log"), sshdLines(30))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(sshdLines(12)))
+	zw.Close()
+	writeFile(t, filepath.Join(dir, "old", "auth.log.2.gz"), gz.String())
+	writeFile(t, filepath.Join(dir, "old", "wtmp"), "\x00\x01\x02binary")
+	writeFile(t, filepath.Join(dir, ".cache", "auth.log"), sshdLines(5))
+	writeFile(t, filepath.Join(dir, ".hidden.log"), sshdLines(5))
+
+	_, stderr, err := runScan(t, "-f", "sshd", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		filepath.Join(dir, "auth.log") + ": 30 events",
+		filepath.Join(dir, "old", "auth.log.2.gz") + ": 12 events",
+		"skipped 1 binary files: " + filepath.Join(dir, "old", "wtmp"),
+		"42 events →",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, ".cache") || strings.Contains(stderr, ".hidden") {
+		t.Errorf("hidden files were read:\n%s", stderr)
+	}
+}
+
+// --lists gives in_list() its lists, as detect.lists does.
+func TestScanListsFlag(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rules", "r.yaml"), `id: test.watched_source
+name: A watched source fails to log in
+kind: match
+severity: low
+condition: event.outcome == "failure" && in_list(source.ip, "watched")
+`)
+	writeFile(t, filepath.Join(dir, "lists", "watched.txt"), "# sources under watch\n203.0.113.0/24\n")
+	auth := writeFile(t, filepath.Join(dir, "auth.log"), sshdLines(3))
+
+	stdout, stderr, err := runScan(t, "-f", "sshd", "--rules", filepath.Join(dir, "rules"), "--lists", filepath.Join(dir, "lists"), auth)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if n := strings.Count(stdout, `"test.watched_source"`); n != 3 {
+		t.Errorf("%d alerts of the watched-source rule, want 3:\n%s\n%s", n, stdout, stderr)
+	}
+}
