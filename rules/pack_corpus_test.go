@@ -387,6 +387,27 @@ func TestPackOnOpenSSH(t *testing.T) {
 	}
 }
 
+// loghub Linux_2k: every remote host with ten or more PAM failures within
+// five minutes is flagged, those PAM logs by name too (SOURCES.md's
+// table), and no failure is followed by a success.
+func TestPackOnLinuxPAM(t *testing.T) {
+	data := corpus.Read(t, "loghub/Linux_2k.log")
+	p := sshd.New(sshd.Config{Reference: time.Date(2005, 12, 31, 0, 0, 0, 0, time.UTC), Location: time.UTC})
+	alerts := scan(t, parseLines(t, "Linux_2k.log", data, p))
+	flagged := entities(alerts["vigil.linux.pam_brute_force"])
+	for k := range entities(alerts["vigil.linux.pam_brute_force_hostname"]) {
+		flagged[k] = true
+	}
+	for _, rhost := range []string{"150.183.249.110", "n219076184117.netvigator.com", "207.243.167.114", "60.30.224.116", "195.129.24.210"} {
+		if !flagged[rhost] {
+			t.Errorf("PAM brute force from %s not flagged", rhost)
+		}
+	}
+	if n := len(alerts["vigil.ssh.brute_force_success"]); n != 0 {
+		t.Errorf("%d brute-force-then-success alerts, want 0", n)
+	}
+}
+
 // Web access logs: the w3af scanner is flagged; the real Apache log of
 // semicomplete.com raises no injection alert.
 func TestPackOnWebLogs(t *testing.T) {
