@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/vigil-siem/vigil/bus"
@@ -15,9 +13,9 @@ import (
 	"github.com/vigil-siem/vigil/rules"
 )
 
-// LoadRules loads the rule directories of detect.rules, or the built-in
-// pack when there are none. Bad rules are returned as errors next to the
-// good rules, which still run.
+// LoadRules loads the rule directories (or single rule files) of
+// detect.rules, or the built-in pack when there are none. Bad rules are
+// returned as errors next to the good rules, which still run.
 func LoadRules(dirs []string, opts ...rules.LoadOption) ([]*rules.Compiled, []error) {
 	if len(dirs) == 0 {
 		return rules.LoadFS(rules.Pack(), ".", opts...)
@@ -25,10 +23,8 @@ func LoadRules(dirs []string, opts ...rules.LoadOption) ([]*rules.Compiled, []er
 	var all []*rules.Compiled
 	var errs []error
 	for _, d := range dirs {
-		rs, es := rules.LoadFS(os.DirFS(d), ".", opts...)
-		for _, e := range es {
-			errs = append(errs, fmt.Errorf("%s/%w", strings.TrimSuffix(d, "/"), e))
-		}
+		rs, es := rules.LoadPath(d, opts...)
+		errs = append(errs, es...)
 		all = append(all, rs...)
 	}
 	return all, errs

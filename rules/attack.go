@@ -1,40 +1,108 @@
 package rules
 
 import (
+	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
 
 var (
 	attackTechniqueTag = regexp.MustCompile(`^attack\.t\d{4}(\.\d{3})?$`)
-	attackTacticTag    = regexp.MustCompile(`^attack\.[a-z_]+$`)
+	// attackIDTag is an ATT&CK object tagged by its id, as Sigma's tag
+	// spec allows: a tactic (attack.ta0001), software (attack.s0002) or a
+	// group (attack.g0016).
+	attackIDTag = regexp.MustCompile(`^attack\.(ta|s|g)\d{4}$`)
 )
 
 func validAttackTag(tag string) bool {
-	if attackTechniqueTag.MatchString(tag) {
+	if attackTechniqueTag.MatchString(tag) || attackIDTag.MatchString(tag) {
 		return true
 	}
-	_, ok := tactics[strings.TrimPrefix(tag, "attack.")]
-	return ok && attackTacticTag.MatchString(tag)
+	_, ok := tacticOfTag(tag)
+	return ok
 }
 
-// tactics maps the tag spelling of each ATT&CK Enterprise tactic to its id and name.
-var tactics = map[string]ThreatRef{
-	"reconnaissance":       {ID: "TA0043", Name: "Reconnaissance"},
-	"resource_development": {ID: "TA0042", Name: "Resource Development"},
-	"initial_access":       {ID: "TA0001", Name: "Initial Access"},
-	"execution":            {ID: "TA0002", Name: "Execution"},
-	"persistence":          {ID: "TA0003", Name: "Persistence"},
-	"privilege_escalation": {ID: "TA0004", Name: "Privilege Escalation"},
-	"defense_evasion":      {ID: "TA0005", Name: "Defense Evasion"},
-	"credential_access":    {ID: "TA0006", Name: "Credential Access"},
-	"discovery":            {ID: "TA0007", Name: "Discovery"},
-	"lateral_movement":     {ID: "TA0008", Name: "Lateral Movement"},
-	"collection":           {ID: "TA0009", Name: "Collection"},
-	"command_and_control":  {ID: "TA0011", Name: "Command and Control"},
-	"exfiltration":         {ID: "TA0010", Name: "Exfiltration"},
-	"impact":               {ID: "TA0040", Name: "Impact"},
+// tacticOfTag returns the Enterprise tactic an attack.* tag names: by its
+// name, with underscores (attack.initial_access) or with hyphens as
+// Sigma writes it since its tags spec 2.0 (attack.initial-access), or by
+// its id (attack.ta0001).
+func tacticOfTag(tag string) (ThreatRef, bool) {
+	name, ok := strings.CutPrefix(tag, "attack.")
+	if !ok {
+		return ThreatRef{}, false
+	}
+	if id, ok := strings.CutPrefix(name, "ta"); ok && attackIDTag.MatchString(tag) {
+		for _, t := range tactics {
+			if t.ref.ID == "TA"+id {
+				return t.ref, true
+			}
+		}
+		return ThreatRef{}, false
+	}
+	for _, t := range tactics {
+		if name == t.tag || name == strings.ReplaceAll(t.tag, "_", "-") {
+			return t.ref, true
+		}
+	}
+	return ThreatRef{}, false
+}
+
+// attackTagProblem says what is wrong with an attack.* tag that is not
+// valid, and what was probably meant.
+func attackTagProblem(tag string) string {
+	msg := fmt.Sprintf("%q is not an ATT&CK tag", tag)
+	if lower := strings.ToLower(tag); lower != tag && validAttackTag(lower) {
+		return fmt.Sprintf("%s: tags are lower case, write %s", msg, lower)
+	}
+	name := strings.TrimPrefix(strings.ToLower(tag), "attack.")
+	if len(name) > 1 && name[0] == 't' && name[1] >= '0' && name[1] <= '9' {
+		return msg + ": a technique is attack.t and 4 digits, a sub-technique adds a dot and 3 (attack.t1110, attack.t1110.001)"
+	}
+	hyphens := strings.Contains(name, "-")
+	spelled := func(t string) string {
+		if hyphens {
+			return strings.ReplaceAll(t, "_", "-")
+		}
+		return t
+	}
+	best, bestD := "", 1<<30
+	for _, t := range tactics {
+		if d := editDistance(strings.ReplaceAll(name, "-", "_"), t.tag); d < bestD {
+			best, bestD = t.tag, d
+		}
+	}
+	if bestD <= max(2, len(name)/4) {
+		return fmt.Sprintf("%s (did you mean attack.%s?)", msg, spelled(best))
+	}
+	names := make([]string, len(tactics))
+	for i, t := range tactics {
+		names[i] = spelled(t.tag)
+	}
+	return fmt.Sprintf("%s: write a tactic (%s), a technique (attack.t1110, attack.t1110.001) or an ATT&CK id (attack.ta0006, attack.s0002, attack.g0016)", msg, strings.Join(names, ", "))
+}
+
+// tactics are the ATT&CK Enterprise tactics in kill-chain order, each
+// with its tag spelling (the name in lower case, words joined by "_").
+var tactics = []struct {
+	tag string
+	ref ThreatRef
+}{
+	{"reconnaissance", ThreatRef{ID: "TA0043", Name: "Reconnaissance"}},
+	{"resource_development", ThreatRef{ID: "TA0042", Name: "Resource Development"}},
+	{"initial_access", ThreatRef{ID: "TA0001", Name: "Initial Access"}},
+	{"execution", ThreatRef{ID: "TA0002", Name: "Execution"}},
+	{"persistence", ThreatRef{ID: "TA0003", Name: "Persistence"}},
+	{"privilege_escalation", ThreatRef{ID: "TA0004", Name: "Privilege Escalation"}},
+	{"defense_evasion", ThreatRef{ID: "TA0005", Name: "Defense Evasion"}},
+	{"credential_access", ThreatRef{ID: "TA0006", Name: "Credential Access"}},
+	{"discovery", ThreatRef{ID: "TA0007", Name: "Discovery"}},
+	{"lateral_movement", ThreatRef{ID: "TA0008", Name: "Lateral Movement"}},
+	{"collection", ThreatRef{ID: "TA0009", Name: "Collection"}},
+	{"command_and_control", ThreatRef{ID: "TA0011", Name: "Command and Control"}},
+	{"exfiltration", ThreatRef{ID: "TA0010", Name: "Exfiltration"}},
+	{"impact", ThreatRef{ID: "TA0040", Name: "Impact"}},
 }
 
 // techniqueNames names the techniques Vigil's rule pack uses; others are
@@ -73,19 +141,18 @@ func threatFromTags(tags []string) []Threat {
 	byTechnique := map[string]*Technique{}
 	var order []string
 	for _, tag := range tags {
-		name, ok := strings.CutPrefix(tag, "attack.")
-		if !ok {
-			continue
-		}
-		if t, ok := tactics[name]; ok {
-			t.Reference = attackReference(t.ID)
-			tacticRefs = append(tacticRefs, t)
+		if t, ok := tacticOfTag(tag); ok {
+			// One threat per tactic, however many spellings name it.
+			if !slices.ContainsFunc(tacticRefs, func(r ThreatRef) bool { return r.ID == t.ID }) {
+				t.Reference = attackReference(t.ID)
+				tacticRefs = append(tacticRefs, t)
+			}
 			continue
 		}
 		if !attackTechniqueTag.MatchString(tag) {
 			continue
 		}
-		id := strings.ToUpper(name)
+		id := strings.ToUpper(strings.TrimPrefix(tag, "attack."))
 		parent, _, isSub := strings.Cut(id, ".")
 		tech := byTechnique[parent]
 		if tech == nil {

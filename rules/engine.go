@@ -54,6 +54,7 @@ type Stats struct {
 	Alerts int64
 	// EvalErrors counts expressions that failed at run time on an event
 	// (e.g. arithmetic on a missing field); they count as no match.
+	// Engine.EvalErrors tells them by rule, with the first message.
 	EvalErrors int64
 	// Excepted counts events a rule's exceptions left out.
 	Excepted int64
@@ -96,6 +97,11 @@ type Engine struct {
 	// applied counts, per rule (by position in rules), the events it was
 	// evaluated on past its where (Applied).
 	applied []int64
+	// evalErrs counts, per rule (by position in rules), the run-time
+	// errors of its expressions (EvalErrors); evaluating is the position
+	// of the rule being evaluated, whose errors they are.
+	evalErrs   []RuleEvalErrors
+	evaluating int
 	// noRuns keeps every sequence key in sequence.go's form (tests
 	// compare it with runs, seqrun.go).
 	noRuns bool
@@ -165,6 +171,7 @@ func (e *Engine) setRules(rules []*Compiled, keep map[*Compiled]*Compiled) {
 		}
 	}
 	e.applied = make([]int64, len(e.rules))
+	e.evalErrs = make([]RuleEvalErrors, len(e.rules))
 	e.index = newRuleIndex(e.rules)
 	e.fold.indexes = newLitIndexes(ruleConditions(e.rules))
 	e.fold.reset() // its answers were the old index's
@@ -193,6 +200,37 @@ func (e *Engine) Applied() map[string]int64 {
 	out := make(map[string]int64, len(e.rules))
 	for i, r := range e.rules {
 		out[r.Rule.ID] += e.applied[i]
+	}
+	return out
+}
+
+// RuleEvalErrors is how many times a rule's expressions failed at run time
+// (each is no match for the event) and the first failure, so a rule that
+// cannot work on the data is not mistaken for one that found nothing.
+type RuleEvalErrors struct {
+	Count int64
+	// First is the first error's message and the expression it came from
+	// (its first line, at most maxErrorText bytes: memory stays bounded
+	// per rule however many events fail).
+	First string
+}
+
+// maxErrorText bounds the text an engine keeps of a rule's first error.
+const maxErrorText = 240
+
+// EvalErrors returns, by rule id, the rules whose expressions failed at
+// run time since the engine started or last reloaded, as Applied counts.
+// Rules without an error are absent.
+func (e *Engine) EvalErrors() map[string]RuleEvalErrors {
+	out := map[string]RuleEvalErrors{}
+	for i, r := range e.rules {
+		if x := e.evalErrs[i]; x.Count > 0 {
+			if prev, ok := out[r.Rule.ID]; ok { // a duplicate id: one entry
+				x.Count += prev.Count
+				x.First = prev.First
+			}
+			out[r.Rule.ID] = x
+		}
 	}
 	return out
 }
@@ -359,6 +397,7 @@ func (e *Engine) evaluate(ev event.Event, t time.Time, hasTime bool) []Alert {
 // requirement holds already when the event's field is a string.
 func (e *Engine) evalRule(i int, ev event.Event, t time.Time, hasTime, indexed bool) []Alert {
 	r := e.rules[i]
+	e.evaluating = i
 	if r.where != nil && !(indexed && r.whereIsRequire && isString(ev[r.require.field])) && !e.eval(r.where, ev) {
 		return nil
 	}
@@ -465,8 +504,38 @@ func (e *Engine) eval(c *condition, ev event.Event) bool {
 	ok, err := c.evalFolded(ev, &e.machine, &e.fold)
 	if err != nil {
 		e.stats.EvalErrors++
+		e.countEvalError(c, err)
 	}
 	return ok
+}
+
+// countEvalError counts an error of the rule being evaluated, keeping the
+// text of its first.
+func (e *Engine) countEvalError(c *condition, err error) {
+	if e.evaluating >= len(e.evalErrs) {
+		return // not evaluating a rule of this engine (a test's direct call)
+	}
+	x := &e.evalErrs[e.evaluating]
+	x.Count++
+	if x.Count == 1 {
+		x.First = evalErrorText(c.source, err)
+	}
+}
+
+// evalErrorText is an error's first line (expr adds the expression and a
+// caret below) and the expression it is in, abbreviated: which of a
+// rule's expressions (where, condition, a step, an exception) failed.
+func evalErrorText(source string, err error) string {
+	const maxSource = 80
+	src := strings.Join(strings.Fields(source), " ")
+	if len(src) > maxSource {
+		src = strings.ToValidUTF8(src[:maxSource], "") + "…"
+	}
+	msg := firstLine(err.Error())
+	if room := maxErrorText - len(src) - len(" in ``"); len(msg) > room {
+		msg = strings.ToValidUTF8(msg[:room], "") + "…"
+	}
+	return msg + " in `" + src + "`"
 }
 
 // groupKey joins the values of the rule's by fields; ok is false when one

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
+	"github.com/expr-lang/expr/vm/runtime"
 
 	"github.com/vigil-siem/vigil/event"
 )
@@ -77,7 +79,9 @@ func (e *env) compile(src string) (*condition, []string, error) {
 		expr.AsBool(),
 		expr.AllowUndefinedVariables(),
 		expr.Patch(fieldPatcher{compare: true}),
+		expr.Patch(nilSafe{}),
 		expr.Patch(fastFields{}),
+		expr.Function(fetchFunc, fetchOrNil),
 	}
 	for name, fn := range e.functions() {
 		opts = append(opts, expr.Function(name, fn))
@@ -119,7 +123,8 @@ func (e *env) compile(src string) (*condition, []string, error) {
 }
 
 // checkConstantArgs validates at load what can be: a constant re() pattern
-// (compiled now, into the cache) and a constant in_list() name.
+// (compiled now, into the cache), a constant cidr() network and a
+// constant in_list() name.
 func (e *env) checkConstantArgs(name string, args []ast.Node) error {
 	if len(args) != 2 {
 		return nil
@@ -131,6 +136,13 @@ func (e *env) checkConstantArgs(name string, args []ast.Node) error {
 	switch name {
 	case "re":
 		if _, err := e.compileRegex(s.Value); err != nil {
+			return err
+		}
+	case "cidr":
+		if _, replaced := e.extra["cidr"]; replaced {
+			return nil
+		}
+		if _, err := parseNetwork(s.Value); err != nil {
 			return err
 		}
 	case "in_list":
@@ -488,6 +500,181 @@ func (fastFields) Visit(node *ast.Node) {
 	if path, ok := envPath(*node); ok && strings.Contains(path, ".") {
 		ast.Patch(node, &ast.IdentifierNode{Value: path})
 	}
+}
+
+// nilSafe keeps the promise that a field an event does not have is nil,
+// never an error, where expr's builtins and its indexing would fail on
+// nil: a rule over a dataset where a field is sometimes absent must not
+// turn into evaluation errors on the events without it. It runs after
+// fieldPatcher (the field lookups are $env["path"]) and before fastFields,
+// and rewrites the tree at compile time: the events that have the field
+// pay a jump at most, not a recovered error.
+//
+//   - the list a builtin iterates (any, all, none, count, filter, map, …)
+//     is `field ?? []`: a missing list is empty, so none() and all() are
+//     true, any() false, count() 0;
+//   - the string a string builtin works on (trim, split, hasPrefix, …) is
+//     `field ?? ""`;
+//   - a conversion of a missing field (int, float, abs, date, …) is nil;
+//   - an index or member of a field, field[0] or field[0].name, is
+//     fetchOrNil: nil when the field is missing or the index is out of
+//     range;
+//   - a slice of a missing field, field[1:], is nil.
+//
+// Only values read from the event are rewritten: expr's own type errors on
+// a value the rule built (a literal, a helper's result) stay errors.
+type nilSafe struct{}
+
+// builtinNil says what each builtin that fails on a nil argument takes a
+// missing field as.
+var builtinNil = map[string]nilAs{
+	"all": nilList, "none": nilList, "any": nilList, "one": nilList,
+	"filter": nilList, "map": nilList, "count": nilList, "sum": nilList,
+	"find": nilList, "findIndex": nilList, "findLast": nilList, "findLastIndex": nilList,
+	"groupBy": nilList, "sortBy": nilList, "reduce": nilList,
+	"mean": nilList, "median": nilList, "take": nilList, "reverse": nilList,
+	"uniq": nilList, "flatten": nilList, "join": nilList, "concat": nilList,
+	"keys": nilMap, "values": nilMap, "toPairs": nilMap,
+
+	"trim": nilString, "trimPrefix": nilString, "trimSuffix": nilString,
+	"split": nilString, "splitAfter": nilString, "replace": nilString, "repeat": nilString,
+	"indexOf": nilString, "lastIndexOf": nilString, "hasPrefix": nilString, "hasSuffix": nilString,
+	"toBase64": nilString, "fromBase64": nilString,
+
+	"int": nilResult, "float": nilResult, "abs": nilResult, "ceil": nilResult,
+	"floor": nilResult, "round": nilResult, "fromJSON": nilResult, "date": nilResult,
+	"duration": nilResult,
+}
+
+type nilAs int
+
+const (
+	nilList   nilAs = iota + 1 // the first argument (every one, concat's) nil is []
+	nilMap                     // the first argument nil is {}
+	nilString                  // the first argument nil is ""
+	nilResult                  // the first argument nil makes the call nil
+)
+
+func (nilSafe) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.BuiltinNode:
+		how := builtinNil[n.Name]
+		if how == 0 || len(n.Arguments) == 0 {
+			return
+		}
+		args := n.Arguments[:1]
+		if n.Name == "concat" {
+			args = n.Arguments
+		}
+		for i, arg := range args {
+			if !fromEvent(arg) {
+				continue
+			}
+			switch how {
+			case nilList:
+				args[i] = orElse(arg, &ast.ArrayNode{})
+			case nilMap:
+				args[i] = orElse(arg, &ast.MapNode{})
+			case nilString:
+				args[i] = orElse(arg, &ast.StringNode{})
+			case nilResult:
+				// The field is read twice, to keep the builtin's own
+				// call (and result type) for the events that have it.
+				if path, ok := envPath(arg); ok {
+					ast.Patch(node, nilIfMissing(path, n))
+				}
+			}
+		}
+	case *ast.MemberNode:
+		// Member chains of field names are lookups by path already: a
+		// member of a field left here is an index (field[0], field[i]) or
+		// a member of one (field[0].name).
+		if !n.Method && fromEvent(n.Node) {
+			ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: fetchFunc}, Arguments: []ast.Node{n.Node, n.Property}})
+		}
+	case *ast.SliceNode:
+		if path, ok := envPath(n.Node); ok {
+			ast.Patch(node, nilIfMissing(path, n))
+		}
+	}
+}
+
+// fromEvent says whether n is a value read from the event: a field, or
+// an index of one (after nilSafe rewrote it).
+func fromEvent(n ast.Node) bool {
+	if _, ok := envPath(n); ok {
+		return true
+	}
+	call, ok := n.(*ast.CallNode)
+	if !ok {
+		return false
+	}
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	return ok && id.Value == fetchFunc
+}
+
+// orElse is `n ?? fallback`.
+func orElse(n, fallback ast.Node) ast.Node {
+	return &ast.BinaryNode{Operator: "??", Left: n, Right: fallback}
+}
+
+// nilIfMissing is `field == nil ? nil : then`.
+func nilIfMissing(path string, then ast.Node) ast.Node {
+	return &ast.ConditionalNode{
+		Cond: &ast.BinaryNode{Operator: "==", Left: envLookup(path), Right: &ast.NilNode{}},
+		Exp1: &ast.NilNode{},
+		Exp2: then,
+	}
+}
+
+// fetchFunc is the name nilSafe gives fetchOrNil; '#' cannot be written
+// in an identifier, so no rule calls it or clashes with it.
+const fetchFunc = "fetch#"
+
+// fetchOrNil is expr's v[i] (or v.name on an object inside a field) that
+// is nil where the event has nothing: v nil, or i out of v's range. A
+// value that cannot be indexed at all (a number) is still an error.
+func fetchOrNil(params ...any) (out any, err error) {
+	if len(params) != 2 {
+		return nil, fmt.Errorf("fetch takes 2 arguments, got %d", len(params))
+	}
+	v, i := params[0], params[1]
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		if n, ok := i.(int); ok {
+			if n < 0 {
+				n += len(x) // expr's x[-1] is the last element
+			}
+			if n < 0 || n >= len(x) {
+				return nil, nil
+			}
+			return x[n], nil
+		}
+	case map[string]any:
+		if k, ok := i.(string); ok {
+			return x[k], nil
+		}
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array || rv.Kind() == reflect.String {
+		if n, ok := asInt(i); ok {
+			if n < 0 {
+				n += int64(rv.Len())
+			}
+			if n < 0 || n >= int64(rv.Len()) {
+				return nil, nil
+			}
+		}
+	}
+	// Anything else is expr's fetch, whose panic on a value that cannot
+	// be indexed is the run-time error it would have been.
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("%v", r)
+		}
+	}()
+	return runtime.Fetch(v, i), nil
 }
 
 // restoreVariable undoes the rewrite for a variable declared with let.

@@ -23,7 +23,7 @@ import (
 // "" / 0), so `icontains(process.command_line, "x")` on an event without a
 // command line is simply no match.
 //
-//	cidr(ip, "10.0.0.0/8")        ip inside the network
+//	cidr(ip, "10.0.0.0/8")        ip inside the network (a bare address: just it)
 //	re(str, "pattern")            RE2 match, compiled once per pattern
 //	icontains(str, sub)           case-insensitive contains
 //	istartsWith(str, prefix)      case-insensitive startsWith
@@ -399,15 +399,36 @@ func cidrFunc(params ...any) (any, error) {
 	if ip == "" || network == "" {
 		return false, nil
 	}
-	prefix, err := netip.ParsePrefix(network)
+	prefix, err := parseNetwork(network)
 	if err != nil {
-		return false, fmt.Errorf("cidr: bad network %q", network)
+		return false, err
 	}
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
 		return false, nil
 	}
 	return prefix.Contains(addr.Unmap()), nil
+}
+
+// parseNetwork reads the network of cidr(): a CIDR prefix, or a bare
+// address as the network of that address alone (/32, /128), the way a
+// firewall rule reads it, rather than a network nothing is in.
+func parseNetwork(network string) (netip.Prefix, error) {
+	prefix, err := netip.ParsePrefix(network)
+	if err == nil {
+		return prefix, nil
+	}
+	if addr, aerr := netip.ParseAddr(network); aerr == nil && addr.Zone() == "" {
+		// Addresses are compared unmapped: ::ffff:192.0.2.1 is 192.0.2.1.
+		addr = addr.Unmap()
+		return netip.PrefixFrom(addr, addr.BitLen()), nil
+	}
+	if !strings.Contains(network, "/") {
+		err = fmt.Errorf("not an address")
+	} else if _, why, ok := strings.Cut(err.Error(), "): "); ok {
+		err = fmt.Errorf("%s", why) // netip's message repeats the function and the text
+	}
+	return netip.Prefix{}, fmt.Errorf("cidr: bad network %q: %v (write a network as 10.0.0.0/8 or 2001:db8::/32, or one address)", network, err)
 }
 
 // base64Run is a run of base64 alphabet long enough to hold a word.

@@ -23,8 +23,16 @@ type Finding struct {
 	Msg      string
 }
 
-// String renders the finding as file:line: severity: message.
+// String renders the finding as file:line: severity: message, without
+// the line for a problem with a whole file and without the file for one
+// that is not in a file (a list that cannot be read).
 func (f Finding) String() string {
+	switch {
+	case f.File == "":
+		return fmt.Sprintf("%s: %s", f.Severity, f.Msg)
+	case f.Line == 0:
+		return fmt.Sprintf("%s: %s: %s", f.File, f.Severity, f.Msg)
+	}
 	return fmt.Sprintf("%s:%d: %s: %s", f.File, f.Line, f.Severity, f.Msg)
 }
 

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/goccy/go-yaml/ast"
 )
 
 // Rule kinds.
@@ -116,31 +118,44 @@ type Suppress struct {
 // Duration is a time.Duration written as "10m" in YAML.
 type Duration time.Duration
 
-// UnmarshalYAML reads the duration as UnmarshalText does. The YAML
-// decoder hands a TextUnmarshaler the node re-formatted as text, which
-// costs about a millisecond per value; this form gets the scalar as it is.
-func (d *Duration) UnmarshalYAML(unmarshal func(any) error) error {
-	var s string
-	if err := unmarshal(&s); err != nil {
-		return fmt.Errorf("bad duration (write e.g. 30s, 10m, 1h, 7d): %w", err)
+// durationSyntax says how to write a Duration, for the errors.
+const durationSyntax = "write a number and a unit, no space: 90s, 10m, 1.5h, 1h30m; the units are ns, us, ms, s, m, h, and d for whole days: 7d"
+
+// UnmarshalYAML reads the duration from its node as UnmarshalText does.
+// The node gives the scalar as written (a TextUnmarshaler is handed the
+// node re-formatted as text, which costs about a millisecond per value)
+// and its path and line, so a bad value is reported at its key.
+func (d *Duration) UnmarshalYAML(node ast.Node) error {
+	var err error
+	switch n := node.(type) {
+	case *ast.StringNode:
+		err = d.UnmarshalText([]byte(n.Value))
+	case ast.ScalarNode: // 0, 10 (no unit), 1.5
+		err = d.UnmarshalText([]byte(n.GetToken().Value))
+	default:
+		err = fmt.Errorf("bad duration: a %s, not a scalar (%s)", strings.ToLower(node.Type().String()), durationSyntax)
 	}
-	return d.UnmarshalText([]byte(s))
+	if err != nil {
+		return &valueError{path: node.GetPath(), line: node.GetToken().Position.Line, err: err}
+	}
+	return nil
 }
 
-// UnmarshalText parses "90s", "10m", "1h", and days as "7d".
+// UnmarshalText parses Go durations ("90s", "10m", "1h30m") and whole
+// days ("7d", at most ten years).
 func (d *Duration) UnmarshalText(b []byte) error {
 	s := string(b)
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
 		if err != nil || n < 0 || n > 3650 {
-			return fmt.Errorf("bad duration %q (write e.g. 30s, 10m, 1h, 7d)", b)
+			return fmt.Errorf("bad duration %q (%s, at most 3650d)", b, durationSyntax)
 		}
 		*d = Duration(time.Duration(n) * 24 * time.Hour)
 		return nil
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("bad duration %q (write e.g. 30s, 10m, 1h, 7d)", b)
+		return fmt.Errorf("bad duration %q (%s)", b, durationSyntax)
 	}
 	*d = Duration(v)
 	return nil
@@ -177,7 +192,9 @@ func SeverityRank(s string) int {
 func (r *Rule) IsEnabled() bool { return r.Enabled == nil || *r.Enabled }
 
 // validate checks what the YAML schema cannot; each problem names the key.
-func (r *Rule) validate() []string {
+// written says whether the rule file has a key (threshold.window), to
+// tell a missing duration from one written as 0s.
+func (r *Rule) validate(written func(key string) bool) []string {
 	var errs []string
 	if r.ID == "" {
 		errs = append(errs, "id: missing")
@@ -193,7 +210,7 @@ func (r *Rule) validate() []string {
 	}
 	for _, tag := range r.Tags {
 		if strings.HasPrefix(tag, "attack.") && !validAttackTag(tag) {
-			errs = append(errs, fmt.Sprintf("tags: %q is not an ATT&CK tag (attack.t1110, attack.t1110.001 or attack.credential_access)", tag))
+			errs = append(errs, "tags: "+attackTagProblem(tag))
 		}
 	}
 	if r.Kind != KindSequence && len(r.Steps) > 0 {
@@ -216,9 +233,7 @@ func (r *Rule) validate() []string {
 		if len(s.By) == 0 {
 			errs = append(errs, "suppress.by: missing (the keys to keep one alert per)")
 		}
-		if s.For <= 0 {
-			errs = append(errs, "suppress.for: missing (how long to suppress, e.g. 1h)")
-		}
+		errs = append(errs, positiveDuration("suppress.for", s.For, written, "how long to suppress, e.g. 1h")...)
 	}
 	for i, t := range r.Tests {
 		errs = append(errs, t.validate(i)...)
@@ -229,7 +244,7 @@ func (r *Rule) validate() []string {
 			errs = append(errs, "condition: a match rule needs a condition")
 		}
 	case KindThreshold:
-		errs = append(errs, r.validateThreshold()...)
+		errs = append(errs, r.validateThreshold(written)...)
 	case KindNewTerms:
 		errs = append(errs, r.validateNewTerms()...)
 	case KindSequence:
@@ -237,9 +252,7 @@ func (r *Rule) validate() []string {
 			errs = append(errs, "steps: a sequence rule needs at least one step")
 		}
 		errs = append(errs, r.validateSequenceKeys()...)
-		if r.MaxSpan <= 0 {
-			errs = append(errs, "maxspan: a sequence rule needs a maxspan (e.g. 10m)")
-		}
+		errs = append(errs, positiveDuration("maxspan", r.MaxSpan, written, "a sequence rule needs one, e.g. 10m")...)
 		if r.Condition != "" {
 			errs = append(errs, "condition: a sequence rule has steps, not a condition")
 		}
@@ -301,15 +314,13 @@ func (r *Rule) validateSequenceKeys() []string {
 	return errs
 }
 
-func (r *Rule) validateThreshold() []string {
+func (r *Rule) validateThreshold(written func(key string) bool) []string {
 	th := r.Threshold
 	if th == nil {
 		return []string{"threshold: a threshold rule needs threshold: {window: 10m, gte: 10}"}
 	}
 	var errs []string
-	if th.Window <= 0 {
-		errs = append(errs, "threshold.window: missing (e.g. 10m)")
-	}
+	errs = append(errs, positiveDuration("threshold.window", th.Window, written, "e.g. 10m")...)
 	set := 0
 	for _, c := range []struct {
 		key string
@@ -339,13 +350,30 @@ func (r *Rule) validateNewTerms() []string {
 	if len(nt.Fields) == 0 {
 		errs = append(errs, "new_terms.fields: missing (the fields whose values are the term)")
 	}
-	if nt.HistoryWindow < 0 || nt.LearnFor < 0 {
-		errs = append(errs, "new_terms: durations must be positive")
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"new_terms.history_window", nt.HistoryWindow}, {"new_terms.learn_for", nt.LearnFor}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Sprintf("%s: %s is negative", d.key, d.v))
+		}
 	}
 	if nt.MaxKeys < 0 {
 		errs = append(errs, fmt.Sprintf("new_terms.max_keys: %d is negative", nt.MaxKeys))
 	}
 	return errs
+}
+
+// positiveDuration checks a duration the rule needs: a key not written
+// is missing, one written as 0s or less is not positive.
+func positiveDuration(key string, d Duration, written func(key string) bool, hint string) []string {
+	switch {
+	case d > 0:
+		return nil
+	case !written(key):
+		return []string{fmt.Sprintf("%s: missing (%s)", key, hint)}
+	}
+	return []string{fmt.Sprintf("%s: must be positive, not %s (%s)", key, d, hint)}
 }
 
 const (

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -31,7 +32,9 @@ type TestLog struct {
 
 // TestExpect is what a test expects. Count, when set, is the number of
 // alerts; Alerts are compared in order with the alerts raised (each
-// expected alert's keys must match, other fields are not compared).
+// expected alert's keys must match, other fields are not compared). With
+// Alerts and no Count, the alerts raised must be exactly those listed, so
+// `alerts: []` expects none; with both, Alerts describes the first Count.
 type TestExpect struct {
 	Count  *int            `yaml:"count"`
 	Alerts []ExpectedAlert `yaml:"alerts"`
@@ -57,8 +60,11 @@ func (t RuleTest) validate(i int) []string {
 	if t.Log != nil && (t.Log.File == "" || t.Log.Format == "") {
 		errs = append(errs, key+".log: needs file and format")
 	}
-	if t.Expect.Count == nil && len(t.Expect.Alerts) == 0 {
-		errs = append(errs, key+".expect: needs count or alerts")
+	// Alerts nil is no alerts: key; an empty list (alerts: []) is an
+	// expectation of no alert. The key named is the test's: an absent
+	// expect: has no line of its own to point at.
+	if t.Expect.Count == nil && t.Expect.Alerts == nil {
+		errs = append(errs, key+": expect: needs count or alerts (count: 0 or alerts: [] for no alert)")
 	}
 	if t.Expect.Count != nil && len(t.Expect.Alerts) > *t.Expect.Count {
 		errs = append(errs, fmt.Sprintf("%s.expect: %d alerts described but count is %d", key, len(t.Expect.Alerts), *t.Expect.Count))
@@ -76,9 +82,16 @@ type TestResult struct {
 	Passed bool
 	// Alerts is how many alerts the rule raised.
 	Alerts int
+	// EvalErrors is how many times the rule's expressions failed at run
+	// time on the test's events; any fails the test (Diff has the first):
+	// an event the rule could not evaluate proves nothing either way.
+	EvalErrors int64
 	// Diff says what differed from the expectation, one line per
-	// difference, followed by the alerts raised.
+	// difference, followed by the alerts raised; for a skipped test, why.
 	Diff string
+	// Skipped: the test did not run because its rule is disabled
+	// (enabled: false), so what it expects proves nothing either way.
+	Skipped bool
 }
 
 // RunTests loads the rules below root and runs the tests of each rule,
@@ -103,18 +116,25 @@ func RunTests(fsys fs.FS, root string, opts ...LoadOption) []TestResult {
 		}
 		for i, t := range d.rule.Tests {
 			res := TestResult{File: d.file, Line: keyLine(d.body, fmt.Sprintf("tests[%d]", i), d.line), Rule: d.rule.ID, Name: t.Name}
-			diff, n := runTest(fsys, d.compiled, t, cfg)
-			res.Alerts, res.Diff, res.Passed = n, diff, diff == ""
+			if !d.rule.IsEnabled() {
+				res.Skipped, res.Diff = true, "the rule is disabled (enabled: false)"
+				out = append(out, res)
+				continue
+			}
+			diff, n, evalErrs := runTest(fsys, d.compiled, t, cfg)
+			res.Alerts, res.EvalErrors, res.Diff, res.Passed = n, evalErrs, diff, diff == ""
 			out = append(out, res)
 		}
 	}
 	return out
 }
 
-func runTest(fsys fs.FS, c *Compiled, t RuleTest, cfg *loadConfig) (string, int) {
+// runTest runs one test and returns its diff ("" when it passed), the
+// number of alerts raised and of evaluation errors.
+func runTest(fsys fs.FS, c *Compiled, t RuleTest, cfg *loadConfig) (string, int, int64) {
 	evs, err := testEvents(fsys, c.Rule, t, cfg)
 	if err != nil {
-		return err.Error(), 0
+		return err.Error(), 0, 0
 	}
 	engine := NewEngine([]*Compiled{c}, EngineConfig{Now: func() time.Time { return time.Unix(0, 0).UTC() }})
 	var alerts []Alert
@@ -125,10 +145,16 @@ func runTest(fsys fs.FS, c *Compiled, t RuleTest, cfg *loadConfig) (string, int)
 	// A suppression count re-emits an alert: the test sees its last state.
 	alerts = latestByID(alerts)
 	var diffs []string
-	if t.Expect.Count != nil && len(alerts) != *t.Expect.Count {
+	// The errors come first: they are the likely cause of what follows.
+	evalErrs := engine.EvalErrors()[c.Rule.ID]
+	if evalErrs.Count > 0 {
+		diffs = append(diffs, fmt.Sprintf("evaluation errors: %d on the test's events (each is no match), the first: %s", evalErrs.Count, evalErrs.First))
+	}
+	switch {
+	case t.Expect.Count != nil && len(alerts) != *t.Expect.Count:
 		diffs = append(diffs, fmt.Sprintf("alerts: want %d, got %d", *t.Expect.Count, len(alerts)))
-	} else if len(alerts) < len(t.Expect.Alerts) {
-		diffs = append(diffs, fmt.Sprintf("alerts: want at least %d, got %d", len(t.Expect.Alerts), len(alerts)))
+	case t.Expect.Count == nil && len(alerts) != len(t.Expect.Alerts):
+		diffs = append(diffs, fmt.Sprintf("alerts: want %d (the alerts listed), got %d", len(t.Expect.Alerts), len(alerts)))
 	}
 	for i, want := range t.Expect.Alerts {
 		if i >= len(alerts) {
@@ -137,10 +163,10 @@ func runTest(fsys fs.FS, c *Compiled, t RuleTest, cfg *loadConfig) (string, int)
 		diffs = append(diffs, compareAlert(i, want, alerts[i])...)
 	}
 	if len(diffs) == 0 {
-		return "", len(alerts)
+		return "", len(alerts), evalErrs.Count
 	}
 	diffs = append(diffs, describeAlerts(alerts)...)
-	return strings.Join(diffs, "\n"), len(alerts)
+	return strings.Join(diffs, "\n"), len(alerts), evalErrs.Count
 }
 
 // testEvents builds the test's events; each gets an id and the test's
@@ -219,11 +245,46 @@ func compareAlert(i int, want ExpectedAlert, got Alert) []string {
 			diffs = append(diffs, fmt.Sprintf("alerts[%d].%s: want %s, got nothing", i, f, w))
 			continue
 		}
-		if gt := valueText(g); gt != w {
-			diffs = append(diffs, fmt.Sprintf("alerts[%d].%s: want %s, got %s", i, f, w, gt))
+		if sameValue(f, want.Fields[f], g) {
+			continue
 		}
+		if _, list := want.Fields[f].([]any); list && !orderedField(f) {
+			w += " (in any order)"
+		}
+		diffs = append(diffs, fmt.Sprintf("alerts[%d].%s: want %s, got %s", i, f, w, valueText(g)))
 	}
 	return diffs
+}
+
+// sameValue compares an expected field with the alert's. Lists are
+// multisets, as ECS arrays mostly are (related.user, event.category,
+// tags: the engine builds related.* sorted and deduplicated, an order
+// the test's author cannot be expected to know), except for the fields
+// whose order is their meaning (orderedField).
+func sameValue(field string, want, got any) bool {
+	w, wantList := want.([]any)
+	g, gotList := got.([]any)
+	if !wantList || !gotList || orderedField(field) {
+		return valueText(want) == valueText(got)
+	}
+	if len(w) != len(g) {
+		return false
+	}
+	ws, gs := make([]string, len(w)), make([]string, len(g))
+	for i := range w {
+		ws[i], gs[i] = valueText(w[i]), valueText(g[i])
+	}
+	sort.Strings(ws)
+	sort.Strings(gs)
+	return slices.Equal(ws, gs)
+}
+
+// orderedField says whether a list field's order means something:
+// process arguments (process.args, process.parent.args, …) and the
+// engine's own lists (vigil.alert.*: the events in time order, the group
+// keys in the rule's by order, new_terms values paired with its fields).
+func orderedField(field string) bool {
+	return strings.HasSuffix(field, ".args") || strings.HasPrefix(field, "vigil.alert.")
 }
 
 // alertDocument is the alert as indexed, flattened to dotted paths.
@@ -255,12 +316,16 @@ func valueText(v any) string {
 	return event.Stringify(v)
 }
 
+// maxDescribed bounds the alerts a failed test lists: a log file test can
+// raise hundreds, and the first ones show what the rule matches.
+const maxDescribed = 20
+
 func describeAlerts(alerts []Alert) []string {
 	if len(alerts) == 0 {
 		return []string{"raised: no alert"}
 	}
 	out := []string{"raised:"}
-	for i, a := range alerts {
+	for i, a := range alerts[:min(len(alerts), maxDescribed)] {
 		d := a.Vigil.Alert
 		keys := make([]string, 0, len(d.GroupKeys))
 		for _, k := range d.GroupKeys {
@@ -268,6 +333,9 @@ func describeAlerts(alerts []Alert) []string {
 		}
 		out = append(out, fmt.Sprintf("  alerts[%d]: %s..%s events=%d keys=[%s]", i,
 			event.FormatTime(d.FirstSeen), event.FormatTime(d.LastSeen), d.EventCount, strings.Join(keys, " ")))
+	}
+	if more := len(alerts) - maxDescribed; more > 0 {
+		out = append(out, fmt.Sprintf("  … and %d more", more))
 	}
 	return out
 }
@@ -281,24 +349,79 @@ func sortedMapKeys(m map[string]any) []string {
 	return out
 }
 
+// TestSummary counts test results.
+type TestSummary struct {
+	Tests   int // tests run
+	Failed  int // tests run that failed
+	Skipped int // tests of disabled rules, not run
+	Rules   int // rules whose tests ran
+	// LoadErrors counts the files and rules that did not load: their
+	// tests did not run, and are not among Tests.
+	LoadErrors int
+}
+
+// SummarizeTests counts results.
+func SummarizeTests(results []TestResult) TestSummary {
+	var s TestSummary
+	rules := map[string]bool{}
+	for _, r := range results {
+		if r.Rule == "" {
+			s.LoadErrors++
+			continue
+		}
+		if r.Skipped {
+			s.Skipped++
+			continue
+		}
+		s.Tests++
+		rules[r.Rule] = true
+		if !r.Passed {
+			s.Failed++
+		}
+	}
+	s.Rules = len(rules)
+	return s
+}
+
+// OK says whether every test ran and passed.
+func (s TestSummary) OK() bool { return s.Failed == 0 && s.LoadErrors == 0 }
+
+// String is "2 of 10 tests failed (4 rules), 1 load error", or
+// "10 tests (4 rules)" when all passed.
+func (s TestSummary) String() string {
+	out := fmt.Sprintf("%d tests (%d rules)", s.Tests, s.Rules)
+	if s.Failed > 0 {
+		out = fmt.Sprintf("%d of %d tests failed (%d rules)", s.Failed, s.Tests, s.Rules)
+	}
+	if s.Skipped > 0 {
+		out += fmt.Sprintf(", %d skipped", s.Skipped)
+	}
+	switch {
+	case s.LoadErrors == 1:
+		out += ", 1 load error"
+	case s.LoadErrors > 1:
+		out += fmt.Sprintf(", %d load errors", s.LoadErrors)
+	}
+	return out
+}
+
 // WriteTestResults prints results the way go test does: a line per
 // failed test with its diff (every test with verbose), a line per rule,
-// and a summary. It returns the number of failures.
+// and a summary (SummarizeTests). It returns the number of failures:
+// failed tests and load errors.
 func WriteTestResults(w io.Writer, results []TestResult, verbose bool) int {
-	failed, tests := 0, 0
 	type ruleSum struct {
-		file        string
-		tests, fail int
+		file              string
+		tests, fail, skip int
+		why               string // the tests were skipped
 	}
 	sums := map[string]*ruleSum{}
 	var order []string
 	for _, r := range results {
 		if r.Rule == "" {
-			failed++
 			fmt.Fprintf(w, "--- FAIL: %s:%d: load\n%s\n", r.File, r.Line, indent(r.Diff))
 			continue
 		}
-		tests++
 		s := sums[r.Rule]
 		if s == nil {
 			s = &ruleSum{file: r.File}
@@ -307,8 +430,13 @@ func WriteTestResults(w io.Writer, results []TestResult, verbose bool) int {
 		}
 		s.tests++
 		switch {
+		case r.Skipped:
+			s.skip++
+			s.why = r.Diff
+			if verbose {
+				fmt.Fprintf(w, "--- SKIP: %s/%s (%s:%d)\n%s\n", r.Rule, r.Name, r.File, r.Line, indent(r.Diff))
+			}
 		case !r.Passed:
-			failed++
 			s.fail++
 			fmt.Fprintf(w, "--- FAIL: %s/%s (%s:%d)\n%s\n", r.Rule, r.Name, r.File, r.Line, indent(r.Diff))
 		case verbose:
@@ -317,18 +445,21 @@ func WriteTestResults(w io.Writer, results []TestResult, verbose bool) int {
 	}
 	for _, id := range order {
 		s := sums[id]
-		if s.fail > 0 {
+		if s.skip == s.tests {
+			fmt.Fprintf(w, "SKIP\t%s\t%d tests skipped: %s\t%s\n", id, s.tests, s.why, s.file)
+		} else if s.fail > 0 {
 			fmt.Fprintf(w, "FAIL\t%s\t%d of %d tests failed\t%s\n", id, s.fail, s.tests, s.file)
 		} else {
 			fmt.Fprintf(w, "ok  \t%s\t%d tests\t%s\n", id, s.tests, s.file)
 		}
 	}
-	if failed > 0 {
-		fmt.Fprintf(w, "FAIL: %d of %d tests failed (%d rules)\n", failed, tests, len(order))
+	sum := SummarizeTests(results)
+	if sum.OK() {
+		fmt.Fprintf(w, "PASS: %s\n", sum)
 	} else {
-		fmt.Fprintf(w, "PASS: %d tests (%d rules)\n", tests, len(order))
+		fmt.Fprintf(w, "FAIL: %s\n", sum)
 	}
-	return failed
+	return sum.Failed + sum.LoadErrors
 }
 
 func indent(s string) string {

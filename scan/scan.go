@@ -69,6 +69,11 @@ type RuleSummary struct {
 	// its conditions (mostly: a log of another kind).
 	Evaluated int64
 	Entities  map[string]int64 // entity "field=value" → alerts
+	// EvalErrors is how many times the rule's expressions failed at run
+	// time (rules.Engine.EvalErrors), each on an event that then could
+	// not match; FirstEvalError is the first one's message.
+	EvalErrors     int64
+	FirstEvalError string
 }
 
 // TopEntities returns up to n entities with the most alerts.
@@ -297,6 +302,13 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 	for _, eng := range engines {
 		for id, n := range eng.Applied() {
 			perRule[id].Evaluated += n
+		}
+		for id, x := range eng.EvalErrors() {
+			rs := perRule[id]
+			if rs.EvalErrors == 0 {
+				rs.FirstEvalError = x.First
+			}
+			rs.EvalErrors += x.Count
 		}
 	}
 	for _, rs := range perRule {

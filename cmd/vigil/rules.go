@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,13 +22,15 @@ func newRulesCmd() *cobra.Command {
 	return cmd
 }
 
-// ruleDir returns the rules to work on: a directory, or the built-in pack
-// when none is given.
-func ruleDir(args []string) (fs.FS, string) {
+// ruleSource returns the rules to work on: a directory, a single rule
+// file, or the built-in pack when none is given, with the file system's
+// root and a name for the summary.
+func ruleSource(args []string) (fsys fs.FS, root, name string, err error) {
 	if len(args) == 0 {
-		return rules.Pack(), "built-in pack"
+		return rules.Pack(), ".", "built-in pack", nil
 	}
-	return os.DirFS(args[0]), args[0]
+	fsys, root, err = rules.OpenPath(args[0])
+	return fsys, root, args[0], err
 }
 
 // parseLog lets rule tests read log files through the collectors.
@@ -57,15 +58,18 @@ func ruleOptions(lists string) []rules.LoadOption {
 func newRulesLintCmd() *cobra.Command {
 	var lists string
 	cmd := &cobra.Command{
-		Use:   "lint [DIR]",
+		Use:   "lint [DIR|FILE]",
 		Short: "Check rule files: schema, expressions, ECS field names, duplicate ids, ATT&CK tags",
 		Long: "Reports each problem as file:line: error|warning: message. Errors stop a rule from loading; " +
 			"warnings (a field that is not ECS, with the closest ECS name; a stateful rule without a positive " +
-			"and a negative test) do not. Exits non-zero when there is an error. DIR defaults to the built-in pack.",
+			"and a negative test) do not. Exits non-zero when there is an error. DIR (or one rule FILE) defaults to the built-in pack.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fsys, name := ruleDir(args)
-			findings := rules.Lint(fsys, ".", ruleOptions(lists)...)
+			fsys, root, name, err := ruleSource(args)
+			if err != nil {
+				return err
+			}
+			findings := rules.Lint(fsys, root, ruleOptions(lists)...)
 			errors := 0
 			for _, f := range findings {
 				fmt.Fprintln(cmd.OutOrStdout(), f)
@@ -88,17 +92,22 @@ func newRulesTestCmd() *cobra.Command {
 	var lists string
 	var verbose bool
 	cmd := &cobra.Command{
-		Use:   "test [DIR]",
+		Use:   "test [DIR|FILE]",
 		Short: "Run the tests written in rule files (inline events or log files) and compare the alerts",
 		Long: "Runs every rule's tests: section on a fresh engine, with time taken from the events, and prints " +
-			"per rule PASS or FAIL with a diff, like go test. Exits non-zero when a test fails. DIR defaults to " +
-			"the built-in pack.",
+			"per rule PASS or FAIL with a diff, like go test; the tests of a disabled rule are skipped. Exits non-zero " +
+			"when a test fails. DIR (or one rule FILE) defaults to the built-in pack.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fsys, name := ruleDir(args)
-			results := rules.RunTests(fsys, ".", ruleOptions(lists)...)
-			if failed := rules.WriteTestResults(cmd.OutOrStdout(), results, verbose); failed > 0 {
-				return fmt.Errorf("%d of %d rule tests failed in %s", failed, len(results), name)
+			fsys, root, name, err := ruleSource(args)
+			if err != nil {
+				return err
+			}
+			results := rules.RunTests(fsys, root, ruleOptions(lists)...)
+			rules.WriteTestResults(cmd.OutOrStdout(), results, verbose)
+			// The counts of the summary line: a load error is not a test.
+			if sum := rules.SummarizeTests(results); !sum.OK() {
+				return fmt.Errorf("%s in %s", sum, name)
 			}
 			return nil
 		},

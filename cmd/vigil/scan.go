@@ -299,6 +299,7 @@ func printScanSummary(w io.Writer, sum *scan.Summary, elapsed time.Duration) {
 		fmt.Fprintf(w, "%d rules had no event their conditions could match: %s\n",
 			len(idle), abbreviate(idle, 5))
 	}
+	printEvalErrors(w, sum.Rules) // scan_errors.go
 	rate := float64(sum.Events) / max(elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(w, "%d events → %d alerts in %.2fs (%.0f events/s)\n", sum.Events, sum.Alerts, elapsed.Seconds(), rate)
 }

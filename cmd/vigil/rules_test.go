@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runRulesCmd runs `vigil rules ARGS…` in process.
+func runRulesCmd(args ...string) (stdout, stderr string, err error) {
+	cmd := newRulesCmd()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	cmd.SetArgs(args)
+	err = cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+// TestRulesCommandsTakeOneFile: lint and test work on a single rule file
+// as on a directory holding just it, and a path that does not exist is
+// one error naming it.
+func TestRulesCommandsTakeOneFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "s.yaml")
+	os.WriteFile(file, []byte(`id: s.one
+name: One
+kind: match
+severity: low
+condition: event.action == "one"
+tests:
+  - name: fires
+    events: [{"@timestamp": "2025-12-10T09:00:00Z", event.action: one}]
+    expect: {count: 1}
+`), 0o600)
+	// Another file in the directory, broken: not read when s.yaml is named.
+	os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("id: [\n"), 0o600)
+
+	stdout, stderr, err := runRulesCmd("lint", file)
+	if err != nil || stdout != "" || stderr != file+": 0 errors, 0 warnings\n" {
+		t.Errorf("rules lint %s: %v\nstdout %q\nstderr %q", file, err, stdout, stderr)
+	}
+	stdout, _, err = runRulesCmd("test", file)
+	if err != nil || !strings.Contains(stdout, "ok  \ts.one\t1 tests\ts.yaml") {
+		t.Errorf("rules test %s: %v\n%s", file, err, stdout)
+	}
+
+	missing := filepath.Join(dir, "nosuch")
+	for _, sub := range []string{"lint", "test"} {
+		stdout, stderr, err := runRulesCmd(sub, missing)
+		if err == nil || err.Error() != missing+": no such file or directory" || stdout != "" || stderr != "" {
+			t.Errorf("rules %s %s: error %v\nstdout %q\nstderr %q", sub, missing, err, stdout, stderr)
+		}
+	}
+}
