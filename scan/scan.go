@@ -94,9 +94,12 @@ func (r *RuleSummary) TopEntities(n int) []string {
 // Summary is what a scan found.
 type Summary struct {
 	Events int64
-	Alerts int64
-	Inputs []InputSummary
-	Rules  []*RuleSummary // every rule, most alerts first
+	Alerts int64 // distinct alerts
+	// Updates counts alerts emitted again with an id emitted before: a
+	// suppressed alert carrying its final suppressed count.
+	Updates int64
+	Inputs  []InputSummary
+	Rules   []*RuleSummary // every rule, most alerts first
 }
 
 // InputSummary is what was read from one input.
@@ -225,11 +228,20 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 			cancel() // stop reading
 		}
 	}
+	// A suppressed alert is emitted again, with the same id, when its
+	// window ends, to carry its final suppressed count (the pipeline's
+	// index overwrites the first): emitted, but counted once.
+	alertIDs := map[string]bool{}
 	record := func(a rules.Alert) {
-		sum.Alerts++
-		rs := perRule[a.Rule.ID]
-		rs.Alerts++
-		rs.Entities[a.Vigil.Alert.Entity.String()]++
+		if id := a.Vigil.Alert.ID; id != "" && alertIDs[id] {
+			sum.Updates++
+		} else {
+			alertIDs[id] = true
+			sum.Alerts++
+			rs := perRule[a.Rule.ID]
+			rs.Alerts++
+			rs.Entities[a.Vigil.Alert.Entity.String()]++
+		}
 		fail(emit(a))
 	}
 	type done struct {

@@ -72,14 +72,25 @@ func TestScanFindsTheOpenSSHBruteForces(t *testing.T) {
 			bf = r
 		}
 	}
-	// The summary counts what was emitted; with suppress (one alert per
-	// source per hour, plus its final count) the top entity is the source
-	// attacking over the most hours, not the one with the most attempts.
+	// The summary counts distinct alerts: with suppress (one alert per
+	// source per hour) an alert is emitted a second time, with the same
+	// id, to carry its final suppressed count, and counts once. The top
+	// entity is the source attacking over the most hours, not the one
+	// with the most attempts.
 	counts := map[string]int64{}
+	ids := map[string]bool{}
 	for _, a := range alerts {
+		if ids[a.Vigil.Alert.ID] {
+			continue
+		}
+		ids[a.Vigil.Alert.ID] = true
 		if a.Rule.ID == "vigil.ssh.brute_force" {
 			counts[a.Vigil.Alert.Entity.String()]++
 		}
+	}
+	if sum.Alerts != int64(len(ids)) || sum.Alerts+sum.Updates != int64(len(alerts)) || sum.Updates == 0 {
+		t.Errorf("summary: %d alerts and %d emitted again; emitted %d, %d distinct ids (the suppressed ones twice)",
+			sum.Alerts, sum.Updates, len(alerts), len(ids))
 	}
 	// The brute force rule was evaluated on sshd events, no Windows rule
 	// on any.

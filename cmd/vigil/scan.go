@@ -301,7 +301,11 @@ func printScanSummary(w io.Writer, sum *scan.Summary, elapsed time.Duration) {
 	}
 	printEvalErrors(w, sum.Rules) // scan_errors.go
 	rate := float64(sum.Events) / max(elapsed.Seconds(), 1e-9)
-	fmt.Fprintf(w, "%d events → %d alerts in %.2fs (%.0f events/s)\n", sum.Events, sum.Alerts, elapsed.Seconds(), rate)
+	updates := ""
+	if sum.Updates > 0 {
+		updates = fmt.Sprintf(" (and %d emitted again with their final suppressed count)", sum.Updates)
+	}
+	fmt.Fprintf(w, "%d events → %d alerts%s in %.2fs (%.0f events/s)\n", sum.Events, sum.Alerts, updates, elapsed.Seconds(), rate)
 }
 
 // abbreviate lists up to n of ids, and how many more there are.
