@@ -189,7 +189,8 @@ func (l *StringList) UnmarshalYAML(unmarshal func(any) error) error {
 
 // Detect configures the detect stage.
 type Detect struct {
-	// Rules are directories of rule files; empty means the built-in pack.
+	// Rules are directories or files of rules; empty means the built-in
+	// pack, and "@pack" names it among others (pipeline.PackPath).
 	Rules []string `yaml:"rules"`
 	// Lists is a directory of lists for in_list() (name.txt, one value per line).
 	Lists string `yaml:"lists"`

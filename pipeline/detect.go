@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/vigil-siem/vigil/bus"
@@ -13,21 +15,57 @@ import (
 	"github.com/vigil-siem/vigil/rules"
 )
 
-// LoadRules loads the rule directories (or single rule files) of
-// detect.rules, or the built-in pack when there are none. Bad rules are
-// returned as errors next to the good rules, which still run.
+// PackPath stands for the built-in pack among the rule paths of
+// detect.rules (and scan's --rules), so that a detection engineer's own
+// rules run next to it: rules: ["@pack", /etc/vigil/rules].
+const PackPath = "@pack"
+
+// LoadRules loads the rule directories (or single rule files, or the pack
+// as PackPath) of detect.rules, or the built-in pack when there are none.
+// Bad rules are returned as errors next to the good rules, which still
+// run. An id used in an earlier path is an error, and the earlier rule
+// runs: to change a pack rule, copy it and disable or rename one of them.
 func LoadRules(dirs []string, opts ...rules.LoadOption) ([]*rules.Compiled, []error) {
 	if len(dirs) == 0 {
 		return rules.LoadFS(rules.Pack(), ".", opts...)
 	}
 	var all []*rules.Compiled
 	var errs []error
+	firstAt := map[string]string{} // rule id → where it was first loaded from
 	for _, d := range dirs {
-		rs, es := rules.LoadPath(d, opts...)
+		var rs []*rules.Compiled
+		var es []error
+		if d == PackPath {
+			rs, es = rules.LoadFS(rules.Pack(), ".", opts...)
+		} else {
+			rs, es = rules.LoadPath(d, opts...)
+		}
 		errs = append(errs, es...)
-		all = append(all, rs...)
+		for _, c := range rs {
+			where := ruleLocation(d, c.Rule)
+			if first, dup := firstAt[c.Rule.ID]; dup {
+				errs = append(errs, fmt.Errorf("%s: id %q is already used at %s (that rule runs)", where, c.Rule.ID, first))
+				continue
+			}
+			firstAt[c.Rule.ID] = where
+			all = append(all, c)
+		}
 	}
 	return all, errs
+}
+
+// ruleLocation is file:line of a rule loaded from a rule path.
+func ruleLocation(path string, r *rules.Rule) string {
+	file := r.File
+	switch st, err := os.Stat(path); {
+	case path == PackPath:
+		file = PackPath + "/" + r.File
+	case err == nil && st.IsDir():
+		file = filepath.Join(path, filepath.FromSlash(r.File))
+	case err == nil:
+		file = path
+	}
+	return fmt.Sprintf("%s:%d", file, r.Line)
 }
 
 // RunDetect consumes vigil.events, runs the rules and produces alerts on

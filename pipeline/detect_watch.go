@@ -41,6 +41,9 @@ func watchRules(ctx context.Context, dirs []string, interval time.Duration, chan
 func ruleFilesState(dirs []string) string {
 	var lines []string
 	for _, d := range dirs {
+		if d == PackPath {
+			continue // embedded: it changes with the binary only
+		}
 		err := filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
 			if err != nil {
 				lines = append(lines, p+" error "+err.Error())

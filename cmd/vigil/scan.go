@@ -101,7 +101,7 @@ func newScanCmd(g *globals) *cobra.Command {
 		},
 	}
 	o.flags(cmd)
-	cmd.Flags().StringSliceVar(&ruleDirs, "rules", nil, "rule directories (default: the built-in pack)")
+	cmd.Flags().StringSliceVar(&ruleDirs, "rules", nil, "rule directories or files (default: the built-in pack; @pack names it next to others: --rules @pack,./mine)")
 	cmd.Flags().StringVar(&lists, "lists", "", "directory of lists for in_list() (name.txt, one value per line; default detect.lists)")
 	cmd.Flags().IntVar(&workers, "workers", 0, "engines sharing the rules (default: one per CPU less one, at least 1; the lines are parsed on every CPU)")
 	return cmd
