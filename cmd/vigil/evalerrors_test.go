@@ -69,7 +69,7 @@ tests:
       - {"@timestamp": "2025-12-10T09:00:00Z", user.name: root}
     expect: {count: 0}
 `)
-	cmd := newRulesTestCmd()
+	cmd := newRulesTestCmd(&globals{})
 	var out, errw bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errw)

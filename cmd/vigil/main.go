@@ -53,7 +53,7 @@ func newRoot() *cobra.Command {
 		newEnrichCmd(g),
 		newReplayCmd(g),
 		newScanCmd(g),
-		newRulesCmd(),
+		newRulesCmd(g),
 		newIncidentsCmd(g),
 		newESCmd(g),
 		newKibanaCmd(),

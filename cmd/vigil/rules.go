@@ -9,17 +9,32 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-siem/vigil/collectors"
+	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/event"
 	"github.com/vigil-siem/vigil/rules"
 )
 
-func newRulesCmd() *cobra.Command {
+func newRulesCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rules",
 		Short: "Tools for detection engineers: lint and test rule files",
 	}
-	cmd.AddCommand(newRulesLintCmd(), newRulesTestCmd())
+	cmd.AddCommand(newRulesLintCmd(g), newRulesTestCmd(g))
 	return cmd
+}
+
+// listsDir is the directory of in_list() lists: --lists, or else
+// detect.lists of the configuration (-c, VIGIL_DETECT_LISTS), as the
+// detect stage and scan read them.
+func listsDir(g *globals, flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	cfg, err := config.Load(g.configPath)
+	if err != nil {
+		return "", err
+	}
+	return cfg.Detect.Lists, nil
 }
 
 // ruleSource returns the rules to work on: a directory, a single rule
@@ -55,7 +70,7 @@ func ruleOptions(lists string) []rules.LoadOption {
 	return opts
 }
 
-func newRulesLintCmd() *cobra.Command {
+func newRulesLintCmd(g *globals) *cobra.Command {
 	var lists string
 	cmd := &cobra.Command{
 		Use:   "lint [DIR|FILE]",
@@ -66,6 +81,10 @@ func newRulesLintCmd() *cobra.Command {
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fsys, root, name, err := ruleSource(args)
+			if err != nil {
+				return err
+			}
+			lists, err := listsDir(g, lists)
 			if err != nil {
 				return err
 			}
@@ -84,11 +103,11 @@ func newRulesLintCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&lists, "lists", "", "directory of lists for in_list() (name.txt, one value per line)")
+	cmd.Flags().StringVar(&lists, "lists", "", "directory of lists for in_list() (name.txt, one value per line; default detect.lists)")
 	return cmd
 }
 
-func newRulesTestCmd() *cobra.Command {
+func newRulesTestCmd(g *globals) *cobra.Command {
 	var lists string
 	var verbose bool
 	cmd := &cobra.Command{
@@ -103,6 +122,10 @@ func newRulesTestCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			lists, err := listsDir(g, lists)
+			if err != nil {
+				return err
+			}
 			results := rules.RunTests(fsys, root, ruleOptions(lists)...)
 			rules.WriteTestResults(cmd.OutOrStdout(), results, verbose)
 			// The counts of the summary line: a load error is not a test.
@@ -112,7 +135,7 @@ func newRulesTestCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&lists, "lists", "", "directory of lists for in_list() (name.txt, one value per line)")
+	cmd.Flags().StringVar(&lists, "lists", "", "directory of lists for in_list() (name.txt, one value per line; default detect.lists)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print passing tests too")
 	return cmd
 }

@@ -10,7 +10,7 @@ import (
 
 // runRulesCmd runs `vigil rules ARGS…` in process.
 func runRulesCmd(args ...string) (stdout, stderr string, err error) {
-	cmd := newRulesCmd()
+	cmd := newRulesCmd(&globals{})
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
@@ -53,6 +53,34 @@ tests:
 		stdout, stderr, err := runRulesCmd(sub, missing)
 		if err == nil || err.Error() != missing+": no such file or directory" || stdout != "" || stderr != "" {
 			t.Errorf("rules %s %s: error %v\nstdout %q\nstderr %q", sub, missing, err, stdout, stderr)
+		}
+	}
+}
+
+// Without --lists, lint and test read the lists where the detect stage
+// and scan do: detect.lists, here from VIGIL_DETECT_LISTS.
+func TestRulesCommandsReadTheConfiguredLists(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rules", "r.yaml"), `id: l.watched
+name: A watched user
+kind: match
+severity: low
+condition: in_list(user.name, "watched")
+tests:
+  - name: a watched user
+    events: [{"@timestamp": "2025-12-10T09:00:00Z", user.name: mallory}]
+    expect: {count: 1}
+`)
+	writeFile(t, filepath.Join(dir, "lists", "watched.txt"), "mallory\n")
+	rulesDir := filepath.Join(dir, "rules")
+
+	if _, _, err := runRulesCmd("test", rulesDir); err == nil {
+		t.Fatal("rules test passed without the list: the test cannot tell")
+	}
+	t.Setenv("VIGIL_DETECT_LISTS", filepath.Join(dir, "lists"))
+	for _, sub := range []string{"lint", "test"} {
+		if stdout, stderr, err := runRulesCmd(sub, rulesDir); err != nil {
+			t.Errorf("rules %s with VIGIL_DETECT_LISTS: %v\n%s%s", sub, err, stdout, stderr)
 		}
 	}
 }
