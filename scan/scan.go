@@ -68,7 +68,9 @@ type RuleSummary struct {
 	// (rules.Engine.Applied): 0 says no event of the input could match
 	// its conditions (mostly: a log of another kind).
 	Evaluated int64
-	Entities  map[string]int64 // entity "field=value" → alerts
+	// Disabled says the rule did not run (enabled: false).
+	Disabled bool
+	Entities map[string]int64 // entity "field=value" → alerts
 	// EvalErrors is how many times the rule's expressions failed at run
 	// time (rules.Engine.EvalErrors), each on an event that then could
 	// not match; FirstEvalError is the first one's message.
@@ -142,7 +144,7 @@ func Run(ctx context.Context, inputs []Input, opts Options, emit func(rules.Aler
 	perRule := map[string]*RuleSummary{}
 	for _, c := range opts.Rules {
 		r := c.Rule
-		perRule[r.ID] = &RuleSummary{ID: r.ID, Name: r.Name, Severity: r.Severity, Entities: map[string]int64{}}
+		perRule[r.ID] = &RuleSummary{ID: r.ID, Name: r.Name, Severity: r.Severity, Disabled: !r.IsEnabled(), Entities: map[string]int64{}}
 	}
 
 	// Batches flow from the reader to the engines; while the engines work

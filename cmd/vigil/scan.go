@@ -277,10 +277,14 @@ func printScanSummary(w io.Writer, sum *scan.Summary, elapsed time.Duration) {
 	}
 	// The rules that evaluated none of the input's events (mostly rules
 	// for other kinds of logs) make one line, not a row each.
-	var idle []string
+	var idle, disabled []string
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	rows := 0
 	for _, r := range sum.Rules {
+		if r.Disabled {
+			disabled = append(disabled, r.ID)
+			continue
+		}
 		if r.Alerts == 0 && r.Evaluated == 0 {
 			idle = append(idle, r.ID)
 			continue
@@ -298,6 +302,9 @@ func printScanSummary(w io.Writer, sum *scan.Summary, elapsed time.Duration) {
 	if len(idle) > 0 {
 		fmt.Fprintf(w, "%d rules had no event their conditions could match: %s\n",
 			len(idle), abbreviate(idle, 5))
+	}
+	if len(disabled) > 0 {
+		fmt.Fprintf(w, "%d rules are disabled (enabled: false) and did not run: %s\n", len(disabled), abbreviate(disabled, 5))
 	}
 	printEvalErrors(w, sum.Rules) // scan_errors.go
 	rate := float64(sum.Events) / max(elapsed.Seconds(), 1e-9)

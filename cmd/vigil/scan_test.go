@@ -125,3 +125,33 @@ condition: event.outcome == "failure" && in_list(source.ip, "watched")
 		t.Errorf("%d alerts of the watched-source rule, want 3:\n%s\n%s", n, stdout, stderr)
 	}
 }
+
+// A disabled rule is reported as disabled, not as a rule that had no
+// event it could match.
+func TestScanSummaryNamesDisabledRules(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rules", "r.yaml"), `id: test.on
+name: Failed logins
+kind: match
+severity: low
+condition: event.outcome == "failure"
+---
+id: test.off
+name: Failed logins, switched off
+kind: match
+severity: low
+enabled: false
+condition: event.outcome == "failure"
+`)
+	auth := writeFile(t, filepath.Join(dir, "auth.log"), sshdLines(3))
+	stdout, stderr, err := runScan(t, "-f", "sshd", "--rules", filepath.Join(dir, "rules"), auth)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "1 rules are disabled (enabled: false) and did not run: test.off") {
+		t.Errorf("the summary does not name the disabled rule:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "could match: test.off") || strings.Contains(stdout, `"test.off"`) {
+		t.Errorf("the disabled rule is reported as idle, or ran:\n%s", stderr)
+	}
+}
