@@ -179,7 +179,7 @@ func (a *autoParser) detectLine(line []byte) (string, bool) {
 		return "syslog", true
 	case l[0] == '[' && len(l) > 4 && isWeekday(l[1:4]):
 		return "apacheerror", true
-	case isMonth(l):
+	case isMonth(l), isRFC3339Syslog(l):
 		return "sshd", true
 	case looksLikeAccess(l):
 		return "access", true
@@ -205,7 +205,9 @@ func jsonFormat(b []byte) string {
 		return "suricata"
 	case has(`"_path"`) || has(`"id.orig_h"`):
 		return "zeek"
-	case has(`"auditID"`) && has(`audit.k8s.io`):
+	case has(`"auditID"`) && (has(`audit.k8s.io`) || has(`"verb"`) && has(`"stage"`)):
+		// Events without their apiVersion/kind (Falco's traces) still
+		// carry the audit id, verb and stage.
 		return "k8saudit"
 	case has(`"EventID"`) || has(`"Event":`) && has(`"System"`):
 		return "windows"
@@ -223,6 +225,29 @@ func isMonth(l []byte) bool {
 		}
 	}
 	return false
+}
+
+// isRFC3339Syslog matches a syslog line whose timestamp is RFC 3339, as
+// rsyslog writes on newer Debian and Ubuntu: "2025-03-01T10:00:00.123456
+// +00:00 host prog[pid]: msg" (without the space). The tag's colon is
+// required too, so an application log that only starts with such a time
+// ("2025-03-01T10:00:00Z INFO started") is not taken for syslog.
+func isRFC3339Syslog(l []byte) bool {
+	if len(l) < 20 || l[4] != '-' || l[7] != '-' || l[10] != 'T' || l[13] != ':' || l[16] != ':' {
+		return false
+	}
+	for _, i := range []int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18} {
+		if l[i] < '0' || l[i] > '9' {
+			return false
+		}
+	}
+	// The timestamp, the host, then a tag ending in ':'.
+	words := bytes.SplitN(l[:min(len(l), 512)], []byte(" "), 4)
+	if len(words) < 4 {
+		return false
+	}
+	tag := words[2]
+	return len(tag) > 1 && tag[len(tag)-1] == ':'
 }
 
 func isWeekday(b []byte) bool {

@@ -225,6 +225,9 @@ func splitBatches(ctx context.Context, name string, br *bufio.Reader, dr *drainR
 				send(b)
 				return
 			}
+			if line := text[start:]; offset == 0 && len(TrimBOM(0, line)) < len(line) {
+				text = append(text[:start], line[len(utf8BOM):]...) // see TrimBOM
+			}
 			b.text = text
 			b.ends = append(b.ends, len(text))
 			b.consumed = append(b.consumed, used)

@@ -2,6 +2,7 @@ package collectors
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -104,7 +105,7 @@ func readLines(name string, br *bufio.Reader, p Parser, st *ReadStats, emit func
 		// appendLine moves the chunk to a larger array for a line longer
 		// than its room; the lines handed out before stay where they are.
 		chunk = text
-		line := text[start:len(text):len(text)]
+		line := TrimBOM(offset, text[start:len(text):len(text)])
 		st.Lines++
 		st.Bytes += int64(n)
 		ev := p.Parse(parsers.Source{Name: name, Offset: offset}, line)
@@ -121,6 +122,16 @@ func readLines(name string, br *bufio.Reader, p Parser, st *ReadStats, emit func
 			return nil
 		}
 	}
+}
+
+// TrimBOM returns the line at offset of its stream without the UTF-8 byte
+// order mark a stream may start with: it is no part of the first record,
+// whose timestamp or JSON it would hide from every parser.
+func TrimBOM(offset int64, line []byte) []byte {
+	if offset == 0 {
+		return bytes.TrimPrefix(line, []byte(utf8BOM))
+	}
+	return line
 }
 
 type countingReader struct {

@@ -1,6 +1,7 @@
 package collectors
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -77,18 +78,22 @@ func TestReadStopsAtEmitError(t *testing.T) {
 func TestAutoDetectsEachLine(t *testing.T) {
 	a := newAuto(ParserConfig{})
 	cases := map[string]string{
-		`Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for root from 1.2.3.4 port 4 ssh2`:                "sshd",
-		`<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - 'su root' failed`:                   "syslog",
-		`64.242.88.10 - - [07/Mar/2004:16:05:49 -0800] "GET /twiki/bin/edit/Main HTTP/1.1" 401 12846`:         "access",
-		`"192.168.4.163 - - [22/Dec/2016:16:30:52 +0300] "GET / HTTP/1.1" 200 1 "-" "w3af.org""`:              "access",
-		`[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties`:         "apacheerror",
-		`type=SYSCALL msg=audit(1604994492.718:1234): arch=c000003e syscall=59 success=yes`:                   "auditd",
-		`{"eventVersion":"1.08","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging"}`:          "cloudtrail",
-		`{"timestamp":"2017-02-20T14:13:13.421+0000","flow_id":1,"event_type":"alert","src_ip":"172.17.0.2"}`: "suricata",
-		`{"_path":"dce_rpc","ts":"2018-03-24T17:15:20.6Z","id.orig_h":"10.128.0.214"}`:                        "zeek",
-		`{"kind":"Event","apiVersion":"audit.k8s.io/v1beta1","auditID":"x","verb":"create"}`:                  "k8saudit",
-		`{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","CommandLine":"whoami"}`:               "windows",
-		`{"@timestamp":"2026-01-01T00:00:00Z","message":"hello"}`:                                             "jsonlines",
+		`Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for root from 1.2.3.4 port 4 ssh2`:                  "sshd",
+		`<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - 'su root' failed`:                     "syslog",
+		`64.242.88.10 - - [07/Mar/2004:16:05:49 -0800] "GET /twiki/bin/edit/Main HTTP/1.1" 401 12846`:           "access",
+		`"192.168.4.163 - - [22/Dec/2016:16:30:52 +0300] "GET / HTTP/1.1" 200 1 "-" "w3af.org""`:                "access",
+		`[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties`:           "apacheerror",
+		`type=SYSCALL msg=audit(1604994492.718:1234): arch=c000003e syscall=59 success=yes`:                     "auditd",
+		`{"eventVersion":"1.08","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging"}`:            "cloudtrail",
+		`{"timestamp":"2017-02-20T14:13:13.421+0000","flow_id":1,"event_type":"alert","src_ip":"172.17.0.2"}`:   "suricata",
+		`{"_path":"dce_rpc","ts":"2018-03-24T17:15:20.6Z","id.orig_h":"10.128.0.214"}`:                          "zeek",
+		`{"kind":"Event","apiVersion":"audit.k8s.io/v1beta1","auditID":"x","verb":"create"}`:                    "k8saudit",
+		`{"auditID":"x","stage":"ResponseComplete","verb":"create","requestURI":"/api/v1/pods"}`:                "k8saudit", // Falco's traces: no apiVersion
+		`2025-03-01T10:00:00.123456+00:00 web-01 sshd[1234]: Failed password for root from 1.2.3.4 port 5 ssh2`: "sshd",
+		`2025-03-01T10:00:00Z web-01 CRON[99]: pam_unix(cron:session): session opened for user root`:            "sshd",
+		`2025-03-01T10:00:00Z INFO server started on port 8080`:                                                 "jsonlines", // an application log, not syslog
+		`{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","CommandLine":"whoami"}`:                 "windows",
+		`{"@timestamp":"2026-01-01T00:00:00Z","message":"hello"}`:                                               "jsonlines",
 		`#fields	ts	uid	id.orig_h`:     "zeek",
 		"1521911720.6\tCxyz\t10.0.0.1": "zeek", // after the header
 		`complete garbage`:             "jsonlines",
@@ -163,5 +168,38 @@ func TestAutoSendsUnrecognisedLinesToTheStreamsFormat(t *testing.T) {
 		if strings.HasPrefix(reason, "auto:") || strings.Contains(reason, "BSD syslog") {
 			t.Errorf("a corrupted Suricata line was flagged by another format: %q", reason)
 		}
+	}
+}
+
+// A UTF-8 byte order mark at the start of a file is no part of its first
+// line: the line parses, read on one goroutine or several, and keeps the
+// offset and id of its place in the file.
+func TestByteOrderMarkIsSkipped(t *testing.T) {
+	line := "Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for root from 203.0.113.9 port 4242 ssh2\n"
+	data := "\ufeff" + line + line
+	for _, format := range []string{"sshd", FormatAuto} {
+		evs, st := readAll(t, format, data)
+		if len(evs) != 2 || st.Failed() != 0 || st.Bytes != int64(len(data)) {
+			t.Fatalf("%s: %d events, %d flagged, %d of %d bytes", format, len(evs), st.Failed(), st.Bytes, len(data))
+		}
+		if evs[0].String(event.FieldOriginal) != strings.TrimSuffix(line, "\n") {
+			t.Errorf("%s: event.original %q keeps the mark", format, evs[0].String(event.FieldOriginal))
+		}
+		p, err := NewParser(format, ParserConfig{Reference: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parallel []event.Event
+		if _, err := ReadParallel(context.Background(), "test.log", strings.NewReader(data), p, ParallelConfig{Workers: 2, BatchLines: 1},
+			func(b []event.Event) error { parallel = append(parallel, b...); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(parallel) != 2 || parallel[0].ID() != evs[0].ID() || parallel[0].String(event.FieldOriginal) != evs[0].String(event.FieldOriginal) {
+			t.Errorf("%s: ReadParallel gave %v, Read %v", format, parallel, evs)
+		}
+	}
+	// Only at the start of the stream: elsewhere it is the line's content.
+	if _, st := readAll(t, "sshd", line+"\ufeff"+line); st.Failed() != 1 {
+		t.Errorf("a mark inside the file was skipped: %d flagged, want 1", st.Failed())
 	}
 }

@@ -127,7 +127,7 @@ func (s *System) collectInput(ctx context.Context, index int, in config.Input) e
 				}
 				stream, parser, pathV = name, p, any(name)
 			}
-			ev := parser.Parse(r.Source, r.Data)
+			ev := parser.Parse(r.Source, collectors.TrimBOM(r.Source.Offset, r.Data))
 			if ev == nil {
 				continue // not a record (a Zeek #fields header)
 			}
