@@ -65,6 +65,9 @@ func compile(r *Rule, e *env) (*Compiled, []compileError) {
 			errs = append(errs, compileError{key: key, err: err})
 		}
 		fields(key, names...)
+		for _, w := range expressionWarnings(src) {
+			errs = append(errs, compileError{key: key, err: fmt.Errorf("%s", w), warn: true})
+		}
 		return cond
 	}
 	c.where = try("where", r.Where)

@@ -26,6 +26,23 @@ var ecsFields = sync.OnceValue(func() []string {
 	return out
 })
 
+// ecsArrayFieldsText lists the ECS fields whose values are lists
+// (normalize: array), generated from ecs_flat.yml by
+// TestECSArrayFieldsAreCurrent (-update).
+//
+//go:embed ecs/array_fields.txt
+var ecsArrayFieldsText string
+
+var ecsArrayFields = sync.OnceValue(func() map[string]bool {
+	out := map[string]bool{}
+	for _, l := range strings.Split(ecsArrayFieldsText, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out[l] = true
+		}
+	}
+	return out
+})
+
 // freeNamespaces are field prefixes allowed without being ECS: Vigil's
 // own fields, labels, and the vendor namespaces of the sources it reads.
 var freeNamespaces = []string{"vigil.", "labels.", "winlog.", "aws.", "suricata.", "zeek.", "kubernetes.", "auditd."}

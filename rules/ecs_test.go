@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -30,6 +31,52 @@ func ecsFlatNames(data []byte) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// ecsArrayNames lists the fields of ecs_flat.yml whose normalize list
+// holds array: ECS events carry them as lists.
+func ecsArrayNames(data []byte) []string {
+	var names []string
+	field, inNormalize := "", false
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1024*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line != "" && line[0] != ' ' && line[0] != '#' && strings.HasSuffix(line, ":"):
+			field, inNormalize = strings.Trim(strings.TrimSuffix(line, ":"), `'"`), false
+		case line == "  normalize:":
+			inNormalize = true
+		case inNormalize && strings.HasPrefix(line, "  - "):
+			if strings.TrimSpace(line) == "- array" {
+				names = append(names, field)
+			}
+		default:
+			inNormalize = false
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TestECSArrayFieldsAreCurrent checks that ecs/array_fields.txt lists the
+// array fields of the corpus's ECS definition; with -update it rewrites it.
+func TestECSArrayFieldsAreCurrent(t *testing.T) {
+	names := ecsArrayNames(corpus.Read(t, filepath.Join("ecs", "ecs_flat.yml")))
+	if !slices.Contains(names, "event.category") || !slices.Contains(names, "related.ip") || slices.Contains(names, "source.ip") {
+		t.Fatalf("array fields of ecs_flat.yml misread: %d, e.g. %.5q", len(names), names)
+	}
+	text := "# ECS fields whose values are lists (normalize: array), generated from elastic/ecs generated/ecs/ecs_flat.yml.\n" +
+		"# Regenerate: go test ./rules -run TestECSArrayFieldsAreCurrent -update\n" + strings.Join(names, "\n") + "\n"
+	if *updateECS {
+		if err := os.WriteFile(filepath.Join("ecs", "array_fields.txt"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if ecsArrayFieldsText != text {
+		t.Fatal("ecs/array_fields.txt is not the array fields of ecs_flat.yml: run go test ./rules -run TestECSArrayFieldsAreCurrent -update")
+	}
 }
 
 // TestECSFieldsAreCurrent checks that ecs/fields.txt is the field list of
