@@ -471,6 +471,11 @@ func decodeError(file string, body ast.Node, err error) *LoadError {
 	if id := documentID(body); id != "" {
 		le.Msg = "rule " + id + ": " + le.Msg
 	}
+	if keyNode(body, "detection") != nil && keyNode(body, "logsource") != nil {
+		// Not a typo to point at: the whole document is of another kind.
+		le.Msg += " (this is a Sigma rule, with logsource and detection: Vigil reads its own rule format, " +
+			"see rules/README.md; write the detection as a condition over ECS fields)"
+	}
 	return le
 }
 

@@ -220,3 +220,24 @@ func TestLoadPath(t *testing.T) {
 		t.Errorf("LoadPath(%s): errors %q", notRules, errs)
 	}
 }
+
+// A Sigma rule given to Vigil is named as such, not only as its first
+// unknown key.
+func TestSigmaRuleIsRecognised(t *testing.T) {
+	sigma := `title: Suspicious SSH message
+id: e76b413a-83d0-4b94-8e4c-85db4a5b8bdc
+status: test
+logsource:
+  product: linux
+  service: sshd
+detection:
+  keywords:
+    - 'unexpected internal error'
+  condition: keywords
+level: medium
+`
+	_, errs := Parse("sigma.yml", []byte(sigma))
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "this is a Sigma rule") {
+		t.Fatalf("errors %v, want one saying it is a Sigma rule", errs)
+	}
+}
