@@ -30,8 +30,9 @@ func Clip(raw []byte) string {
 
 // ScanJSONValues splits r into top-level JSON objects and arrays by counting
 // brackets outside strings. value gets each one with the offset of its
-// first byte; junk gets runs of other non-blank bytes (at most
-// MaxJunkBytes of them), truncated values at the end of the stream and
+// first byte; junk gets runs of other non-blank bytes up to the end of
+// their line (at most MaxJunkBytes of them; a bracket inside a run starts
+// no value), truncated values at the end of the stream and
 // values over MaxRecordBytes, with a reason. It returns the first error of
 // value, junk or the reader.
 func ScanJSONValues(r io.Reader, value func(off int64, raw []byte) error, junk func(off int64, raw []byte, reason string) error) error {
@@ -70,7 +71,15 @@ func ScanJSONValues(r io.Reader, value func(off int64, raw []byte) error, junk f
 		pos++
 		if !inValue {
 			switch {
-			case c == '{' || c == '[':
+			case c == '\n' && junkRun:
+				// A run of junk ends with its line: a log of another
+				// format is flagged line by line, each line whole (a
+				// bracket inside it, as sshd[24200], is no value).
+				buf = bytes.TrimSuffix(buf, []byte("\r"))
+				if err := flushJunk(); err != nil {
+					return err
+				}
+			case (c == '{' || c == '[') && !junkRun:
 				if err := flushJunk(); err != nil {
 					return err
 				}

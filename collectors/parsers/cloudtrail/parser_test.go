@@ -84,6 +84,11 @@ func TestParseDocumentShapes(t *testing.T) {
 		{"lines", assumedRole + "\n" + serviceCall + "\n", []string{"ListBuckets", "AssumeRole"}, 0},
 		{"envelope then junk", envelope + "\nnot json\n", []string{"ListBuckets", "CreateUser", ""}, 1},
 		{"broken array", `[{"eventName":"A"},{"eventName":]`, []string{""}, 1},
+		// A log of another format: one flagged event per line, whole,
+		// however many brackets it holds.
+		{"sshd lines", "Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user x from 1.2.3.4 [preauth]\r\n" +
+			"Dec 10 06:55:47 LabSZ sshd[24201]: {not json} [1,2]\n", []string{"", ""}, 2},
+		{"junk line then a record", "garbage [1]\n" + serviceCall + "\n", []string{"", "AssumeRole"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,6 +98,9 @@ func TestParseDocumentShapes(t *testing.T) {
 				got = append(got, e.String("event.action"))
 				if e["event.kind"] == parsers.KindPipelineError {
 					flagged++
+					if orig := e.String(event.FieldOriginal); strings.HasPrefix(orig, "Dec") && !strings.Contains(tt.doc, orig+"\r\n") && !strings.Contains(tt.doc, orig+"\n") {
+						t.Errorf("flagged %q is not a whole line of the input", orig)
+					}
 				} else if !strings.HasPrefix(tt.doc[offsetFor(e, tt.doc):], e.String(event.FieldOriginal)) {
 					t.Errorf("%s: offset does not start the record", e["event.action"])
 				}
