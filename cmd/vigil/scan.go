@@ -54,7 +54,9 @@ func newScanCmd(g *globals) *cobra.Command {
 			if lists != "" {
 				cfg.Detect.Lists = lists
 			}
+			notLoaded := 0
 			enrich, compiled, err := pipeline.NewDetector(cfg.Detect, func(err error) {
+				notLoaded++
 				fmt.Fprintln(cmd.ErrOrStderr(), "rule not loaded:", err)
 			})
 			if err != nil {
@@ -96,6 +98,11 @@ func newScanCmd(g *globals) *cobra.Command {
 				if err == nil {
 					err = nothingParsed(cmd.ErrOrStderr(), sum.Inputs, o.format)
 				}
+			}
+			if err == nil && notLoaded > 0 {
+				// The other rules ran and their alerts are out; a backtest
+				// in CI must still not pass with a rule that never ran.
+				err = fmt.Errorf("%d rule errors: those rules did not run (see \"rule not loaded\" above)", notLoaded)
 			}
 			return err
 		},

@@ -155,3 +155,29 @@ condition: event.outcome == "failure"
 		t.Errorf("the disabled rule is reported as idle, or ran:\n%s", stderr)
 	}
 }
+
+// A rule that does not load does not stop the others, but scan fails at
+// the end, so a backtest in CI does not pass with a rule that never ran.
+func TestScanFailsWhenARuleDidNotLoad(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rules", "r.yaml"), `id: test.good
+name: Failed logins
+kind: match
+severity: low
+condition: event.outcome == "failure"
+---
+id: test.broken
+name: Broken
+kind: match
+severity: low
+condition: event.outcome ==
+`)
+	auth := writeFile(t, filepath.Join(dir, "auth.log"), sshdLines(3))
+	stdout, stderr, err := runScan(t, "-f", "sshd", "--rules", filepath.Join(dir, "rules"), auth)
+	if err == nil || !strings.Contains(err.Error(), "1 rule errors") {
+		t.Errorf("err = %v, want one counting the rule that did not load", err)
+	}
+	if !strings.Contains(stderr, "rule not loaded:") || strings.Count(stdout, `"test.good"`) != 3 {
+		t.Errorf("the good rule did not run, or the bad one was not named:\n%s\n%s", stdout, stderr)
+	}
+}
