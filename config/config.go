@@ -255,7 +255,9 @@ type Elasticsearch struct {
 	IndexPattern string `yaml:"index_pattern"`
 	// Retention deletes indices this long after creation (ILM); 0 keeps them.
 	Retention Duration `yaml:"retention"`
-	// Events also installs the template for raw events (vigil es setup).
+	// Events also installs the template for raw events (vigil es setup):
+	// for events indexed by other means (vigil parse output); no stage of
+	// Vigil writes raw events to Elasticsearch.
 	Events bool `yaml:"events"`
 }
 

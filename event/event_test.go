@@ -155,6 +155,11 @@ func referenceUnmarshal(data []byte) (Event, error) {
 	if err := dec.Decode(&obj); err != nil {
 		return nil, err
 	}
+	if obj == nil {
+		// encoding/json takes null for an empty map; an event is an
+		// object, and a null record must not pass for an empty event.
+		return nil, errors.New("null is not a JSON object")
+	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("trailing data")
 	}

@@ -3,6 +3,11 @@
 // the query that finds the raw events, and stores an analyst's correction
 // on a verdict.
 //
+// An incident is named by its id in any case, a unique prefix of it (at
+// least 6 hex digits), or the id (or prefix) of one of its alerts; List
+// filters by the effective verdict, the analyst's where there is
+// feedback.
+//
 // Verdicts and alerts enter from Elasticsearch when Source.ES is set (a
 // search over the verdicts and alerts indices, every monthly index
 // included), otherwise from the NDJSON files the index stage writes

@@ -21,14 +21,16 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// demo replays the built-in scenario offline.
+// demo replays the built-in scenario offline. Its logs have the name
+// `vigil demo` gives them in event ids (the default, "scenario/auth.log"),
+// so the ids here are the demo's, and those the docs print.
 func demo(t *testing.T) (*scenario.Result, []indexer.Doc) {
 	t.Helper()
 	sc, err := fs.Sub(vigil.Scenarios(), "ssh-bruteforce")
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := scenario.Run(context.Background(), scenario.Config{Scenario: sc, Name: "ssh-bruteforce"})
+	res, err := scenario.Run(context.Background(), scenario.Config{Scenario: sc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,13 +130,10 @@ func TestShowTheSuccessfulBruteForce(t *testing.T) {
 				if !strings.Contains(out, e.ID()) {
 					t.Errorf("%s: evidence event %s is missing", name, e.ID())
 				}
-				if !strings.Contains(out, `"`+e.ID()+`"`) {
-					t.Errorf("%s: the KQL query does not find event %s", name, e.ID())
-				}
 			}
 		}
 		for i, l := range strings.Split(out, "\n") {
-			if n := len([]rune(l)); n > 100 && !strings.HasPrefix(strings.TrimSpace(l), "vigil.event_id") && !strings.HasPrefix(strings.TrimSpace(l), "{") && !strings.HasPrefix(l, "    ") {
+			if n := len([]rune(l)); n > 100 && !strings.HasPrefix(l, "    ") { // queries are one line each, to copy
 				t.Errorf("%s: line %d is %d columns: %q", name, i+1, n, l)
 			}
 		}
@@ -304,10 +303,10 @@ func TestFeedbackIsStoredOnTheVerdict(t *testing.T) {
 	}
 	for _, tc := range []struct{ id, verdict, want string }{
 		{sus.ID(), "evil", "unknown verdict"},
-		{"0000", triage.Benign, "no verdict"},
+		{"000000", triage.Benign, "no verdict"},
 		{"", triage.Benign, "empty"},
 	} {
-		err := incidents.Feedback(context.Background(), fileSrc, tc.id, tc.verdict, "", &strings.Builder{})
+		err := incidents.Feedback(context.Background(), fileSrc, tc.id, tc.verdict, "checked", &strings.Builder{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Feedback(%q, %q) = %v, want %q", tc.id, tc.verdict, err, tc.want)
 		}

@@ -16,24 +16,25 @@ import (
 // Show prints one incident for a responder: the verdict, confidence and
 // summary, any analyst feedback, the triage notes rendered for a
 // terminal, the alerts, the evidence events, and the Kibana (KQL) and
-// Elasticsearch queries that find the raw events.
+// Elasticsearch queries that find the raw events. id is an incident id
+// in any case, a unique prefix of one (6 hex digits or more), or an
+// alert id (or prefix), which shows the alert's incident.
 func Show(ctx context.Context, src Source, id string, w io.Writer) error {
-	id = strings.TrimSpace(id)
-	if id == "" {
-		return fmt.Errorf("incidents: show: incident id is empty")
-	}
 	st, err := open(src)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	r, err := st.verdict(ctx, id)
+	r, alert, err := resolve(ctx, st, id)
 	if err != nil {
 		return err
 	}
 	alerts, err := st.alerts(ctx, r.v.Vigil.Incident.AlertIDs)
 	if err != nil {
 		return err
+	}
+	if alert != "" {
+		fmt.Fprintf(w, "(%s is an alert id: showing its incident)\n\n", alert)
 	}
 	_, err = io.WriteString(w, render(r, alerts))
 	return err
@@ -106,24 +107,63 @@ func render(r record, alerts []rules.Alert) string {
 		}
 	}
 
+	b.WriteString(rawEventQueries(inc, evs))
+	return b.String()
+}
+
+// logsIndex is where the raw events are searched: Vigil indexes alerts
+// and verdicts, never the raw events, which a SIEM holds as indexed by
+// its shippers (Elastic Agent writes logs-*, Filebeat filebeat-*).
+const logsIndex = "logs-*,filebeat-*"
+
+// maxMessages bounds the evidence messages the queries match.
+const maxMessages = 20
+
+// rawEventQueries renders the queries that find the incident's raw
+// events in the SIEM's log indices. They use what a log indexed by any
+// ECS shipper carries: the entity field over the incident's time range
+// (±1h), and the evidence lines as phrases of message, which holds the
+// line (Filebeat's log input) or its message part (the system module),
+// Vigil's message being that part. vigil.event_id is Vigil's own and in
+// no shipper's documents, and ECS does not index event.original.
+func rawEventQueries(inc triage.Incident, evs []event.Event) string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("\nFind the raw events\n───────────────────\n")
-	ids := make([]string, 0, len(evs))
-	for _, e := range evs {
-		if id := e.ID(); id != "" {
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) > 0 {
-		quoted := make([]string, len(ids))
-		for i, id := range ids {
-			quoted[i] = kqlQuote(id)
-		}
-		p("  Kibana (KQL), by event id:\n    vigil.event_id : (%s)\n", strings.Join(quoted, " or "))
-	}
+	wrap(&b, "In the indices your shippers write the logs to, by ECS field names (Elastic Agent: logs-*, "+
+		"Filebeat: filebeat-*): Vigil indexes alerts and verdicts, not the raw events. Times are UTC.", "  ", "  ")
 	from, to := inc.FirstSeen.UTC().Add(-time.Hour), inc.LastSeen.UTC().Add(time.Hour)
-	p("  Kibana (KQL), everything from the entity around the incident:\n    %s : %s and @timestamp >= %q and @timestamp <= %q\n",
-		inc.Entity.Field, kqlQuote(inc.Entity.Value), from.Format(time.RFC3339), to.Format(time.RFC3339))
-	p("  Elasticsearch query DSL:\n    %s\n", esQuery(inc.Entity.Field, inc.Entity.Value, ids, from, to))
+	during := fmt.Sprintf("@timestamp >= %q and @timestamp <= %q", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	p("  Kibana (KQL), everything from the entity around the incident (±1h):\n    %s : %s and %s\n",
+		sanitize(inc.Entity.Field), kqlQuote(inc.Entity.Value), during)
+
+	var msgs, hosts []string
+	seen := map[string]bool{}
+	for _, e := range evs {
+		if m := oneLine(e.String("message")); m != "" && !seen[m] && len(msgs) < maxMessages {
+			seen[m] = true
+			msgs = append(msgs, m)
+		}
+		if h := e.String("host.name"); h != "" && !contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	if len(msgs) > 0 {
+		quoted := make([]string, len(msgs))
+		for i, m := range msgs {
+			quoted[i] = kqlQuote(m)
+		}
+		scope := during
+		if len(hosts) > 0 {
+			qh := make([]string, len(hosts))
+			for i, h := range hosts {
+				qh[i] = kqlQuote(h)
+			}
+			scope = "host.name : (" + strings.Join(qh, " or ") + ") and " + scope
+		}
+		p("  Kibana (KQL), the evidence lines by their message:\n    %s and message : (%s)\n", scope, strings.Join(quoted, " or "))
+	}
+	p("  Elasticsearch query DSL, both (POST %s/_search):\n    %s\n", logsIndex, esQuery(inc.Entity.Field, inc.Entity.Value, msgs, from, to))
 	return b.String()
 }
 
@@ -176,38 +216,36 @@ func kqlQuote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(sanitize(s)) + `"`
 }
 
-// esQuery renders the query DSL that finds the raw events: the evidence
-// by id, or the entity's events in the time range.
-func esQuery(field, value string, ids []string, from, to time.Time) string {
-	q := map[string]any{"query": map[string]any{"bool": map[string]any{
-		"should": []any{
-			map[string]any{"terms": map[string]any{"vigil.event_id": ids}},
-			map[string]any{"bool": map[string]any{"filter": []any{
-				map[string]any{"term": map[string]any{field: value}},
+// esQuery renders the query DSL that finds the raw events: the entity's
+// events or the evidence messages, in the time range.
+func esQuery(field, value string, msgs []string, from, to time.Time) string {
+	should := []any{map[string]any{"term": map[string]any{field: value}}}
+	for _, m := range msgs {
+		should = append(should, map[string]any{"match_phrase": map[string]any{"message": m}})
+	}
+	q := map[string]any{
+		"size": 500,
+		"sort": []any{map[string]any{"@timestamp": "asc"}}, // a timeline
+		"query": map[string]any{"bool": map[string]any{
+			"filter": []any{
 				map[string]any{"range": map[string]any{"@timestamp": map[string]any{"gte": from.Format(time.RFC3339), "lte": to.Format(time.RFC3339)}}},
-			}}},
-		},
-		"minimum_should_match": 1,
-	}}}
-	if len(ids) == 0 {
-		q["query"].(map[string]any)["bool"].(map[string]any)["should"] = q["query"].(map[string]any)["bool"].(map[string]any)["should"].([]any)[1:]
+			},
+			"should":               should,
+			"minimum_should_match": 1,
+		}},
 	}
 	return compactJSON(q)
 }
 
 // Load returns the incident of a verdict with its alerts, as triage saw
-// it (for `vigil triage explain`).
+// it (for `vigil triage explain`); id is taken as Show takes it.
 func Load(ctx context.Context, src Source, id string) (*triage.Incident, error) {
-	id = strings.TrimSpace(id)
-	if id == "" {
-		return nil, fmt.Errorf("incidents: incident id is empty")
-	}
 	st, err := open(src)
 	if err != nil {
 		return nil, err
 	}
 	defer st.close()
-	r, err := st.verdict(ctx, id)
+	r, _, err := resolve(ctx, st, id)
 	if err != nil {
 		return nil, err
 	}

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -22,8 +24,14 @@ import (
 // the NDJSON files in Dir.
 type Source struct {
 	ES  *indexer.ESConfig
-	Dir string // index.output_dir
-	// Analyst is recorded as triage.feedback.by (default $USER).
+	Dir string // index.output_dir, or --dir
+	// DirFrom says where Dir came from ("--dir", "index.output_dir in
+	// vigil.yaml", ...): when Dir holds no verdicts, the error names it,
+	// since a responder who gets "no such file" cannot tell which setting
+	// to change.
+	DirFrom string
+	// Analyst is recorded as triage.feedback.by (default $USER, else the
+	// operating system's user).
 	Analyst string
 	// Now is the clock for --since and feedback times (default time.Now).
 	Now func() time.Time
@@ -45,10 +53,17 @@ type record struct {
 
 // store reads and updates verdicts.
 type store interface {
+	// verdicts returns the verdicts f selects; a store may return more
+	// (Filter.match is applied to its answer), never fewer.
 	verdicts(ctx context.Context, f Filter) ([]record, error)
-	verdict(ctx context.Context, id string) (record, error)
+	// find returns the verdicts whose incident id starts with prefix, or
+	// with byAlert those listing an alert id that starts with it; prefix
+	// is lower-case hex. At most maxCandidates+1 for a store that searches.
+	find(ctx context.Context, prefix string, byAlert bool) ([]record, error)
 	alerts(ctx context.Context, ids []string) ([]rules.Alert, error)
 	feedback(ctx context.Context, r record, fb map[string]any) error
+	// where names the store in errors.
+	where() string
 	close() error
 }
 
@@ -62,13 +77,40 @@ func open(src Source) (store, error) {
 		return &esStore{sink: sink}, nil
 	}
 	if src.Dir == "" {
-		return nil, errors.New("incidents: no source: configure index.elasticsearch or index.output_dir")
+		return nil, errors.New("incidents: no source: pass --dir DIR (the index stage's output_dir, or the --out of vigil demo), " +
+			"or configure index.output_dir or index.elasticsearch (-c vigil.yaml, VIGIL_INDEX_OUTPUT_DIR)")
 	}
-	return &fileStore{dir: src.Dir}, nil
+	return &fileStore{dir: src.Dir, from: src.DirFrom}, nil
 }
 
 // errNotFound is returned for an incident id no verdict has.
 var errNotFound = errors.New("no verdict has this incident id")
+
+// ErrNoVerdicts is returned when the directory of a Source holds no
+// verdicts file.
+var ErrNoVerdicts = errors.New("no verdicts")
+
+// noVerdicts explains a missing verdicts file: where it looked, why
+// there, and how to point the commands elsewhere.
+func (f *fileStore) noVerdicts(path string, err error) error {
+	from := f.from
+	if from == "" {
+		from = "index.output_dir"
+	}
+	shown := path
+	if abs, aerr := filepath.Abs(path); aerr == nil && abs != path {
+		shown += " (" + abs + ")"
+	}
+	why := "it does not exist"
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		why = pe.Err.Error()
+	}
+	return fmt.Errorf("incidents: %w: %s: %s (directory %s, from %s). Point the command at the directory "+
+		"the index stage or vigil demo --out wrote with --dir DIR, or set index.output_dir (-c vigil.yaml) "+
+		"or VIGIL_INDEX_OUTPUT_DIR; with index.elasticsearch configured it reads Elasticsearch instead",
+		ErrNoVerdicts, shown, why, f.dir, from)
+}
 
 func decodeRecord(raw []byte, index string) (record, error) {
 	var r record
@@ -85,13 +127,21 @@ func decodeRecord(raw []byte, index string) (record, error) {
 }
 
 // fileStore reads the index stage's NDJSON output.
-type fileStore struct{ dir string }
+type fileStore struct {
+	dir  string
+	from string // Source.DirFrom
+}
 
 func (f *fileStore) close() error { return nil }
+
+func (f *fileStore) where() string { return filepath.Join(f.dir, indexer.VerdictsFile) }
 
 func (f *fileStore) verdicts(_ context.Context, _ Filter) ([]record, error) {
 	path := filepath.Join(f.dir, indexer.VerdictsFile)
 	docs, err := indexer.ReadLatest(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, f.noVerdicts(path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("incidents: %w", err)
 	}
@@ -106,17 +156,18 @@ func (f *fileStore) verdicts(_ context.Context, _ Filter) ([]record, error) {
 	return out, nil
 }
 
-func (f *fileStore) verdict(ctx context.Context, id string) (record, error) {
+func (f *fileStore) find(ctx context.Context, prefix string, byAlert bool) ([]record, error) {
 	all, err := f.verdicts(ctx, Filter{})
 	if err != nil {
-		return record{}, err
+		return nil, err
 	}
+	var out []record
 	for _, r := range all {
-		if r.v.ID() == id {
-			return r, nil
+		if matchesID(r, prefix, byAlert) {
+			out = append(out, r)
 		}
 	}
-	return record{}, fmt.Errorf("incidents: %s in %s: %w", id, filepath.Join(f.dir, indexer.VerdictsFile), errNotFound)
+	return out, nil
 }
 
 func (f *fileStore) alerts(_ context.Context, ids []string) ([]rules.Alert, error) {
@@ -185,6 +236,11 @@ type esStore struct{ sink *indexer.ESSink }
 
 func (e *esStore) close() error { return e.sink.Close() }
 
+func (e *esStore) where() string {
+	_, expr := e.sink.Index(indexer.KindVerdict)
+	return "Elasticsearch " + expr
+}
+
 // hit is one search hit.
 type hit struct {
 	Index  string          `json:"_index"`
@@ -217,54 +273,102 @@ func (e *esStore) search(ctx context.Context, kind string, query map[string]any)
 	return res.Hits.Hits, nil
 }
 
+// verdicts asks for the incidents of one severity at a time, most
+// severe first, each newest first, until the limit is reached: the order
+// List prints in, so that the limit keeps the rows List would keep from
+// all verdicts (one search sorted by last_seen would keep the newest,
+// and could leave out an older critical incident).
 func (e *esStore) verdicts(ctx context.Context, f Filter) ([]record, error) {
-	var filters []any
-	if f.Verdict != "" {
-		filters = append(filters, map[string]any{"term": map[string]any{"triage.verdict": f.Verdict}})
+	base := f.esFilters()
+	severities := []string{f.Severity}
+	if f.Severity == "" {
+		severities = slices.Clone(triage.Severities)
+		slices.Reverse(severities)
+		severities = append(severities, "") // any other value, ranked last as List ranks it
 	}
-	if f.Severity != "" {
-		filters = append(filters, map[string]any{"term": map[string]any{"triage.severity": f.Severity}})
+	var out []record
+	for _, sev := range severities {
+		size := f.limit() - len(out)
+		if size <= 0 {
+			break
+		}
+		filters := slices.Clone(base)
+		mustNot := []any{}
+		if sev != "" {
+			filters = append(filters, term("triage.severity", sev))
+		} else {
+			mustNot = append(mustNot, map[string]any{"terms": map[string]any{"triage.severity": triage.Severities}})
+		}
+		q := map[string]any{
+			"size":  size,
+			"query": map[string]any{"bool": map[string]any{"filter": filters, "must_not": mustNot}},
+			"sort": []any{
+				map[string]any{"vigil.incident.last_seen": map[string]any{"order": "desc", "unmapped_type": "date"}},
+				map[string]any{"vigil.incident.id": map[string]any{"order": "asc", "unmapped_type": "keyword"}},
+			},
+		}
+		hits, err := e.search(ctx, indexer.KindVerdict, q)
+		if err != nil {
+			return nil, err
+		}
+		recs, err := decodeHits(hits)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
 	}
-	if f.Since > 0 {
-		filters = append(filters, map[string]any{"range": map[string]any{"vigil.incident.last_seen": map[string]any{
-			"gte": f.now.Add(-f.Since).Format(time.RFC3339)}}})
-	}
-	q := map[string]any{
-		"size":  f.limit(),
-		"query": map[string]any{"bool": map[string]any{"filter": filters}},
-		"sort":  []any{map[string]any{"vigil.incident.last_seen": map[string]any{"order": "desc", "unmapped_type": "date"}}},
-	}
-	if len(filters) == 0 {
-		q["query"] = map[string]any{"match_all": map[string]any{}}
-	}
-	hits, err := e.search(ctx, indexer.KindVerdict, q)
-	if err != nil {
-		return nil, err
-	}
+	return out, nil
+}
+
+func decodeHits(hits []hit) ([]record, error) {
 	out := make([]record, 0, len(hits))
+	seen := map[string]bool{}
 	for _, h := range hits {
 		r, err := decodeRecord(h.Source, h.Index)
 		if err != nil {
 			return nil, fmt.Errorf("incidents: %s/%s: %w", h.Index, h.ID, err)
 		}
+		// The same incident in two indices (fixed, then monthly) is one
+		// incident: the first hit stands for it.
+		if seen[r.v.ID()] {
+			continue
+		}
+		seen[r.v.ID()] = true
 		out = append(out, r)
 	}
 	return out, nil
 }
 
-func (e *esStore) verdict(ctx context.Context, id string) (record, error) {
-	hits, err := e.search(ctx, indexer.KindVerdict, map[string]any{"size": 1, "query": map[string]any{"ids": map[string]any{"values": []string{id}}}})
+func term(field string, value any) map[string]any {
+	return map[string]any{"term": map[string]any{field: value}}
+}
+
+func (e *esStore) find(ctx context.Context, prefix string, byAlert bool) ([]record, error) {
+	field := "vigil.incident.id"
+	if byAlert {
+		field = "vigil.incident.alert_ids"
+	}
+	hits, err := e.search(ctx, indexer.KindVerdict, map[string]any{
+		"size":  maxCandidates + 1,
+		"query": map[string]any{"prefix": map[string]any{field: prefix}},
+		"sort":  []any{map[string]any{"vigil.incident.last_seen": map[string]any{"order": "desc", "unmapped_type": "date"}}},
+	})
 	if err != nil {
-		return record{}, err
+		return nil, err
 	}
-	if len(hits) == 0 {
-		return record{}, fmt.Errorf("incidents: %s: %w", id, errNotFound)
-	}
-	r, err := decodeRecord(hits[0].Source, hits[0].Index)
+	recs, err := decodeHits(hits)
 	if err != nil {
-		return record{}, fmt.Errorf("incidents: %s/%s: %w", hits[0].Index, id, err)
+		return nil, err
 	}
-	return r, nil
+	// The prefix query is exact on keywords; the check is for documents
+	// indexed without the mapping (a text field matches by token).
+	out := recs[:0]
+	for _, r := range recs {
+		if matchesID(r, prefix, byAlert) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func (e *esStore) alerts(ctx context.Context, ids []string) ([]rules.Alert, error) {

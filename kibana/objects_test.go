@@ -329,7 +329,7 @@ func TestShippedSavedObjectsContent(t *testing.T) {
 		t.Errorf("dashboard does not embed the saved search %s", search.ID)
 	}
 	cols := fmt.Sprint(search.attrs["columns"])
-	if cols != "[triage.severity triage.verdict triage.confidence vigil.incident.entity.value triage.summary]" {
+	if cols != "[vigil.incident.id triage.severity triage.verdict triage.confidence triage.engine triage.flags vigil.incident.entity.value triage.summary]" {
 		t.Errorf("triage queue columns = %s", cols)
 	}
 	sort := fmt.Sprint(search.attrs["sort"])
@@ -364,7 +364,7 @@ func TestProblemsFindsBrokenObjects(t *testing.T) {
 		{"dangling reference", `"id":"vigil-lens-top-entities","name":"p3:panel_p3"`, `"id":"vigil-lens-nope","name":"p3:panel_p3"`, "points to lens/vigil-lens-nope"},
 		{"panel without reference", `p4:panel_p4`, `p4:panel_x`, `panel p4: panelRefName "panel_p4" has no reference`},
 		{"lens layer without reference", `indexpattern-datasource-layer-llm`, `indexpattern-datasource-layer-xx`, "layer llm has no index-pattern reference"},
-		{"unmapped search column", `"columns":["triage.severity"`, `"columns":["triage.sevrity"`, "column field triage.sevrity is not mapped"},
+		{"unmapped search column", `"triage.confidence","triage.engine"`, `"triage.confidence","triage.engin"`, "column field triage.engin is not mapped"},
 		{"bad JSON in panelsJSON", `"panelsJSON":"[`, `"panelsJSON":"{[`, "attribute panelsJSON"},
 	}
 	for _, tt := range tests {

@@ -18,6 +18,14 @@ import (
 	"time"
 )
 
+// The environment variables `vigil kibana setup` reads the credentials
+// from; named here so that a refused login can say which one to check.
+const (
+	EnvAPIKey   = "VIGIL_KIBANA_API_KEY"
+	EnvUsername = "VIGIL_KIBANA_USERNAME"
+	EnvPassword = "VIGIL_KIBANA_PASSWORD"
+)
+
 // Options says where and how Setup imports the saved objects.
 type Options struct {
 	// URL is Kibana's base URL, e.g. https://kibana.example.internal:5601
@@ -251,7 +259,7 @@ func send(ctx context.Context, client *http.Client, opts Options, endpoint, show
 			}
 			return res, nil
 		default:
-			err = statusError(shown, status, answer)
+			err = statusError(shown, status, answer, opts)
 			retryable = status == http.StatusTooManyRequests || status >= 500
 		}
 		if !retryable || retries < 0 || attempt >= retries {
@@ -311,8 +319,11 @@ func redactErr(err error) error {
 	return err
 }
 
-// statusError describes a non-200 answer with Kibana's own message.
-func statusError(shown string, status int, body []byte) error {
+// statusError describes a non-200 answer with Kibana's own message, and
+// a hint at what to change; for a 401 it names the credential that was
+// sent (never its value) and the variable it comes from, since the
+// analyst running the command rarely sees which one was picked.
+func statusError(shown string, status int, body []byte, opts Options) error {
 	var kb struct {
 		StatusCode int    `json:"statusCode"`
 		Error      string `json:"error"`
@@ -333,7 +344,14 @@ func statusError(shown string, status int, body []byte) error {
 	hint := ""
 	switch status {
 	case http.StatusUnauthorized:
-		hint = " (check the API key or username/password)"
+		switch {
+		case opts.APIKey != "":
+			hint = " (Kibana refused the API key: check " + EnvAPIKey + "; it is the base64 \"encoded\" value Elasticsearch's create API key answers, id:api_key)"
+		case opts.Username != "":
+			hint = " (Kibana refused the username and password: check " + EnvUsername + " and " + EnvPassword + ")"
+		default:
+			hint = " (no credentials were sent: set " + EnvAPIKey + ", or " + EnvUsername + " and " + EnvPassword + ")"
+		}
 	case http.StatusForbidden:
 		hint = " (the user needs the saved-objects management privilege, e.g. Kibana's \"all\" on Saved Objects Management, Dashboard, Discover and Data View Management)"
 	case http.StatusNotFound:

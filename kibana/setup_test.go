@@ -155,9 +155,11 @@ func TestSetupFailures(t *testing.T) {
 		wantCalls int
 	}{
 		{"wrong API key", func(u string) Options { return Options{URL: u, APIKey: "test-wrong-key"} }, 0,
-			[]string{"HTTP 401", "unable to authenticate", "check the API key"}, 1},
+			[]string{"HTTP 401", "unable to authenticate", "refused the API key: check VIGIL_KIBANA_API_KEY"}, 1},
+		{"wrong password", func(u string) Options { return Options{URL: u, Username: "elastic", Password: "wrong"} }, 0,
+			[]string{"HTTP 401", "check VIGIL_KIBANA_USERNAME and VIGIL_KIBANA_PASSWORD"}, 1},
 		{"no credentials", func(u string) Options { return Options{URL: u} }, 0,
-			[]string{"HTTP 401", "missing authentication credentials"}, 1},
+			[]string{"HTTP 401", "missing authentication credentials", "no credentials were sent: set VIGIL_KIBANA_API_KEY, or VIGIL_KIBANA_USERNAME and VIGIL_KIBANA_PASSWORD"}, 1},
 		{"503 twice, then imported", func(u string) Options { return Options{URL: u, APIKey: key} }, 2, nil, 3},
 		{"503 beyond the retries", func(u string) Options { return Options{URL: u, APIKey: key, MaxRetries: 2} }, 10,
 			[]string{"HTTP 503", "injected failure", "gave up after 3 attempts"}, 3},

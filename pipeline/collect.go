@@ -108,7 +108,8 @@ func (s *System) collectInput(ctx context.Context, index int, in config.Input) e
 	var (
 		stream string
 		parser collectors.Parser
-		pathV  any // stream, boxed
+		pathV  any    // stream, boxed
+		rename string // the stream's SourceNames entry: its name in event ids, if any
 	)
 	// prepare parses a batch into events, in order (parsers keep per-stream
 	// state), with what the collector adds to every event.
@@ -125,9 +126,16 @@ func (s *System) collectInput(ctx context.Context, index int, in config.Input) e
 				if err != nil {
 					return nil, err
 				}
-				stream, parser, pathV = name, p, any(name)
+				stream, parser, pathV, rename = name, p, any(name), ""
+				if in.Type == config.InputFile {
+					rename = s.SourceNames[name]
+				}
 			}
-			ev := parser.Parse(r.Source, collectors.TrimBOM(r.Source.Offset, r.Data))
+			src := r.Source
+			if rename != "" {
+				src.Name = rename
+			}
+			ev := parser.Parse(src, collectors.TrimBOM(r.Source.Offset, r.Data))
 			if ev == nil {
 				continue // not a record (a Zeek #fields header)
 			}

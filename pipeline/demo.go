@@ -43,6 +43,37 @@ type DemoResult struct {
 	Verdicts    []triage.Verdict // the latest verdict of each incident, as indexed
 	DeadLetters int64
 	Elapsed     time.Duration
+	// LLMBudget is how long the LLM had per incident (all its attempts),
+	// 0 when triage used the fallback engine alone.
+	LLMBudget time.Duration
+	// Fallbacks counts, by reason (triage.FallbackReason), the incidents
+	// whose latest verdict the fallback engine gave because the LLM did
+	// not answer.
+	Fallbacks map[string]int
+}
+
+// FellBack is how many incidents the fallback engine judged because the
+// LLM did not answer.
+func (r *DemoResult) FellBack() int {
+	n := 0
+	for _, c := range r.Fallbacks {
+		n += c
+	}
+	return n
+}
+
+// DemoLLMBudget is how long the demo gives the LLM per incident, all
+// attempts included: the configured triage.openai.total_timeout (or its
+// default), at most an eighth of the demo's timeout (at least 5s), so
+// that an API that hangs delays the verdicts (an incident may be judged
+// again as its alerts arrive) but never outlasts the demo, which then
+// prints the fallback engine's verdicts.
+func DemoLLMBudget(demoTimeout time.Duration, configured triage.Duration) time.Duration {
+	budget := time.Duration(configured)
+	if budget <= 0 {
+		budget = triage.DefaultOpenAITotalTimeout
+	}
+	return min(budget, max(demoTimeout/8, 5*time.Second))
 }
 
 // RunDemo replays a scenario through every stage on Kafka (the embedded
@@ -63,9 +94,12 @@ func RunDemo(ctx context.Context, opts DemoOptions) (*DemoResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 
-	// The replayed logs live in the output folder, at a stable path: event
-	// ids derive from the file path, so a second run over the same output
-	// yields the same ids and overwrites instead of duplicating.
+	// The replayed logs are copied to the output folder, and named in
+	// event ids by their name in the scenario (DemoSourceName), not by
+	// the copy's path: ids derive from the source name, offset and line,
+	// so every run, whatever --out is, yields the same event, alert and
+	// incident ids, the ones the docs print, and a second run over the
+	// same output overwrites instead of duplicating.
 	work := filepath.Join(opts.OutputDir, "input")
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
@@ -74,7 +108,20 @@ func RunDemo(ctx context.Context, opts DemoOptions) (*DemoResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	sourceNames := map[string]string{}
+	for _, l := range logs {
+		abs, err := filepath.Abs(l) // the file input names what it reads by absolute path
+		if err != nil {
+			return nil, err
+		}
+		sourceNames[abs] = DemoSourceName(filepath.Base(l))
+	}
 	cfg := opts.Config
+	var budget time.Duration
+	if cfg.Triage.UsesLLM() {
+		budget = DemoLLMBudget(opts.Timeout, cfg.Triage.OpenAI.TotalTimeout)
+		cfg.Triage.OpenAI.TotalTimeout = triage.Duration(budget)
+	}
 	cfg.Collect.Inputs = []config.Input{{Type: "file", Paths: logs, Format: opts.Format}}
 	cfg.Index.OutputDir = opts.OutputDir
 	cfg.Index.Elasticsearch = config.Elasticsearch{} // the demo writes files
@@ -90,6 +137,7 @@ func RunDemo(ctx context.Context, opts DemoOptions) (*DemoResult, error) {
 	}
 	defer sys.Close()
 	sys.NoRegistry = true
+	sys.SourceNames = sourceNames
 
 	stages := sys.StartStages(ctx)
 	defer stages.Stop()
@@ -109,6 +157,7 @@ func RunDemo(ctx context.Context, opts DemoOptions) (*DemoResult, error) {
 	res := &DemoResult{
 		Events:      sys.Progress.Collected.Load(),
 		DeadLetters: sys.Progress.DeadLetters.Load(),
+		LLMBudget:   budget,
 	}
 	// Alerts are counted as indexed: one per id (a suppressed alert is
 	// sent again with its final count under the same id).
@@ -120,6 +169,14 @@ func RunDemo(ctx context.Context, opts DemoOptions) (*DemoResult, error) {
 	res.Verdicts, err = ReadVerdicts(filepath.Join(opts.OutputDir, "verdicts.ndjson"))
 	if err != nil {
 		return nil, err
+	}
+	for _, v := range res.Verdicts {
+		if why := triage.FallbackReason(v.Triage.Flags); why != "" {
+			if res.Fallbacks == nil {
+				res.Fallbacks = map[string]int{}
+			}
+			res.Fallbacks[why]++
+		}
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
@@ -148,6 +205,12 @@ func (s *System) waitDrained(ctx context.Context, stageErr <-chan error) error {
 		}
 	}
 }
+
+// DemoSourceName is the name the demo gives a scenario's log file in
+// event ids: "scenario/<file>", the name indexer/scenario gives it by
+// default, so that the demo and the offline replay of a scenario make the
+// same ids.
+func DemoSourceName(file string) string { return "scenario/" + file }
 
 func copyLogs(scenario fs.FS, dir string) ([]string, error) {
 	names, err := fs.Glob(scenario, "*.log")

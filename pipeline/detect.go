@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/vigil-siem/vigil/bus"
 	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/enrichers"
+	"github.com/vigil-siem/vigil/event"
 	"github.com/vigil-siem/vigil/metrics"
 	"github.com/vigil-siem/vigil/rules"
+	"github.com/vigil-siem/vigil/triage"
 )
 
 // PackPath stands for the built-in pack among the rule paths of
@@ -96,6 +99,14 @@ func (s *System) runDetect(ctx context.Context, opt detectOptions) error {
 		lastSaved:  time.Now(),
 		hold:       map[bus.TopicPartition]int64{},
 	}
+	// Alerts take copies of their events to vigil.alerts and on to
+	// Elasticsearch: the secrets in them are redacted as the triage stage
+	// redacts prompts and verdicts, with triage.redact's patterns.
+	red, redErr := triage.NewRedactor(s.Config.Triage.Redact)
+	if redErr != nil {
+		return fmt.Errorf("detect: %w", redErr)
+	}
+	d.redact = red
 	initialCtx, stopInitial := context.WithCancel(context.WithoutCancel(ctx))
 	d.initialCtx = initialCtx
 	if d.keyField == "" {
@@ -242,4 +253,81 @@ func NewDetector(cfg config.Detect, badRule func(error)) (*enrichers.Set, []*rul
 		return nil, nil, fmt.Errorf("detect: no rule could be loaded")
 	}
 	return enrich, compiled, nil
+}
+
+// redactAlert returns a with the secrets in the log content it carries
+// redacted (triage.Redactor): its matched events, the fields copied from
+// them onto the alert, its group keys and entity, and the values its
+// threshold or new_terms rule reports. The detect stage indexes no event,
+// but every alert takes its events to Elasticsearch, where the project's
+// rule (secrets in log content never leave the process) holds as it does
+// for prompts and verdicts. Only alerts pay for it, and they are rare.
+// Nothing a is built from is modified: the events are shared with the
+// rule engines' state (sequences, threshold samples). The alert id,
+// derived from the events' ids, does not change; a redacted entity is
+// redacted the same way every time, so the alerts of one entity keep
+// their Kafka key and their incident.
+func redactAlert(red *triage.Redactor, a rules.Alert) rules.Alert {
+	if red == nil {
+		return a
+	}
+	d := &a.Vigil.Alert
+	var evs []event.Event
+	for i, e := range d.Events {
+		if r, changed := red.RedactEvent(e); changed {
+			if evs == nil {
+				evs = slices.Clone(d.Events)
+			}
+			evs[i] = r
+		}
+	}
+	if evs != nil {
+		d.Events = evs
+	}
+	if f, changed := red.RedactEvent(a.Fields); changed {
+		a.Fields = f
+	}
+	var keys []rules.Entity
+	for i, k := range d.GroupKeys {
+		if v := red.Redact(k.Value); v != k.Value {
+			if keys == nil {
+				keys = slices.Clone(d.GroupKeys)
+			}
+			keys[i].Value = v
+		}
+	}
+	if keys != nil {
+		d.GroupKeys = keys
+	}
+	d.Entity.Value = red.Redact(d.Entity.Value)
+	if th := d.Threshold; th != nil {
+		if vs := redactEach(red, th.DistinctValues); vs != nil {
+			c := *th
+			c.DistinctValues = vs
+			d.Threshold = &c
+		}
+	}
+	if nt := d.NewTerms; nt != nil {
+		if vs := redactEach(red, nt.Values); vs != nil {
+			c := *nt
+			c.Values = vs
+			d.NewTerms = &c
+		}
+	}
+	return a
+}
+
+// redactEach redacts each of in on its own (distinct values, not an
+// argument vector) into a copy, or returns nil when none changes.
+func redactEach(red *triage.Redactor, in []string) []string {
+	var out []string
+	for i, s := range in {
+		if r := red.Redact(s); r != s {
+			if out == nil {
+				out = slices.Clone(in)
+			}
+			out[i] = r
+		}
+	}
+	return out
 }

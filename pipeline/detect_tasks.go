@@ -14,6 +14,7 @@ import (
 	"github.com/vigil-siem/vigil/enrichers"
 	"github.com/vigil-siem/vigil/event"
 	"github.com/vigil-siem/vigil/rules"
+	"github.com/vigil-siem/vigil/triage"
 )
 
 // The detect stage's tasks: one per assigned partition of vigil.events
@@ -99,6 +100,7 @@ type detector struct {
 	interval   time.Duration
 	idle       time.Duration // see detectOptions.idle
 	enrich     *enrichers.Set
+	redact     *triage.Redactor // secrets in the alerts' copies of events (redactAlert)
 	route      *routing
 	tasks      map[bus.TopicPartition]*detectTask
 	store      *stateStore
@@ -477,7 +479,7 @@ func (d *detector) handle(ctx context.Context, batch []bus.Record) (bus.Pending,
 	ruleAlerts := map[string]int{}
 	emit := func(as []rules.Alert) error {
 		for _, a := range as {
-			msg, err := alertMessage(a)
+			msg, err := alertMessage(d.redact, a)
 			if err != nil {
 				return err
 			}
@@ -610,8 +612,10 @@ func (d *detector) handle(ctx context.Context, batch []bus.Record) (bus.Pending,
 	}}, nil
 }
 
-// alertMessage is an alert's record on vigil.alerts, keyed by its entity.
-func alertMessage(a rules.Alert) (bus.Message, error) {
+// alertMessage is an alert's record on vigil.alerts, keyed by its entity,
+// with the secrets in its log content redacted (redactAlert).
+func alertMessage(red *triage.Redactor, a rules.Alert) (bus.Message, error) {
+	a = redactAlert(red, a)
 	b, err := json.Marshal(a)
 	if err != nil {
 		return bus.Message{}, fmt.Errorf("encode alert of rule %s: %w", a.Rule.ID, err)
@@ -646,7 +650,7 @@ func (d *detector) releaseIdle(ctx context.Context) error {
 	ruleAlerts := map[string]int{}
 	emit := func(as []rules.Alert) error {
 		for _, a := range as {
-			msg, err := alertMessage(a)
+			msg, err := alertMessage(d.redact, a)
 			if err != nil {
 				return err
 			}

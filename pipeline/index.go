@@ -70,7 +70,12 @@ func (s *System) writeThroughOutage(ctx context.Context, sink indexer.Sink, docs
 		if err == nil || !indexer.IsRetryable(err) || time.Now().After(deadline) {
 			return failed, err
 		}
-		s.Log.Warn("elasticsearch unavailable, index stage paused", "retry_in", backoff, "err", err)
+		if ctx.Err() != nil {
+			// The stage is stopping: the write failed for that, not for
+			// the sink.
+			return nil, ctx.Err()
+		}
+		s.Log.Warn(sinkName(sink)+" unavailable, index stage paused", "retry_in", backoff, "err", err)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -78,6 +83,18 @@ func (s *System) writeThroughOutage(ctx context.Context, sink indexer.Sink, docs
 		}
 		backoff = min(2*backoff, 15*time.Second)
 	}
+}
+
+// sinkName names the sink in messages: what is unavailable is not
+// Elasticsearch when none is configured.
+func sinkName(sink indexer.Sink) string {
+	switch sink.(type) {
+	case *indexer.ESSink:
+		return "elasticsearch"
+	case *indexer.FileSink:
+		return "output files (index.output_dir)"
+	}
+	return "index sink"
 }
 
 // sinkCheck is the index stage's readiness beyond its consumer: an

@@ -53,6 +53,13 @@ type System struct {
 	// NoRegistry turns off the inputs' offset registries: the demo and
 	// tests replay their files from the start every time.
 	NoRegistry bool
+	// SourceNames, when set, names files of file inputs in event ids: the
+	// absolute path a file input reads → the name its events' ids hash
+	// instead of that path (log.file.path keeps the path). The demo
+	// names its embedded scenario's logs so, that their ids, and those of
+	// the alerts and incidents made of them, are the same whatever
+	// directory the demo copies them to (docs print them).
+	SourceNames map[string]string
 	// Enrich, when set, is where the detect stage puts its enrichers (again
 	// after each reload) for the triage stage of the same process to look
 	// incidents' entities up in, with the same caches. When nil, triage

@@ -40,6 +40,7 @@ func (s *System) RunTriage(ctx context.Context) error {
 		defer own.Close()
 		tcfg.Lookup = own
 	}
+	tcfg.Log = s.Log // the LLM's failures, breaker and recovery, rate-limited
 	engine, err := triage.NewTriager(tcfg)
 	if err != nil {
 		return fmt.Errorf("triage: %w", err)

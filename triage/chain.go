@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	openai "github.com/sashabaranov/go-openai"
 )
 
 // WithFallback returns an engine that asks primary and, when it fails for
@@ -21,6 +26,10 @@ func WithFallback(primary, fallback Engine) Engine {
 
 type fallbackChain struct {
 	primary, fallback Engine
+	// observe, when set, hears the outcome of every call of the primary
+	// (nil: it answered) except the caller's cancellation: the Triager
+	// logs the LLM's health from it.
+	observe func(inc *Incident, err error)
 }
 
 // Name is the primary's name: what the chain answers with when all is well.
@@ -31,6 +40,9 @@ func (c *fallbackChain) Triage(ctx context.Context, inc *Incident) (Triage, erro
 	start := time.Now()
 	t, perr := c.primary.Triage(ctx, inc)
 	if perr == nil {
+		if c.observe != nil {
+			c.observe(inc, nil)
+		}
 		return t, nil
 	}
 	id := ""
@@ -39,6 +51,9 @@ func (c *fallbackChain) Triage(ctx context.Context, inc *Incident) (Triage, erro
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return Triage{}, fmt.Errorf("triage incident %s: %w", id, perr)
+	}
+	if c.observe != nil {
+		c.observe(inc, perr)
 	}
 	fctx := ctx
 	if ctx.Err() != nil {
@@ -75,17 +90,92 @@ func (c *fallbackChain) Triage(ctx context.Context, inc *Incident) (Triage, erro
 }
 
 // chainFlags are the flags a fallback answer gets for the primary's error:
-// always FlagLLMFailed (so the cache does not keep it), plus why the LLM
-// was not asked when a limit refused the call.
+// always FlagLLMFailed (so the cache does not keep it), plus its cause
+// (LLMFailure).
 func chainFlags(err error) []string {
 	flags := []string{FlagLLMFailed}
-	switch {
-	case errors.Is(err, ErrBudgetExhausted):
-		flags = append(flags, FlagBudgetExhausted)
-	case errors.Is(err, ErrCircuitOpen):
-		flags = append(flags, FlagCircuitOpen)
-	case errors.Is(err, ErrPromptOverBudget):
-		flags = append(flags, FlagPromptOverBudget)
+	if f, _ := LLMFailure(err); f != "" {
+		flags = append(flags, f)
 	}
 	return flags
+}
+
+// LLMFailure classifies why the LLM gave no verdict: the flag the fallback
+// answer gets for it (FlagLLMAuth, FlagLLMTimeout, FlagCircuitOpen, …;
+// empty when the cause is unknown) and a short reason for people
+// (FallbackReason's), which never holds the API key.
+func LLMFailure(err error) (flag, reason string) {
+	flag = llmFailureFlag(err)
+	if err == nil {
+		return "", ""
+	}
+	return flag, FallbackReason([]string{FlagLLMFailed, flag})
+}
+
+func llmFailureFlag(err error) string {
+	var ae *AnswerError
+	var apiErr *openai.APIError
+	var reqErr *openai.RequestError
+	status := 0
+	switch {
+	case errors.As(err, &apiErr):
+		status = apiErr.HTTPStatusCode
+	case errors.As(err, &reqErr):
+		status = reqErr.HTTPStatusCode
+	}
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrBudgetExhausted):
+		return FlagBudgetExhausted
+	case errors.Is(err, ErrCircuitOpen):
+		return FlagCircuitOpen
+	case errors.Is(err, ErrPromptOverBudget):
+		return FlagPromptOverBudget
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return FlagLLMAuth
+	case status == http.StatusTooManyRequests:
+		return FlagLLMRateLimited
+	case status != 0:
+		return FlagLLMServerError
+	case errors.Is(err, ErrLLMTotalTimeout), errors.As(err, &ae) && errors.Is(err, context.DeadlineExceeded):
+		return FlagLLMTimeout
+	case errors.As(err, &ae):
+		return FlagLLMInvalidAnswer
+	case retryIsTimeout(err):
+		return FlagLLMTimeout
+	}
+	var ne net.Error
+	var ue *url.Error
+	if errors.As(err, &ne) || errors.As(err, &ue) {
+		return FlagLLMUnreachable
+	}
+	return ""
+}
+
+// fallbackReasons says, per cause flag, why the LLM gave no verdict.
+var fallbackReasons = map[string]string{
+	FlagBudgetExhausted:  "the daily token budget is spent",
+	FlagCircuitOpen:      "the circuit breaker is open after repeated LLM failures",
+	FlagPromptOverBudget: "the prompt does not fit triage.prompt_token_budget",
+	FlagLLMAuth:          "the API refused the key (HTTP 401/403): check OPENAI_API_KEY",
+	FlagLLMRateLimited:   "rate limited (HTTP 429) after every retry",
+	FlagLLMServerError:   "HTTP errors from the API after every retry",
+	FlagLLMTimeout:       "no answer in time (triage.openai.timeout, total_timeout)",
+	FlagLLMUnreachable:   "cannot reach triage.openai.base_url",
+	FlagLLMInvalidAnswer: "the model's answers were refused or not valid verdicts",
+}
+
+// FallbackReason says why the fallback engine answered instead of the
+// LLM, from a verdict's flags: "" when FlagLLMFailed is not among them.
+func FallbackReason(flags []string) string {
+	if !slices.Contains(flags, FlagLLMFailed) {
+		return ""
+	}
+	for _, f := range flags {
+		if r, ok := fallbackReasons[f]; ok {
+			return r
+		}
+	}
+	return "the LLM call failed"
 }

@@ -2,6 +2,7 @@ package triage
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -80,16 +81,29 @@ type Config struct {
 	HTTPClient *http.Client `yaml:"-"`
 	// Now is the clock of the limits; nil is time.Now.
 	Now func() time.Time `yaml:"-"`
+	// Log receives the LLM's health: a WARN at the first failure after
+	// answers (or at start), when the circuit breaker opens, and an INFO
+	// when the LLM answers again. Nil logs nothing.
+	Log *slog.Logger `yaml:"-" json:"-"`
 }
 
 // OpenAIOptions is triage.openai: where the OpenAI-compatible API is. The
 // key comes from OPENAI_API_KEY, never from the file.
 type OpenAIOptions struct {
-	BaseURL    string   `yaml:"base_url"`
-	Model      string   `yaml:"model"`
-	Timeout    Duration `yaml:"timeout"`
-	MaxRetries int      `yaml:"max_retries"`
-	APIKey     string   `yaml:"-"`
+	// BaseURL of an OpenAI-compatible API. Set without an API key (a
+	// local Ollama, vLLM or llama.cpp server), engine auto uses it and
+	// sends no Authorization header.
+	BaseURL string `yaml:"base_url"`
+	Model   string `yaml:"model"`
+	// Timeout bounds each HTTP attempt (default 60s).
+	Timeout Duration `yaml:"timeout"`
+	// TotalTimeout bounds one incident's whole LLM triage: every attempt,
+	// retry, backoff and wait for the limiter (default 90s). Then the
+	// fallback engine answers: a hanging API delays a verdict by at most
+	// this, never blocks the stage.
+	TotalTimeout Duration `yaml:"total_timeout"`
+	MaxRetries   int      `yaml:"max_retries"`
+	APIKey       string   `yaml:"-"`
 }
 
 // PriceConfig is what the model costs, in US dollars per million tokens.
@@ -170,6 +184,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.OpenAI.Model == "" {
 		cfg.OpenAI.Model = DefaultOpenAIModel
+	}
+	if cfg.OpenAI.TotalTimeout < 0 {
+		return cfg, fmt.Errorf("triage.openai.total_timeout %s: want 0 (the default, %s) or more",
+			time.Duration(cfg.OpenAI.TotalTimeout), DefaultOpenAITotalTimeout)
+	}
+	if cfg.OpenAI.TotalTimeout == 0 {
+		cfg.OpenAI.TotalTimeout = Duration(DefaultOpenAITotalTimeout)
 	}
 	return cfg, nil
 }

@@ -13,10 +13,15 @@
 //
 //		guard → cache → OpenAI (behind the Limiter) → fallback
 //
-//	  - the Guard (outermost) detects instruction-like log text on the
-//	    input side and, when it finds some, flags the verdict
-//	    possible_prompt_injection and never lets it be benign or
-//	    false_positive or fall below the fallback engine's severity;
+//	  - the Guard (outermost) holds every LLM answer to the deterministic
+//	    engine's assessment: when that engine judges the incident
+//	    malicious or an alert is high or critical, the higher verdict
+//	    and severity of the two are kept and the disagreement is flagged
+//	    (llm_disagrees_with_evidence) and shown; when log text reads as
+//	    instructions to the model (DetectInjection), the model's answer
+//	    is discarded for the deterministic engine's
+//	    (possible_prompt_injection, llm_answer_discarded) and is never
+//	    benign or false_positive or below the fallback engine's severity;
 //	  - the cache answers an incident with a known Fingerprint for free;
 //	  - the Prompter renders a compact context (alerts grouped and counted,
 //	    a sample of matched events, enrichment (from the events and, with
@@ -28,10 +33,12 @@
 //	    until it fits the prompt token budget, counted offline;
 //	  - the Limiter bounds concurrency, requests and tokens per minute and
 //	    the daily token budget, and trips a circuit breaker;
-//	  - the Fallback engine (deterministic) answers when no key is set or
-//	    when the LLM fails or is not asked, with a flag saying why.
+//	  - the Fallback engine (deterministic) answers when no LLM is
+//	    configured or when the LLM fails, times out (one deadline per
+//	    incident, all retries included) or is not asked, with flags
+//	    saying why; the Triager logs the LLM's failures, rate-limited.
 //
 // The Verdict (the incident plus triage.*) leaves on vigil.verdicts, keyed
-// by incident id. Explain renders the exact prompt for audits. README.md
-// lists every option.
+// by incident id. Explain renders the exact prompt for audits, from the
+// same inputs (OrderAlerts, ExplainStore). README.md lists every option.
 package triage

@@ -65,11 +65,19 @@ const (
 // Triage judges inc. It never modifies inc and fails only when inc is nil
 // or ctx is done.
 func (f *Fallback) Triage(ctx context.Context, inc *Incident) (Triage, error) {
+	t, _, err := f.judge(ctx, inc)
+	return t, err
+}
+
+// judge is Triage, also returning the one fact that settled the verdict
+// (the summary's "Decisive fact"), which the guard quotes when the
+// evidence overrules a model.
+func (f *Fallback) judge(ctx context.Context, inc *Incident) (Triage, string, error) {
 	if err := ctx.Err(); err != nil {
-		return Triage{}, fmt.Errorf("fallback triage: %w", err)
+		return Triage{}, "", fmt.Errorf("fallback triage: %w", err)
 	}
 	if inc == nil {
-		return Triage{}, errors.New("fallback triage: nil incident")
+		return Triage{}, "", errors.New("fallback triage: nil incident")
 	}
 	an := analyze(inc)
 	an.context = entityEnrichment(ctx, inc, f.lookup).facts()
@@ -91,7 +99,7 @@ func (f *Fallback) Triage(ctx context.Context, inc *Incident) (Triage, error) {
 		Engine:             FallbackName,
 	}
 	t.Notes = an.notes(t, factors, score)
-	return t, nil
+	return t, an.decisive(verdict), nil
 }
 
 // item is one event of the incident with what the analysis found it to be.

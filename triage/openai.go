@@ -25,6 +25,11 @@ const (
 	DefaultOpenAIModel      = "gpt-4o-mini"
 	DefaultOpenAITimeout    = 60 * time.Second
 	DefaultOpenAIMaxRetries = 3
+	// DefaultOpenAITotalTimeout bounds one incident's whole LLM triage,
+	// retries included: well below librdkafka's max.poll.interval.ms
+	// (5 minutes), which a triage batch must not outlast even when every
+	// call of its first round hangs (the breaker refuses the rest).
+	DefaultOpenAITotalTimeout = 90 * time.Second
 )
 
 // Retry pacing for 429 and 5xx answers without a usable Retry-After.
@@ -42,8 +47,10 @@ const openaiAnswerAttempts = 2
 
 // OpenAIConfig configures the OpenAI engine.
 type OpenAIConfig struct {
-	// APIKey is required; callers read it from OPENAI_API_KEY. It is sent
-	// only in the Authorization header.
+	// APIKey is read from OPENAI_API_KEY and sent only in the
+	// Authorization header. It is required for OpenAI's own API; with a
+	// BaseURL it may be empty (a local Ollama, vLLM or llama.cpp server
+	// wants none): then no Authorization header is sent.
 	APIKey string
 	// BaseURL of any OpenAI-compatible API ("https://host/v1"); empty is
 	// OpenAI's own.
@@ -52,6 +59,11 @@ type OpenAIConfig struct {
 	Model string
 	// Timeout bounds each HTTP attempt; default DefaultOpenAITimeout.
 	Timeout time.Duration
+	// TotalTimeout bounds one incident's whole triage: every attempt,
+	// retry, backoff and wait for the limiter; default
+	// DefaultOpenAITotalTimeout. Past it the engine fails and the
+	// fallback answers.
+	TotalTimeout time.Duration
 	// MaxRetries is how often a 429, 500, 502, 503, 504 or timed-out
 	// request is retried; 0 means DefaultOpenAIMaxRetries, negative none.
 	MaxRetries int
@@ -75,6 +87,7 @@ type OpenAI struct {
 	model      string
 	name       string
 	apiKey     string
+	total      time.Duration
 	format     *openai.ChatCompletionResponseFormat
 	prompter   *Prompter
 	limiter    *Limiter
@@ -84,14 +97,17 @@ type OpenAI struct {
 // NewOpenAI returns an engine that calls the chat-completions API at
 // cfg.BaseURL.
 func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
-	if strings.TrimSpace(cfg.APIKey) == "" {
-		return nil, errors.New("openai engine: no API key (set OPENAI_API_KEY)")
+	if strings.TrimSpace(cfg.APIKey) == "" && strings.TrimSpace(cfg.BaseURL) == "" {
+		return nil, errors.New("openai engine: no API key (set OPENAI_API_KEY, or triage.openai.base_url for a key-less local server)")
 	}
 	if cfg.Model == "" {
 		cfg.Model = DefaultOpenAIModel
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultOpenAITimeout
+	}
+	if cfg.TotalTimeout <= 0 {
+		cfg.TotalTimeout = DefaultOpenAITotalTimeout
 	}
 	switch {
 	case cfg.MaxRetries == 0:
@@ -137,6 +153,7 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 		model:      cfg.Model,
 		name:       "openai:" + cfg.Model,
 		apiKey:     cfg.APIKey,
+		total:      cfg.TotalTimeout,
 		format: &openai.ChatCompletionResponseFormat{
 			Type: openai.ChatCompletionResponseFormatTypeJSONSchema,
 			JSONSchema: &openai.ChatCompletionResponseFormatJSONSchema{
@@ -154,12 +171,44 @@ func (o *OpenAI) Name() string { return o.name }
 
 // Triage asks the model for a verdict on inc. A 429, 5xx or timeout is
 // retried by the transport; an invalid or refused answer is asked for once
-// more and then returned as an *AnswerError.
+// more and then returned as an *AnswerError. All of it, waits for the
+// limiter included, ends after the total timeout with an error wrapping
+// ErrLLMTotalTimeout (and context.DeadlineExceeded).
 func (o *OpenAI) Triage(ctx context.Context, inc *Incident) (Triage, error) {
 	start := time.Now()
 	if inc == nil {
 		return Triage{}, errors.New("openai triage: nil incident")
 	}
+	// Per-attempt timeouts alone let retries of a hanging API add up to
+	// minutes (4 attempts of 60s, plus backoff) while the stage's batch,
+	// and the verdict, wait: the whole exchange gets one deadline.
+	ctx, cancel := context.WithTimeoutCause(ctx, o.total, fmt.Errorf("%w (%s)", ErrLLMTotalTimeout, o.total))
+	defer cancel()
+	t, err := o.triage(ctx, inc, start)
+	if err != nil && errors.Is(context.Cause(ctx), ErrLLMTotalTimeout) {
+		err = &totalTimeoutError{err: err, total: o.total}
+	}
+	return t, err
+}
+
+// ErrLLMTotalTimeout: the LLM did not answer within the total timeout of
+// one incident (triage.openai.total_timeout).
+var ErrLLMTotalTimeout = errors.New("no LLM answer within triage.openai.total_timeout")
+
+// totalTimeoutError says the total timeout ended the exchange, and keeps
+// what it was doing then.
+type totalTimeoutError struct {
+	err   error
+	total time.Duration
+}
+
+func (e *totalTimeoutError) Error() string {
+	return fmt.Sprintf("no answer within triage.openai.total_timeout (%s): %v", e.total, e.err)
+}
+
+func (e *totalTimeoutError) Unwrap() []error { return []error{ErrLLMTotalTimeout, e.err} }
+
+func (o *OpenAI) triage(ctx context.Context, inc *Incident, start time.Time) (Triage, error) {
 	p, err := o.prompter.Build(inc)
 	if err != nil {
 		return Triage{}, fmt.Errorf("openai triage: %w", err)

@@ -721,6 +721,9 @@ func (pc *promptCleaner) event(e event.Event) event.Event {
 		if _, enr := enrichmentSubject(k, e); enr {
 			continue // in the enrichment section, once per entity
 		}
+		if s, ok := v.(string); ok && s != "" && SecretField(k) {
+			v = Redacted // {"password": "…"}: the name says what str cannot see
+		}
 		out[pc.str(k)] = pc.value(v, 0)
 	}
 	return out
@@ -743,6 +746,12 @@ func (pc *promptCleaner) counts(m map[string]int) map[string]int {
 func (pc *promptCleaner) value(v any, depth int) any {
 	if depth > promptMaxDepth {
 		return "[nested too deep]"
+	}
+	if _, ok := v.(string); !ok && depth == 0 {
+		// Secrets that an argument's neighbour (process.args: "--password",
+		// "VALUE") or a field's name reveals, which str, seeing one
+		// string at a time, cannot tell.
+		v = pc.redactor.RedactValue(v)
 	}
 	switch t := v.(type) {
 	case string:
@@ -781,6 +790,7 @@ func (pc *promptCleaner) list(in []string) []string {
 	if len(in) == 0 {
 		return nil
 	}
+	in = pc.redactor.RedactList(in) // as an argument vector, as in value
 	n := min(len(in), promptMaxListValues)
 	out := make([]string, 0, n+1)
 	for _, s := range in[:n] {
@@ -792,7 +802,8 @@ func (pc *promptCleaner) list(in []string) []string {
 	return out
 }
 
-// str cleans one string: it notes instruction-like text, neutralises
+// str cleans one string: it notes instruction-like text (the same
+// detector as the guard's, so both agree), neutralises
 // invisible characters and delimiters, removes secrets, applies the
 // pseudonyms, and caps the result at promptMaxString bytes on a rune
 // boundary. Secrets are removed before the cap, so a cut never leaves
@@ -802,7 +813,7 @@ func (pc *promptCleaner) str(s string) string {
 		return out
 	}
 	in := s
-	if looksLikeInjection(s) {
+	if instructionLike(s) {
 		pc.injection = true
 	}
 	s = neutralize(s)

@@ -78,6 +78,16 @@ func llmIncident(ip string, start time.Time, extra string) *Incident {
 	}
 }
 
+// mediumIncident is llmIncident with medium severity: two failed logins
+// and no success, where the evidence sets no floor under a model's answer.
+func mediumIncident(ip string, start time.Time) *Incident {
+	inc := llmIncident(ip, start, "")
+	inc.Severity = "medium"
+	inc.Rules[0].Severity = "medium"
+	inc.Alerts[0].Vigil.Alert.Severity = "medium"
+	return inc
+}
+
 // llmDataBlock returns the JSON between the delimiters of a user message.
 func llmDataBlock(t testing.TB, user string) string {
 	t.Helper()

@@ -40,6 +40,10 @@ var confusables = map[rune]rune{
 	'Ρ': 'P', 'Τ': 'T', 'Υ': 'Y', 'Χ': 'X',
 	// Latin look-alikes
 	'ı': 'i', 'ɡ': 'g', 'ℓ': 'l', 'ⅰ': 'i', 'ℐ': 'I',
+	// İ lower-cases to ASCII i (unicode.ToLower), so fold reads
+	// "</İncident_data>" as a delimiter; without this entry neutralize
+	// would leave the İ as is and the ASCII bracketing would miss it.
+	'İ': 'I',
 }
 
 // invisible reports whether r is a character that renders as nothing or
@@ -206,7 +210,10 @@ func neutralize(s string) string {
 			fmt.Fprintf(&b, "[U+%04X]", r)
 		case delim:
 			f, _ := foldRune(r)
-			if f == ' ' {
+			// Tabs and newlines stay (the JSON encoder escapes them);
+			// other spaces (U+00A0, U+3000, ...) become ASCII spaces, as
+			// fold reads them: asciiDelimiterRe's \s is ASCII only.
+			if f == ' ' && r < utf8.RuneSelf {
 				f = r
 			}
 			b.WriteRune(f)

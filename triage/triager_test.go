@@ -89,19 +89,19 @@ func TestLLMFailuresFallBackWithAFlag(t *testing.T) {
 			for range 3 {
 				s.Status(429, "0")
 			}
-		}, 0, 3, []string{FlagLLMFailed}},
+		}, 0, 3, []string{FlagLLMFailed, FlagLLMRateLimited}},
 		{"500s until retries run out", func(s *openaitest.Server) {
 			for range 3 {
 				s.Status(500, "")
 			}
-		}, 0, 3, []string{FlagLLMFailed}},
+		}, 0, 3, []string{FlagLLMFailed, FlagLLMServerError}},
 		{"503 then success", func(s *openaitest.Server) { s.Status(503, ""); s.Answer(openaitest.ValidAnswer) }, 0, 2, nil},
 		{"timeouts", func(s *openaitest.Server) {
 			for range 3 {
 				s.Delay(5 * time.Second)
 			}
-		}, 100 * time.Millisecond, 3, []string{FlagLLMFailed}},
-		{"malformed JSON twice", func(s *openaitest.Server) { s.Malformed(); s.Malformed() }, 0, 2, []string{FlagLLMFailed}},
+		}, 100 * time.Millisecond, 3, []string{FlagLLMFailed, FlagLLMTimeout}},
+		{"malformed JSON twice", func(s *openaitest.Server) { s.Malformed(); s.Malformed() }, 0, 2, []string{FlagLLMFailed, FlagLLMInvalidAnswer}},
 		{"malformed once then valid", func(s *openaitest.Server) { s.Malformed(); s.Answer(openaitest.ValidAnswer) }, 0, 2, nil},
 	}
 	for _, tt := range tests {
@@ -113,7 +113,9 @@ func TestLLMFailuresFallBackWithAFlag(t *testing.T) {
 					c.OpenAI.Timeout = Duration(tt.timeout)
 				}
 			})
-			got, err := tr.Triage(context.Background(), llmIncident("203.0.113.7", llmBaseTime, ""))
+			// Medium: the model's medium answer is above the evidence floor,
+			// so only the LLM's failures set flags.
+			got, err := tr.Triage(context.Background(), mediumIncident("203.0.113.7", llmBaseTime))
 			if err != nil {
 				t.Fatal(err)
 			}

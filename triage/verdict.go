@@ -157,4 +157,35 @@ const (
 	// FlagPromptOverBudget: even the most summarised prompt was larger
 	// than the prompt token budget, so the fallback engine answered.
 	FlagPromptOverBudget = "prompt_over_token_budget"
+	// FlagLLMDisagrees: the LLM's verdict or severity was below the
+	// deterministic engine's where the evidence sets a floor (the
+	// fallback engine judges the incident malicious, or an alert is high
+	// or critical); the higher verdict and severity were kept, the model's
+	// notes are shown next to the deterministic engine's (see NewGuard).
+	FlagLLMDisagrees = "llm_disagrees_with_evidence"
+	// FlagLLMAnswerDiscarded: log fields held instruction-like text, so
+	// the model's summary, notes and actions were discarded (it read the
+	// text it may have obeyed) and the deterministic engine's replace them.
+	FlagLLMAnswerDiscarded = "llm_answer_discarded"
+)
+
+// Flags saying why the LLM did not answer, set with FlagLLMFailed (besides
+// FlagBudgetExhausted, FlagCircuitOpen and FlagPromptOverBudget): they let
+// a dashboard or `vigil demo` count the fallbacks by cause. The error
+// itself is in the notes.
+const (
+	// FlagLLMAuth: the API refused the key (HTTP 401 or 403).
+	FlagLLMAuth = "llm_auth_failed"
+	// FlagLLMRateLimited: HTTP 429 after every retry.
+	FlagLLMRateLimited = "llm_rate_limited"
+	// FlagLLMServerError: HTTP 5xx after every retry, or another HTTP error.
+	FlagLLMServerError = "llm_http_error"
+	// FlagLLMTimeout: no answer within openai.timeout per attempt or
+	// openai.total_timeout for the incident.
+	FlagLLMTimeout = "llm_timeout"
+	// FlagLLMUnreachable: the connection to openai.base_url failed.
+	FlagLLMUnreachable = "llm_unreachable"
+	// FlagLLMInvalidAnswer: the answers were not the schema's JSON, or
+	// were refused, after the retry.
+	FlagLLMInvalidAnswer = "llm_invalid_answer"
 )

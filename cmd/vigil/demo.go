@@ -3,12 +3,15 @@ package main
 import (
 	"fmt"
 	"io/fs"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	vigil "github.com/vigil-siem/vigil"
 	"github.com/vigil-siem/vigil/pipeline"
+	"github.com/vigil-siem/vigil/triage"
 )
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -20,7 +23,9 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Long: "Replays a built-in scenario (an auth.log with a failed and a successful SSH brute force among " +
 			"normal admin work) through collect, detect, triage and index on an embedded Kafka broker, then " +
 			"prints every incident with its verdict and triage notes. Needs no service and no network. " +
-			"With OPENAI_API_KEY set, triage uses OpenAI instead of the fallback engine.",
+			"With OPENAI_API_KEY set (or VIGIL_TRIAGE_OPENAI_BASE_URL for a key-less local server), triage asks the LLM, " +
+			"giving it at most an eighth of --timeout per incident; the fallback engine answers whatever it does not, and the " +
+			"summary says how many incidents fell back and why.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := g.load()
@@ -34,8 +39,21 @@ func newDemoCmd(g *globals) *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			engine := "fallback engine (set OPENAI_API_KEY to triage with OpenAI)"
-			if cfg.Triage.Engine != "fallback" && cfg.Triage.OpenAI.APIKey != "" {
-				engine = "OpenAI " + cfg.Triage.OpenAI.Model + " (fallback engine if it fails)"
+			llm := cfg.Triage.UsesLLM()
+			if llm {
+				model := cfg.Triage.OpenAI.Model
+				if model == "" {
+					model = triage.DefaultOpenAIModel
+				}
+				where := "OpenAI " + model
+				if u := cfg.Triage.OpenAI.BaseURL; u != "" {
+					where = model + " at " + u
+					if cfg.Triage.OpenAI.APIKey == "" {
+						where += " (no API key: no Authorization header)"
+					}
+				}
+				engine = fmt.Sprintf("%s (the fallback engine answers if it fails or takes over %s per incident)",
+					where, pipeline.DemoLLMBudget(timeout, cfg.Triage.OpenAI.TotalTimeout))
 			}
 			fmt.Fprintf(w, "Vigil demo: replaying scenario %q through collect → detect → triage → index on an embedded Kafka broker\n", scenario)
 			fmt.Fprintf(w, "triage: %s\n", engine)
@@ -51,8 +69,11 @@ func newDemoCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(w, "%d events → %d alerts → %d incidents in %.1fs; dead letters: %d\n",
 				res.Events, res.Alerts, len(res.Verdicts), res.Elapsed.Seconds(), res.DeadLetters)
+			if llm {
+				fmt.Fprintf(w, "triage: %s\n", demoFallbackLine(res))
+			}
 			pipeline.PrintIncidents(w, res.Verdicts)
-			fmt.Fprintf(w, "\nverdicts: %s/verdicts.ndjson · alerts: %s/alerts.ndjson\n", out, out)
+			fmt.Fprintf(w, "\nverdicts: %s/verdicts.ndjson · alerts: %s/alerts.ndjson · next: vigil incidents list --dir %s\n", out, out, shellQuote(out))
 			return nil
 		},
 	}
@@ -72,4 +93,22 @@ func newVersionCmd() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "vigil %s (librdkafka %s)\n", version, lib)
 		},
 	}
+}
+
+// demoFallbackLine says how many incidents the LLM judged and how many
+// the fallback engine judged because the LLM did not answer, and why: the
+// header named the LLM, and a wrong key or a hanging API must not pass
+// for its verdicts.
+func demoFallbackLine(res *pipeline.DemoResult) string {
+	n := res.FellBack()
+	if n == 0 {
+		return fmt.Sprintf("the LLM judged all %d incident(s)", len(res.Verdicts))
+	}
+	reasons := make([]string, 0, len(res.Fallbacks))
+	for why, c := range res.Fallbacks {
+		reasons = append(reasons, fmt.Sprintf("%s ×%d", why, c))
+	}
+	sort.Strings(reasons)
+	return fmt.Sprintf("the LLM judged %d of %d incident(s); %d fell back to the deterministic engine: %s (the log above and each verdict's notes say more)",
+		len(res.Verdicts)-n, len(res.Verdicts), n, strings.Join(reasons, "; "))
 }

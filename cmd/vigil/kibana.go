@@ -16,16 +16,16 @@ func newKibanaCmd() *cobra.Command {
 		Use:   "setup --url URL",
 		Short: "Import Vigil's data views, the SOC overview dashboard and the Triage queue into Kibana",
 		Long: "Imports the saved objects shipped with Vigil through POST /api/saved_objects/_import?overwrite=true " +
-			"and prints the result of each object. Credentials come from the environment: VIGIL_KIBANA_API_KEY, or " +
-			"VIGIL_KIBANA_USERNAME and VIGIL_KIBANA_PASSWORD.",
+			"and prints the result of each object. Credentials come from the environment: " + kibana.EnvAPIKey + " (an API key, " +
+			"base64 id:api_key), or " + kibana.EnvUsername + " and " + kibana.EnvPassword + ".",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.URL == "" {
 				return fmt.Errorf("kibana setup: --url is required")
 			}
-			opts.APIKey = os.Getenv("VIGIL_KIBANA_API_KEY")
-			opts.Username = os.Getenv("VIGIL_KIBANA_USERNAME")
-			opts.Password = os.Getenv("VIGIL_KIBANA_PASSWORD")
+			opts.APIKey = os.Getenv(kibana.EnvAPIKey)
+			opts.Username = os.Getenv(kibana.EnvUsername)
+			opts.Password = os.Getenv(kibana.EnvPassword)
 			return kibana.Setup(cmd.Context(), opts, cmd.OutOrStdout())
 		},
 	}

@@ -42,7 +42,9 @@ func TestBinary(t *testing.T) {
 		if err != nil {
 			t.Fatalf("vigil demo: %v", err)
 		}
-		for _, want := range []string{"318 events", "source.ip=198.51.100.23", "MALICIOUS", "## What to do next", "dead letters: 0"} {
+		for _, want := range []string{"318 events", "source.ip=198.51.100.23", "MALICIOUS", "## What to do next", "dead letters: 0",
+			// The last line says how to open the output, and the ids are the docs'.
+			"next: vigil incidents list --dir vigil-out\n", "Incident 1a05bdc02115afcaf3e57bbffa3742dc"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("demo output lacks %q", want)
 			}

@@ -20,7 +20,8 @@
 // fine, "abc" into a long field is not).
 //
 // Data leaves through GET /{index}/_doc/{id}, the multi-get API, _search
-// and _count (query DSL subset: match_all, term, terms, match, prefix,
+// and _count (query DSL subset: match_all, term, terms, match,
+// match_phrase, prefix,
 // range with date math, exists, ids, bool; size, from, sort; index
 // patterns such as "vigil-verdicts*"), GET mappings and templates, and,
 // for test assertions, the Docs, Count, Version and Requests accessors.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -380,6 +381,12 @@ func compileQuery(v any) (query, *esError) {
 		}
 		and := strings.EqualFold(fmt.Sprint(opts["operator"]), "and")
 		return func(ix *index, d *storedDoc) bool { return matchText(ix, d, field, val, and) }, nil
+	case "match_phrase":
+		field, val, _, e := singleField(name, body, "query")
+		if e != nil {
+			return nil, e
+		}
+		return func(ix *index, d *storedDoc) bool { return matchPhrase(ix, d, field, val) }, nil
 	case "range":
 		field, _, opts, e := singleField(name, body, "")
 		if e != nil {
@@ -747,6 +754,37 @@ func matchText(ix *index, d *storedDoc, field string, want any, and bool) bool {
 		return n == len(qt)
 	}
 	return n > 0
+}
+
+// matchPhrase matches a text field one of whose values holds the tokens
+// of want in order and next to each other (slop 0); other fields as a
+// term query does.
+func matchPhrase(ix *index, d *storedDoc, field string, want any) bool {
+	path, typ := fieldInfo(ix, field)
+	if typ == "" {
+		return false
+	}
+	if category(typ) != "text" {
+		return anyValue(ix, d, field, termMatcher(want, false))
+	}
+	w, _ := scalarString(want)
+	qt := tokens(w)
+	if len(qt) == 0 {
+		return false
+	}
+	for _, v := range values(d.parsed, path) {
+		s, ok := scalarString(v)
+		if !ok {
+			continue
+		}
+		have := tokens(s)
+		for i := 0; i+len(qt) <= len(have); i++ {
+			if slices.Equal(have[i:i+len(qt)], qt) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // compileRange compiles {"gt"|"gte"|"lt"|"lte": bound}; date bounds may use

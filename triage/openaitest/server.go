@@ -42,6 +42,10 @@ type Config struct {
 	// APIKey is the key requests must carry; empty generates a random,
 	// obviously fake one (see Server.APIKey).
 	APIKey string
+	// KeyLess makes the server answer requests that carry no
+	// Authorization header, as a local Ollama, vLLM or llama.cpp server
+	// does; a request with a wrong key is still refused.
+	KeyLess bool
 }
 
 // Reply scripts the answer to one request.
@@ -76,10 +80,11 @@ type Responder func(req Request) Reply
 
 // Server is a running test server.
 type Server struct {
-	key    string
-	srv    *httptest.Server
-	closed chan struct{}
-	once   sync.Once
+	key     string
+	keyLess bool
+	srv     *httptest.Server
+	closed  chan struct{}
+	once    sync.Once
 
 	mu        sync.Mutex
 	queue     []Reply
@@ -91,7 +96,7 @@ type Server struct {
 // NewServer starts a server on 127.0.0.1. With t non-nil it is closed when
 // the test ends.
 func NewServer(t testing.TB, cfg Config) *Server {
-	s := &Server{key: cfg.APIKey, closed: make(chan struct{})}
+	s := &Server{key: cfg.APIKey, keyLess: cfg.KeyLess, closed: make(chan struct{})}
 	if s.key == "" {
 		b := make([]byte, 12)
 		rand.Read(b)
@@ -195,7 +200,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method != http.MethodPost:
 		writeError(w, http.StatusMethodNotAllowed, "", fmt.Sprintf("Method %s not allowed on %s", r.Method, r.URL.Path), "invalid_request_error", "", "")
 		return
-	case r.Header.Get("Authorization") != "Bearer "+s.key:
+	case r.Header.Get("Authorization") != "Bearer "+s.key && !(s.keyLess && r.Header.Get("Authorization") == ""):
 		writeError(w, http.StatusUnauthorized, "", "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_request_error", "", "invalid_api_key")
 		return
 	case err != nil:
