@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigil-siem/vigil/config"
 	"github.com/vigil-siem/vigil/indexer"
+	"github.com/vigil-siem/vigil/indexer/scenario"
 	"github.com/vigil-siem/vigil/rules"
 	"github.com/vigil-siem/vigil/triage"
 )
@@ -212,19 +213,25 @@ func (s *System) waitDrained(ctx context.Context, stageErr <-chan error) error {
 // same ids.
 func DemoSourceName(file string) string { return "scenario/" + file }
 
-func copyLogs(scenario fs.FS, dir string) ([]string, error) {
-	names, err := fs.Glob(scenario, "*.log")
+func copyLogs(logs fs.FS, dir string) ([]string, error) {
+	names, err := fs.Glob(logs, "*.log")
 	if err != nil || len(names) == 0 {
 		return nil, fmt.Errorf("demo scenario has no *.log file")
 	}
 	var paths []string
 	for _, n := range names {
-		data, err := fs.ReadFile(scenario, n)
+		data, err := fs.ReadFile(logs, n)
 		if err != nil {
 			return nil, err
 		}
 		p := filepath.Join(dir, n)
 		if err := os.WriteFile(p, data, 0o600); err != nil {
+			return nil, err
+		}
+		// The collector places syslog lines without a year by the
+		// file's modification time: the scenario's dates (and the
+		// docs' examples) stay December 2025 on any day it is run.
+		if err := os.Chtimes(p, scenario.DefaultReference, scenario.DefaultReference); err != nil {
 			return nil, err
 		}
 		paths = append(paths, p)
