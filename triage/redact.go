@@ -3,6 +3,7 @@ package triage
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -532,8 +533,16 @@ func (r *Redactor) redactAnyList(t []any, depth int) (any, bool) {
 }
 
 func (r *Redactor) redactMap(m map[string]any, depth int) (map[string]any, bool) {
+	return r.redactFields(m, depth, nil)
+}
+
+// redactFields is redactMap, leaving the keys keep says so as they are.
+func (r *Redactor) redactFields(m map[string]any, depth int, keep func(string) bool) (map[string]any, bool) {
 	var out map[string]any
 	for k, x := range m {
+		if keep != nil && keep(k) {
+			continue
+		}
 		nk := r.Redact(k)
 		var nx any
 		changed := nk != k
@@ -548,10 +557,7 @@ func (r *Redactor) redactMap(m map[string]any, depth int) (map[string]any, bool)
 			continue
 		}
 		if out == nil {
-			out = make(map[string]any, len(m))
-			for k2, x2 := range m {
-				out[k2] = x2
-			}
+			out = maps.Clone(m)
 		}
 		if nk != k {
 			delete(out, k)
@@ -573,36 +579,8 @@ func (r *Redactor) RedactEvent(e event.Event) (event.Event, bool) {
 	if r == nil || e == nil {
 		return e, false
 	}
-	var out event.Event
-	for k, x := range e {
-		if k == event.FieldID || k == event.FieldTimestamp {
-			continue
-		}
-		nk := r.Redact(k)
-		var nx any
-		changed := nk != k
-		if s, ok := x.(string); ok && s != "" && SecretField(k) {
-			nx, changed = Redacted, true
-		} else {
-			var c bool
-			nx, c = r.redactValue(x, 0)
-			changed = changed || c
-		}
-		if !changed {
-			continue
-		}
-		if out == nil {
-			out = e.Clone()
-		}
-		if nk != k {
-			delete(out, k)
-		}
-		out[nk] = nx
-	}
-	if out == nil {
-		return e, false
-	}
-	return out, true
+	out, changed := r.redactFields(e, -1, func(k string) bool { return k == event.FieldID || k == event.FieldTimestamp })
+	return out, changed
 }
 
 // RedactTriage returns t with the secrets in what its engine wrote from

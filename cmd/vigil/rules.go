@@ -23,6 +23,19 @@ func newRulesCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// openRules is what lint and test work on: the rules of args (ruleSource)
+// and the load options, with the lists of --lists or detect.lists.
+func openRules(g *globals, args []string, listsFlag string) (fsys fs.FS, root, name string, opts []rules.LoadOption, err error) {
+	if fsys, root, name, err = ruleSource(args); err != nil {
+		return nil, "", "", nil, err
+	}
+	lists, err := listsDir(g, listsFlag)
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	return fsys, root, name, ruleOptions(lists), nil
+}
+
 // listsDir is the directory of in_list() lists: --lists, or else
 // detect.lists of the configuration (-c, VIGIL_DETECT_LISTS), as the
 // detect stage and scan read them.
@@ -80,15 +93,11 @@ func newRulesLintCmd(g *globals) *cobra.Command {
 			"and a negative test) do not. Exits non-zero when there is an error. DIR (or one rule FILE) defaults to the built-in pack.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fsys, root, name, err := ruleSource(args)
+			fsys, root, name, opts, err := openRules(g, args, lists)
 			if err != nil {
 				return err
 			}
-			lists, err := listsDir(g, lists)
-			if err != nil {
-				return err
-			}
-			findings := rules.Lint(fsys, root, ruleOptions(lists)...)
+			findings := rules.Lint(fsys, root, opts...)
 			errors := 0
 			for _, f := range findings {
 				fmt.Fprintln(cmd.OutOrStdout(), f)
@@ -118,15 +127,11 @@ func newRulesTestCmd(g *globals) *cobra.Command {
 			"when a test fails. DIR (or one rule FILE) defaults to the built-in pack.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fsys, root, name, err := ruleSource(args)
+			fsys, root, name, opts, err := openRules(g, args, lists)
 			if err != nil {
 				return err
 			}
-			lists, err := listsDir(g, lists)
-			if err != nil {
-				return err
-			}
-			results := rules.RunTests(fsys, root, ruleOptions(lists)...)
+			results := rules.RunTests(fsys, root, opts...)
 			rules.WriteTestResults(cmd.OutOrStdout(), results, verbose)
 			// The counts of the summary line: a load error is not a test.
 			if sum := rules.SummarizeTests(results); !sum.OK() {

@@ -151,23 +151,35 @@ func args(e event.Event, r *record) {
 	if err != nil || argc < 0 || argc > len(r.kv) {
 		argc = len(r.kv)
 	}
+	// One pass over the pairs files each aN and aN[i] under N: looking
+	// each argument up in turn would be quadratic in a record of many.
+	// The first aN wins over the pieces; without it, the aN[...] pieces
+	// are joined in order.
+	type arg struct {
+		whole, ok bool
+		pieces    []string
+	}
+	found := make([]arg, argc)
+	for _, p := range r.kv {
+		n, piece, isArg := argKey(p.key)
+		if !isArg || n >= argc || found[n].whole {
+			continue
+		}
+		if piece {
+			found[n].pieces = append(found[n].pieces, p.value)
+		} else {
+			found[n].pieces = append(found[n].pieces[:0], p.value)
+			found[n].whole = true
+		}
+		found[n].ok = true
+	}
 	list := make([]any, 0, argc)
 	parts := make([]string, 0, argc)
 	for i := 0; i < argc; i++ {
-		key := "a" + strconv.Itoa(i)
-		v, ok := "", false
-		for _, p := range r.kv {
-			if p.key == key {
-				v, ok = p.value, true
-				break
-			}
-			if strings.HasPrefix(p.key, key+"[") {
-				v, ok = v+p.value, true
-			}
-		}
-		if !ok {
+		if !found[i].ok {
 			break
 		}
+		v := strings.Join(found[i].pieces, "")
 		list = append(list, v)
 		if strings.ContainsAny(v, " \t\"") || v == "" {
 			v = strconv.Quote(v)
@@ -180,6 +192,24 @@ func args(e event.Event, r *record) {
 	e["process.args"] = list
 	e["process.args_count"] = int64(len(list))
 	e["process.command_line"] = strings.Join(parts, " ")
+}
+
+// argKey reads an EXECVE key: "aN" (whole) or "aN[..." (a piece of a
+// long argument), N in decimal without leading zeros, as "a" +
+// strconv.Itoa(N) spells it.
+func argKey(key string) (n int, piece, ok bool) {
+	if len(key) < 2 || key[0] != 'a' {
+		return 0, false, false
+	}
+	digits, rest, piece := strings.Cut(key[1:], "[")
+	if !isDigits(digits, false) || len(digits) > 1 && digits[0] == '0' || len(digits) > 9 {
+		return 0, false, false
+	}
+	if !piece && rest != "" {
+		return 0, false, false
+	}
+	n, _ = strconv.Atoi(digits)
+	return n, piece, true
 }
 
 // userRecord maps the user-space records (USER_LOGIN, USER_AUTH,

@@ -83,14 +83,16 @@ func pairs(s string, execve bool) []kv {
 		if s == "" {
 			return out
 		}
-		eq := strings.IndexByte(s, '=')
-		sp := strings.IndexAny(s, " \x1d")
-		if eq < 0 || (sp >= 0 && sp < eq) {
+		// One scan to whichever comes first, "=" or a separator: looking
+		// for each on its own would read the rest of the line for every
+		// pair or word, quadratic in a long line with no "=" (or no space).
+		eq := strings.IndexAny(s, "= \x1d")
+		if eq < 0 {
+			return out
+		}
+		if s[eq] != '=' {
 			// A word without "=": skip it.
-			if sp < 0 {
-				return out
-			}
-			s = s[sp:]
+			s = s[eq:]
 			continue
 		}
 		key := s[:eq]
