@@ -31,8 +31,8 @@ func Clip(raw []byte) string {
 // ScanJSONValues splits r into top-level JSON objects and arrays by counting
 // brackets outside strings. value gets each one with the offset of its
 // first byte; junk gets runs of other non-blank bytes up to the end of
-// their line (at most MaxJunkBytes of them; a bracket inside a run starts
-// no value), truncated values at the end of the stream and
+// their line or the next object (at most MaxJunkBytes of them; a [ inside
+// a run starts no value), truncated values at the end of the stream and
 // values over MaxRecordBytes, with a reason. It returns the first error of
 // value, junk or the reader.
 func ScanJSONValues(r io.Reader, value func(off int64, raw []byte) error, junk func(off int64, raw []byte, reason string) error) error {
@@ -73,13 +73,17 @@ func ScanJSONValues(r io.Reader, value func(off int64, raw []byte) error, junk f
 			switch {
 			case c == '\n' && junkRun:
 				// A run of junk ends with its line: a log of another
-				// format is flagged line by line, each line whole (a
-				// bracket inside it, as sshd[24200], is no value).
+				// format is flagged line by line, each line whole.
 				buf = bytes.TrimSuffix(buf, []byte("\r"))
 				if err := flushJunk(); err != nil {
 					return err
 				}
-			case (c == '{' || c == '[') && !junkRun:
+			case c == '{' || c == '[' && !junkRun:
+				// An object starts a value anywhere, after junk too
+				// ({"a":1},{"b":2}, or a prefix before a record): the
+				// records are objects. An array starts one only where no
+				// junk precedes it on its line: inside a line of
+				// another format a bracket (sshd[24200]) is no value.
 				if err := flushJunk(); err != nil {
 					return err
 				}

@@ -87,8 +87,11 @@ func TestParseDocumentShapes(t *testing.T) {
 		// A log of another format: one flagged event per line, whole,
 		// however many brackets it holds.
 		{"sshd lines", "Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user x from 1.2.3.4 [preauth]\r\n" +
-			"Dec 10 06:55:47 LabSZ sshd[24201]: {not json} [1,2]\n", []string{"", ""}, 2},
+			"Dec 10 06:55:47 LabSZ sshd[24201]: Received disconnect [1,2] (code 11)\n", []string{"", ""}, 2},
 		{"junk line then a record", "garbage [1]\n" + serviceCall + "\n", []string{"", "AssumeRole"}, 1},
+		// Records after junk on their line are not lost.
+		{"records on one line", assumedRole + "," + serviceCall + "\n", []string{"ListBuckets", "", "AssumeRole"}, 1},
+		{"a prefix before a record", "<13>host cloudtrail: " + serviceCall + "\n", []string{"", "AssumeRole"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
