@@ -473,3 +473,16 @@ func TestDocsPrintTheDemosIDs(t *testing.T) {
 		}
 	}
 }
+
+// A --since that cannot be read, or a day count too large for a
+// duration, is an error: the filter is never silently dropped.
+func TestParseSinceRejectsWhatItCannotHonour(t *testing.T) {
+	for _, s := range []string{"200000d", "-3d", "-24h", "yesterday", "2025-13-01"} {
+		if _, _, err := incidents.ParseSince(s); err == nil {
+			t.Errorf("ParseSince(%q) accepted", s)
+		}
+	}
+	if since, _, err := incidents.ParseSince("36500d"); err != nil || since <= 0 {
+		t.Errorf("ParseSince(36500d) = %v, %v", since, err)
+	}
+}

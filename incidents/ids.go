@@ -68,12 +68,14 @@ func resolve(ctx context.Context, st store, id string) (r record, alert string, 
 	}
 	switch len(recs) {
 	case 1:
+		alert := key // the verdict matched by the prefix: name the alert in full
 		for _, a := range recs[0].v.Vigil.Incident.AlertIDs {
 			if strings.HasPrefix(strings.ToLower(a), key) {
-				return recs[0], a, nil
+				alert = a
+				break
 			}
 		}
-		return recs[0], key, nil
+		return recs[0], alert, nil
 	case 0:
 	default:
 		return record{}, "", ambiguous(key, "incidents through their alerts", recs)

@@ -70,7 +70,9 @@ func (f Filter) cutoff() time.Time {
 func ParseSince(s string) (since time.Duration, from time.Time, err error) {
 	s = strings.TrimSpace(s)
 	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+		// At most 100 years: a larger count would overflow a Duration
+		// and turn the filter off.
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= 36500 {
 			return time.Duration(n) * 24 * time.Hour, time.Time{}, nil
 		}
 	}

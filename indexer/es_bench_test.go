@@ -60,8 +60,8 @@ func (a *bulkAnswerer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/_mget") {
-		// The sink's reads of the feedback register, before and after a
-		// write, answered as in the usual case: no incident has any.
+		// The sink's read of the feedback register after a write,
+		// answered as in the usual case: no incident has any.
 		// The body is {"ids":["…",…]} of hex ids: read as the bulk body
 		// is, without a JSON decoder, so the answering stays cheap.
 		body, err := io.ReadAll(r.Body)

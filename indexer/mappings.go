@@ -46,7 +46,6 @@ func alertMappings() map[string]any {
 	})}
 }
 
-// verdictMappings maps vigil.incident.* and triage.*.
 // feedbackMappings are the fields of the feedback register's documents.
 func feedbackMappings() map[string]any {
 	return map[string]any{
@@ -62,6 +61,7 @@ func feedbackMapping() map[string]any {
 	})
 }
 
+// verdictMappings maps vigil.incident.* and triage.*.
 func verdictMappings() map[string]any {
 	text := typed("text")
 	return map[string]any{

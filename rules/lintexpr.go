@@ -11,7 +11,7 @@ import (
 // expression, found in its source: a comparison of an ECS list field
 // with one value (== on event.category is false when the event holds the
 // list ["authentication"], as ECS events do), and an expression that is a
-// field or a constant, not a test (condition: source.ip). Lint reports
+// field, not a test (condition: source.ip). Lint reports
 // them as warnings; the rule still loads.
 func expressionWarnings(src string) []string {
 	tree, err := parser.Parse(src)
@@ -20,13 +20,9 @@ func expressionWarnings(src string) []string {
 	}
 	ast.Walk(&tree.Node, fieldPatcher{})
 	var out []string
-	switch n := tree.Node.(type) {
-	case *ast.StringNode, *ast.IntegerNode, *ast.FloatNode:
-		out = append(out, "the expression is a constant, not a test: it never matches")
-	default:
-		if field, ok := envPath(n); ok {
-			out = append(out, fmt.Sprintf("the expression is the field %s, not a test: it matches only when the field holds true; to test that it is there, write %s != nil", field, field))
-		}
+	// (A constant that is not a boolean is a compile error already.)
+	if field, ok := envPath(tree.Node); ok {
+		out = append(out, fmt.Sprintf("the expression is the field %s, not a test: it matches only when the field holds true; to test that it is there, write %s != nil", field, field))
 	}
 	w := &listComparisons{}
 	ast.Walk(&tree.Node, w)

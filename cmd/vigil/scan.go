@@ -198,9 +198,12 @@ func (o *readOptions) openInputs(paths []string, stdin io.Reader) ([]scan.Input,
 
 // expandDirs replaces each directory among paths by the files under it,
 // recursively, in lexical order (hidden files and directories left out),
-// so that `vigil scan /var/log/nginx` hunts through every log there.
-// Files whose first bytes hold a NUL byte are skipped (returned apart):
-// they are not logs (wtmp, a journal file), unless gzip-compressed.
+// so that `vigil scan /var/log/nginx` hunts through every log there. A
+// symbolic link to a file is read as the file; links to directories are
+// not followed (no loops). Files whose first bytes hold a NUL byte are
+// skipped (returned apart): they are not logs (wtmp, a journal file),
+// unless gzip-compressed. A directory with no file to read is an error,
+// not an empty scan.
 func expandDirs(paths []string) (files, skipped []string, err error) {
 	for _, path := range paths {
 		st, err := os.Stat(path)
@@ -208,18 +211,32 @@ func expandDirs(paths []string) (files, skipped []string, err error) {
 			files = append(files, path) // a missing file fails when opened, with its name
 			continue
 		}
-		err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		found := 0
+		// WalkDir does not follow a symbolic link it starts at.
+		root, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			if p != path && strings.HasPrefix(d.Name(), ".") {
+			if p != root && strings.HasPrefix(d.Name(), ".") {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}
 				return nil
 			}
-			if !d.Type().IsRegular() {
+			if d.Type()&fs.ModeSymlink != 0 {
+				if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+					return nil // a link to a directory, or a dangling one
+				}
+			} else if !d.Type().IsRegular() {
 				return nil
+			}
+			// Named under the path as given, not the link's target.
+			if rel, err := filepath.Rel(root, p); err == nil {
+				p = filepath.Join(path, rel)
 			}
 			if binary, err := looksBinary(p); err != nil {
 				return err
@@ -228,10 +245,14 @@ func expandDirs(paths []string) (files, skipped []string, err error) {
 				return nil
 			}
 			files = append(files, p)
+			found++
 			return nil
 		})
 		if err != nil {
 			return nil, nil, err
+		}
+		if found == 0 {
+			return nil, nil, fmt.Errorf("%s: no log file under this directory (hidden and binary files are left out)", path)
 		}
 	}
 	return files, skipped, nil

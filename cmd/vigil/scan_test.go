@@ -181,3 +181,37 @@ condition: event.outcome ==
 		t.Errorf("the good rule did not run, or the bad one was not named:\n%s\n%s", stdout, stderr)
 	}
 }
+
+// A directory given through a symbolic link, and a linked log file in a
+// directory, are read; a directory with nothing to read is an error, not
+// a scan of nothing that exits 0.
+func TestScanFollowsLinksAndRejectsAnEmptyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	writeFile(t, filepath.Join(logs, "auth.log"), sshdLines(30))
+	other := writeFile(t, filepath.Join(dir, "elsewhere", "auth.log.1"), sshdLines(12))
+	if err := os.Symlink(other, filepath.Join(logs, "auth.log.1")); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(logs, link); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := runScan(t, "-f", "sshd", link)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, want := range []string{filepath.Join(link, "auth.log") + ": 30 events", filepath.Join(link, "auth.log.1") + ": 12 events", "42 events →"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+
+	empty := filepath.Join(dir, "empty")
+	if err := os.MkdirAll(filepath.Join(empty, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runScan(t, "-f", "sshd", empty); err == nil || !strings.Contains(err.Error(), "no log file under this directory") {
+		t.Errorf("err = %v, want one saying the directory holds no log file", err)
+	}
+}

@@ -93,8 +93,7 @@ func newTriageCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	explain.Flags().StringVar(&dir, "dir", "", "read the verdicts and alerts NDJSON files in this directory (vigil demo --out) "+
-		"instead of index.output_dir or Elasticsearch")
+	explain.Flags().StringVar(&dir, "dir", "", dirFlagUsage)
 	stage.AddCommand(explain)
 	return stage
 }
