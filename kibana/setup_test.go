@@ -244,6 +244,11 @@ func TestSetupCancelledWhileRetrying(t *testing.T) {
 	for srv.Requests() == 0 {
 		time.Sleep(time.Millisecond)
 	}
+	// The server counts a request when it arrives; the client has the
+	// 429 and waits out its hour of backoff a moment later. Cancelled
+	// before that, the request itself fails and there is no 429 to name
+	// (seen on a loaded machine).
+	time.Sleep(200 * time.Millisecond)
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "HTTP 429") {
 		t.Errorf("error = %v, want context.Canceled naming the 429", err)
