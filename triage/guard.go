@@ -664,7 +664,10 @@ func decodedRuns(s string) []string {
 	isB64 := func(c byte) bool {
 		return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '-' || c == '_'
 	}
-	for i := 0; i < len(s) && len(out) < 8; {
+	// Bounded by the bytes decoded, not the number of runs: harmless runs
+	// placed first must not hide the one that carries an instruction.
+	decoded := 0
+	for i := 0; i < len(s) && decoded < 64<<10; {
 		if !isB64(s[i]) {
 			i++
 			continue
@@ -684,6 +687,7 @@ func decodedRuns(s string) []string {
 		if len(run) < 24 || hex || len(run) > 8<<10 {
 			continue
 		}
+		decoded += len(run)
 		if d, ok := decodeB64(run); ok {
 			out = append(out, d)
 		}

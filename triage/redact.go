@@ -133,7 +133,7 @@ var builtinRedactions = []struct {
 	// left alone.
 	{
 		name: "environment secret",
-		expr: `\b(?:[A-Za-z0-9_]*(?:PASSWORD|PASSWD|PASSPHRASE)[A-Za-z0-9_]*|SSHPASS|(?:[A-Za-z0-9]+_)*(?:PASS|SECRET|TOKEN|KEY|APIKEY|ACCESSKEY|CREDENTIALS?)(?:_[A-Za-z0-9]+)*|(?:[A-Za-z0-9]+_)+(?:PWD?(?:_[A-Za-z0-9]+)*|AUTH))` +
+		expr: `\b(?:[A-Za-z0-9_]*(?:PASSWORD|PASSWD|PASSPHRASE)[A-Za-z0-9_]*|SSHPASS|(?:[A-Za-z0-9]+_)*(?:PASS|SECRET|TOKEN|APIKEY|ACCESSKEY|CREDENTIALS?)(?:_[A-Za-z0-9]+)*|(?:[A-Za-z0-9]+_)*(?:API|SECRET|PRIVATE|ACCESS|ENCRYPTION|SIGNING|MASTER|ACCOUNT|LICENSE|SERVICE)_KEY|(?:[A-Za-z0-9]+_)+(?:PWD?(?:_[A-Za-z0-9]+)*|AUTH))` +
 			`=(?P<secret>(?:` + quoted + `|[^\s&;"'\x60])+)`,
 		// Upper case, as the names: "auth" would run it on every PAM line.
 		hints: []string{"PASS", "PW", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH"}, exactHints: true, needs: "=",
@@ -143,6 +143,14 @@ var builtinRedactions = []struct {
 		expr: `(?i)\b(?:[a-z0-9]+[_.-]){0,3}(?:password|passwd|pass|passphrase|secret|token|api_?key|apikey|access_?token|refresh_?token|id_?token|client_?secret|auth_?token|session_?id|sessionid|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token)\s*=\s*` +
 			`(?P<secret>(?:` + quoted + `|[^\s&;"',\x60])+)`,
 		hints: []string{"pass", "secret", "token", "key", "session_id", "sessionid", "sig", "x-amz"}, needs: "=",
+	},
+	// The YAML and log form: "password: hunter2", "db.password: x". Only
+	// names that are secrets by themselves (not "token", which logs use
+	// in prose: "invalid token: expired"), and a colon right after them.
+	{
+		name:  "key: value secret",
+		expr:  `(?i)\b(?:[a-z0-9]+[_.-]){0,3}(?:password|passwd|passphrase|client_?secret|secret_?key|api_?key)["']?:[ \t]+(?P<secret>(?:` + quoted + `|[^\s,;"'\x60])+)`,
+		hints: []string{"pass", "secret", "key"}, needs: ":",
 	},
 	// pwd= is a password in query and ODBC connection strings
 	// (UID=sa;PWD=…), but PWD=/home/deploy is the working directory sudo
@@ -215,7 +223,7 @@ var builtinRedactions = []struct {
 	// Impacket's targets: [DOMAIN/]USER:PASS@HOST.
 	{
 		name:  "Impacket target",
-		expr:  `(?:^|[\s'"])(?:[\w.-]+/)?[^\s:/@'"]+:(?P<secret>[^\s'"\x60]+)@[\w.-]+`,
+		expr:  `(?i)\b(?:impacket-)?(?:psexec|smbexec|wmiexec|atexec|dcomexec|secretsdump|getuserspns|getnpusers|gettgt|getst|lookupsid|mssqlclient|rpcdump|samrdump|smbclient|reg|services|addcomputer|ticketer|dacledit|changepasswd)(?:\.py)?\b` + sameCmd + `(?:^|[\s'"])(?:[\w.-]+/)?[^\s:/@'"]+:(?P<secret>[^\s'"\x60]+)@[\w.-]+`,
 		hints: []string{"psexec", "smbexec", "wmiexec", "atexec", "dcomexec", "secretsdump", "getuserspns", "getnpusers", "gettgt", "getst", "impacket", "lookupsid", "mssqlclient", "rpcdump", "samrdump", "smbclient.py", "reg.py", "services.py", "addcomputer", "ticketer", "dacledit", "changepasswd"},
 		needs: "@",
 	},
@@ -424,15 +432,15 @@ func (r *Redactor) RedactList(in []string) []string {
 	return out
 }
 
-// secretFieldNames are field names (the last part of a dotted path, in
-// lower case) whose string value is a secret whatever it looks like:
-// {"password": "hunter2"} in a decoded JSON log. "pwd" is not one: sudo's
-// PWD is the working directory.
-var secretFieldNames = map[string]bool{
-	"password": true, "passwd": true, "passphrase": true, "secret": true, "client_secret": true,
-	"secret_key": true, "secret_access_key": true, "token": true, "access_token": true,
-	"refresh_token": true, "id_token": true, "auth_token": true, "session_token": true,
-	"api_key": true, "apikey": true, "private_key": true,
+// secretFieldSuffixes end the field names (the last part of a dotted
+// path, lower case, without _ and -) whose value is a secret whatever it
+// looks like: {"password": "hunter2"} in a decoded JSON log, CloudTrail's
+// credentials.sessionToken and secretAccessKey, db_password, clientSecret.
+// "pwd" is not one: sudo's PWD is the working directory; nor "key" alone
+// (sort_key, ssh_key_path).
+var secretFieldSuffixes = []string{
+	"password", "passwd", "passphrase", "secret", "token",
+	"apikey", "secretkey", "privatekey", "accesskey", "signingkey", "encryptionkey",
 }
 
 // SecretField reports whether a field's name says its value is a secret.
@@ -440,10 +448,19 @@ func SecretField(name string) bool {
 	if i := strings.LastIndexByte(name, '.'); i >= 0 {
 		name = name[i+1:]
 	}
-	if len(name) < 5 || len(name) > 17 {
+	if len(name) < 5 || len(name) > 64 {
 		return false
 	}
-	return secretFieldNames[strings.ReplaceAll(strings.ToLower(name), "-", "_")]
+	squashed := strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(name))
+	if squashed == "accesskey" {
+		return false // often the key's id (AWS AccessKeyId's shape), not the secret
+	}
+	for _, suffix := range secretFieldSuffixes {
+		if strings.HasSuffix(squashed, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // RedactValue returns v (a decoded JSON value: a string, a list, an

@@ -18,6 +18,8 @@ import (
 // the redactor must know, the secret, and the context that must survive
 // around [REDACTED].
 var redactShapes = []struct{ name, in, secret, keep string }{
+	{"password: value (YAML, log dumps)", "config dump: db.password: Hunter2Secret, host: db1", "Hunter2Secret", "host: db1"},
+	{"Impacket target after the tool", "python3 psexec.py corp/admin:Passw0rdX@10.0.0.5 cmd", "Passw0rdX", "@10.0.0.5 cmd"},
 	{"aws configure set", "aws configure set aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key [REDACTED]"},
 	{"STS credentials JSON", `{"AccessKeyId":"ASIAXXX","SecretAccessKey":"StsSecretKey0123456789abcd","SessionToken":"IQoJb3JpZ2luX2VjEJr0123456789abcdef"}`, "StsSecretKey0123456789abcd", `"SessionToken":"[REDACTED]"`},
 	{"docker login -p", "/usr/bin/docker login -u bob -p DockerSecret2 registry.internal", "DockerSecret2", "-p [REDACTED] registry.internal"},
@@ -102,6 +104,13 @@ func TestRedactorLeavesLookalikesAlone(t *testing.T) {
 		"Failed password for root from 203.0.113.7 port 22 ssh2",
 		"mysql -u root -p",
 		"ssh -p 2222 root@10.0.0.5",
+		// user:host-like text in a PsExec alert is no Impacket target
+		// unless it follows an Impacket tool.
+		"PsExec service started; connection from svc:worker@node-3",
+		"principal=corp:alice@dc01 getstatus ok",
+		// KEY names that hold no secret.
+		"SSH_KEY_PATH=/home/u/.ssh/id_rsa SORT_KEY=name PARTITION_KEY=tenant",
+		"invalid token: expired",
 		"docker run -u 1000:1000 alpine id",
 		"ansible-playbook --ask-pass -i hosts site.yml",
 		"psql --no-password -h db app",
@@ -385,4 +394,19 @@ func FuzzRedactor(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A field whose name says it holds a secret, in any spelling a log uses,
+// is a secret whatever its value looks like (CloudTrail's decoded
+// credentials carry no pattern the text rules know).
+func TestSecretFieldNames(t *testing.T) {
+	for name, want := range map[string]bool{
+		"sessionToken": true, "secretAccessKey": true, "accessToken": true, "clientSecret": true,
+		"db_password": true, "user-password": true, "response_elements.credentials.sessionToken": true, "api_key": true,
+		"accessKeyId": false, "sort_key": false, "ssh_key_path": false, "pwd": false, "tokenizer": false, "user.name": false,
+	} {
+		if got := SecretField(name); got != want {
+			t.Errorf("SecretField(%q) = %v, want %v", name, got, want)
+		}
+	}
 }
