@@ -301,33 +301,18 @@ func redactAlert(red *triage.Redactor, a rules.Alert) rules.Alert {
 	}
 	d.Entity.Value = red.Redact(d.Entity.Value)
 	if th := d.Threshold; th != nil {
-		if vs := redactEach(red, th.DistinctValues); vs != nil {
+		if vs, changed := red.RedactStrings(th.DistinctValues); changed {
 			c := *th
 			c.DistinctValues = vs
 			d.Threshold = &c
 		}
 	}
 	if nt := d.NewTerms; nt != nil {
-		if vs := redactEach(red, nt.Values); vs != nil {
+		if vs, changed := red.RedactStrings(nt.Values); changed {
 			c := *nt
 			c.Values = vs
 			d.NewTerms = &c
 		}
 	}
 	return a
-}
-
-// redactEach redacts each of in on its own (distinct values, not an
-// argument vector) into a copy, or returns nil when none changes.
-func redactEach(red *triage.Redactor, in []string) []string {
-	var out []string
-	for i, s := range in {
-		if r := red.Redact(s); r != s {
-			if out == nil {
-				out = slices.Clone(in)
-			}
-			out[i] = r
-		}
-	}
-	return out
 }

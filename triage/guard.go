@@ -69,26 +69,29 @@ func (g *guard) Triage(ctx context.Context, inc *Incident) (Triage, error) {
 	if !injected && !fromLLM {
 		return t, nil // the deterministic engine's own answer
 	}
-	floor, decisive := g.floor(ctx, inc)
-	switch {
-	case injected && fromLLM:
-		return discardAnswer(t, floor, where), nil
-	case injected:
-		t.Flags = addFlag(slices.Clip(t.Flags), FlagPromptInjection)
-		note := "Injection guard: " + where + " contains instruction-like text aimed at the triage model " +
-			"(possible prompt injection). The deterministic engine answered: no model's text is in this verdict."
-		if verdictRank(t.Verdict) == 0 {
-			// An attempt to steer the triage is itself suspicious.
-			note += fmt.Sprintf(" Verdict %s → %s: text trying to steer the triage is not benign.", t.Verdict, Suspicious)
-			t.Verdict, t.Confidence = Suspicious, 0.6
-			t.Flags = addFlag(t.Flags, FlagVerdictRaised)
+	if fromLLM {
+		floor, decisive := g.floor(ctx, inc)
+		switch {
+		case injected:
+			return discardAnswer(t, floor, where), nil
+		case floorApplies(inc, floor):
+			return raiseToFloor(t, floor, decisive, inc), nil
 		}
-		t.Notes = appendNote(t.Notes, note)
-		t.Summary = strings.TrimSpace(t.Summary + " Log fields contain a possible prompt-injection attempt.")
 		return t, nil
-	case floorApplies(inc, floor):
-		return raiseToFloor(t, floor, decisive, inc), nil
 	}
+	// The deterministic engine's own answer, on an incident with
+	// instruction-like text.
+	t.Flags = addFlag(slices.Clip(t.Flags), FlagPromptInjection)
+	note := "Injection guard: " + where + " contains instruction-like text aimed at the triage model " +
+		"(possible prompt injection). The deterministic engine answered: no model's text is in this verdict."
+	if verdictRank(t.Verdict) == 0 {
+		// An attempt to steer the triage is itself suspicious.
+		note += fmt.Sprintf(" Verdict %s → %s: text trying to steer the triage is not benign.", t.Verdict, Suspicious)
+		t.Verdict, t.Confidence = Suspicious, 0.6
+		t.Flags = addFlag(t.Flags, FlagVerdictRaised)
+	}
+	t.Notes = appendNote(t.Notes, note)
+	t.Summary = strings.TrimSpace(t.Summary + " Log fields contain a possible prompt-injection attempt.")
 	return t, nil
 }
 

@@ -611,14 +611,15 @@ func (r *Redactor) RedactTriage(t Triage) Triage {
 	}
 	t.Summary = r.Redact(t.Summary)
 	t.Notes = r.Redact(t.Notes)
-	t.Attack = redactStrings(r, t.Attack)
-	t.RecommendedActions = redactStrings(r, t.RecommendedActions)
+	t.Attack, _ = r.RedactStrings(t.Attack)
+	t.RecommendedActions, _ = r.RedactStrings(t.RecommendedActions)
 	return t
 }
 
-// redactStrings redacts each of in on its own (they are sentences, not
-// an argument vector), into a copy when any changes.
-func redactStrings(r *Redactor, in []string) []string {
+// RedactStrings redacts each of in on its own (sentences or values, not
+// an argument vector) and reports whether any changed; in is never
+// modified, a change goes into a copy.
+func (r *Redactor) RedactStrings(in []string) ([]string, bool) {
 	var out []string
 	for i, s := range in {
 		if red := r.Redact(s); red != s {
@@ -629,9 +630,9 @@ func redactStrings(r *Redactor, in []string) []string {
 		}
 	}
 	if out == nil {
-		return in
+		return in, false
 	}
-	return out
+	return out, true
 }
 
 func containsAnyOf(s string, subs []string) bool {
